@@ -1,0 +1,113 @@
+"""CPS application factory."""
+
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, request
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import models  # noqa: F401 - registers every table on the metadata
+from app.api import register_blueprints
+from app.cli import register_cli
+from app.errors import register_error_handlers
+from app.extensions import api, db, jwt, limiter, migrate, swagger
+from app.problem import problem
+from app.request_log import configure_logging, init_request_logging
+from app.services.auth import is_session_revoked
+from config import config_from_env, engine_options
+
+
+def create_app(config=None):
+    """Build the app: config, extensions, blueprints, errors, CLI, scheduler."""
+    config = config or config_from_env()
+    app = Flask(__name__)
+    app.config.from_object(config)
+    check = getattr(config, "check", None)
+    if check:
+        check()
+
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    configure_database(app)
+    configure_logging(app)
+    init_request_logging(app)
+    register_extensions(app)
+    register_api(app)
+    register_error_handlers(app)
+    require_json_bodies(app)
+    register_cli(app)
+    return app
+
+
+def configure_database(app):
+    """Set engine options for the database behind the URL; create SQLite's folder."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    options = engine_options(str(url))
+    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app):
+    """Bind the extension objects to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            pragmas = _sqlite_pragmas(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            event.listen(db.engine, "connect", pragmas)
+    register_token_loaders()
+
+
+def register_token_loaders():
+    """Resolve a token to its active user and refuse tokens of ended sessions."""
+
+    @jwt.user_lookup_loader
+    def load_user(_header, payload):
+        user = db.session.get(models.User, int(payload["sub"]))
+        return user if user is not None and user.is_active else None
+
+    @jwt.token_in_blocklist_loader
+    def token_revoked(_header, payload):
+        return is_session_revoked(payload.get("sid"))
+
+
+def _sqlite_pragmas(busy_timeout_ms):
+    def on_connect(dbapi_connection, _record):
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def register_api(app):
+    """Register the blueprints on flask-smorest and serve the docs with flasgger."""
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    register_blueprints(api)
+    swagger.init_app(app)
+
+
+def require_json_bodies(app):
+    """Refuse request bodies that are not JSON with 415 (uploads aside)."""
+    @app.before_request
+    def check_content_type():
+        has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
+        if has_body and not request.is_json:
+            return problem(415, "Send the body as JSON with Content-Type: application/json.")
+        return None

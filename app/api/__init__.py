@@ -1,0 +1,17 @@
+"""The API's feature blueprints, registered from one list."""
+
+from app.api.auth.routes import blp as auth_blp
+from app.api.health.routes import blp as health_blp
+from app.api.users.routes import blp as users_blp
+
+BLUEPRINTS = [
+    health_blp,
+    auth_blp,
+    users_blp,
+]
+
+
+def register_blueprints(api):
+    """Register every feature blueprint on the flask-smorest Api."""
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

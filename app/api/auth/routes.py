@@ -1,0 +1,130 @@
+"""Register, log in, refresh, log out, and who am I."""
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt, jwt_required
+
+from app.api.auth.schemas import (
+    LoginSchema,
+    MessageSchema,
+    RegisterSchema,
+    TokenSchema,
+    UserSchema,
+)
+from app.api.blueprint import Blueprint
+from app.extensions import db, limiter
+from app.services import auth as auth_service
+from app.services.errors import Unauthenticated
+
+blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
+
+
+def _login_failed(response):
+    return response.status_code == 401
+
+
+def _username_key():
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return f"user:{str(username or '').strip().lower()[:64]}"
+
+
+def _client_key():
+    return f"client:{request.remote_addr}"
+
+
+def _failure_limits():
+    return current_app.config["LOGIN_FAILURE_LIMITS"]
+
+
+# Failed logins count against both the username and the client address; the
+# limits are shared by /api/login and /api/auth/login.
+login_limits = [
+    limiter.shared_limit(_failure_limits, scope="login-user", key_func=_username_key,
+                         deduct_when=_login_failed),
+    limiter.shared_limit(_failure_limits, scope="login-client", key_func=_client_key,
+                         deduct_when=_login_failed),
+]
+
+
+def _login(credentials):
+    user = auth_service.authenticate(credentials["username"], credentials["password"])
+    if user is None:
+        raise Unauthenticated("Wrong username or password.")
+    db.session.commit()
+    return auth_service.issue_tokens(user)
+
+
+def rate_limited(func):
+    for limit in login_limits:
+        func = limit(func)
+    return func
+
+
+@blp.route("/auth/register")
+class Register(MethodView):
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, UserSchema)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Register an account (it starts as a viewer)."""
+        user = auth_service.register_user(data["username"], data["email"], data["password"])
+        db.session.commit()
+        return user
+
+
+@blp.route("/auth/login")
+class Login(MethodView):
+    decorators = [rate_limited]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, credentials):
+        """Log in: get an access token and a refresh token."""
+        return _login(credentials)
+
+
+@blp.route("/login")
+class LegacyLogin(MethodView):
+    decorators = [rate_limited]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, credentials):
+        """Log in (the original system's path): same as /api/auth/login."""
+        return _login(credentials)
+
+
+@blp.route("/auth/refresh")
+class Refresh(MethodView):
+    @jwt_required(refresh=True)
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def post(self):
+        """Trade a refresh token (as the bearer token) for a new access token."""
+        return auth_service.issue_tokens(current_user, sid=get_jwt()["sid"], refresh=False)
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @blp.login_required()
+    @blp.response(200, MessageSchema)
+    def post(self):
+        """Log out: revoke this access token and its refresh token."""
+        auth_service.revoke_session(current_user.id, get_jwt()["sid"])
+        db.session.commit()
+        return {"message": "Logged out."}
+
+
+@blp.route("/auth/me")
+class Me(MethodView):
+    @blp.login_required()
+    @blp.response(200, UserSchema)
+    def get(self):
+        """Show the logged-in user."""
+        return current_user

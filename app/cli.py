@@ -1,0 +1,48 @@
+"""Flask CLI commands: ``flask seed`` and ``flask users create``."""
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
+
+from app.demo import seed_demo
+from app.extensions import db
+from app.models.user import ROLES
+from app.services import auth as auth_service
+from app.services.errors import ServiceError
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@click.command("seed")
+def seed_command():
+    """Add the demo data (idempotent)."""
+    seed_demo(current_app.config["SEED_ADMIN_PASSWORD"], echo=click.echo)
+    click.echo("demo data is in place")
+
+
+@users_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@click.password_option(envvar="CPS_NEW_USER_PASSWORD")
+def create_user_command(username, email, role, password):
+    """Create a user with a role (the password is prompted for)."""
+    weaknesses = auth_service.password_weaknesses(password, username, email)
+    if weaknesses:
+        raise click.ClickException("password " + "; ".join(weaknesses))
+    try:
+        user = auth_service.create_user(username, email, password, role=role)
+        db.session.commit()
+    except ServiceError as error:
+        raise click.ClickException(error.detail) from error
+    except IntegrityError as error:
+        db.session.rollback()
+        raise click.ClickException("that username or e-mail is already registered") from error
+    click.echo(f"created user {user.username} (id {user.id}, role {user.role})")
+
+
+def register_cli(app):
+    """Attach the project's commands to ``flask``."""
+    app.cli.add_command(seed_command)
+    app.cli.add_command(users_cli)

@@ -1,0 +1,172 @@
+"""Configuration classes: the only module that reads the environment.
+
+Values come from environment variables, optionally loaded from a ``.env`` file at
+the project root (or the file ``CPS_DOTENV`` names); real environment variables win.
+``create_app`` picks a class by ``CPS_ENV`` (development, production, testing)
+unless a config is passed in.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(os.environ.get("CPS_DOTENV", BASE_DIR / ".env"), override=False)
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_float(name, default):
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def engine_options(database_url):
+    """Return SQLAlchemy engine options suited to the database behind the URL."""
+    if database_url.startswith("mysql"):
+        # The server closes idle connections after wait_timeout (8 h by default,
+        # often far less behind proxies): ping before use and recycle early.
+        return {"pool_pre_ping": True, "pool_recycle": 280}
+    return {}
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    BASE_DIR = BASE_DIR
+    INSTANCE_DIR = Path(_env("INSTANCE_DIR", BASE_DIR / "instance"))
+
+    SECRET_KEY = _env("SECRET_KEY", DEV_JWT_SECRET)
+    SQLALCHEMY_DATABASE_URI = _env(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'cps.sqlite3'}"
+    )
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 15000)
+
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEV_JWT_SECRET)
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(
+        seconds=_env_int("JWT_ACCESS_TOKEN_EXPIRES_S", 15 * 60)
+    )
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(
+        seconds=_env_int("JWT_REFRESH_TOKEN_EXPIRES_S", 7 * 24 * 3600)
+    )
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    # Password hashing (argon2id). The defaults follow RFC 9106's second
+    # recommended option; tests lower them to keep the suite fast.
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST_KIB = _env_int("ARGON2_MEMORY_COST_KIB", 64 * 1024)
+    ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 2)
+
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    LOGIN_FAILURE_LIMITS = _env("LOGIN_FAILURE_LIMITS", "5 per minute;20 per hour")
+
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+    PAGE_DEFAULT_LIMIT = _env_int("PAGE_DEFAULT_LIMIT", 50)
+    PAGE_MAX_LIMIT = _env_int("PAGE_MAX_LIMIT", 500)
+
+    # Number of reverse proxies (nginx) in front whose X-Forwarded-* headers to trust,
+    # so rate limits and logs see the real client address.
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+
+    PORT = _env_int("PORT", 5000)
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
+
+    SEED_ADMIN_PASSWORD = _env("SEED_ADMIN_PASSWORD", "adminpass123")
+
+    API_TITLE = "CPS — Community Protection Service"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    # flask-smorest builds the spec; flasgger serves it at /apispec.json and the
+    # Swagger UI (bundled assets, no CDN) at /apidocs.
+    OPENAPI_URL_PREFIX = None
+    SWAGGER = {
+        "title": API_TITLE,
+        "specs_route": "/apidocs/",
+        "specs": [{"endpoint": "apispec", "route": "/apispec.json"}],
+        "ui_params": {"persistAuthorization": True},
+        "hide_top_bar": True,
+    }
+
+    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
+
+    @classmethod
+    def check(cls):
+        """Raise if the settings are unsafe for this environment."""
+
+
+class DevelopmentConfig(Config):
+    """Local development and ``make run``."""
+
+    ENV_NAME = "development"
+
+
+class ProductionConfig(Config):
+    """A real deployment: refuses to start with development secrets."""
+
+    ENV_NAME = "production"
+
+    @classmethod
+    def check(cls):
+        """Refuse to start with a missing or development JWT secret."""
+        secret = cls.JWT_SECRET_KEY
+        if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:
+            raise RuntimeError(
+                "JWT_SECRET_KEY is missing, too short or the development default. "
+                "Set JWT_SECRET_KEY to a random value of at least 32 characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+
+
+class TestingConfig(Config):
+    """The test suite: fast hashing, fixed secrets, no scheduler."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    JWT_SECRET_KEY = "testing-secret-key-that-is-long-enough-0123456789"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST_KIB = 1024
+    ARGON2_PARALLELISM = 1
+    RATELIMIT_STORAGE_URI = "memory://"
+    SCHEDULER_ENABLED = False
+    LOG_LEVEL = "WARNING"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_from_env():
+    """Return the config class named by ``CPS_ENV`` (default development)."""
+    name = _env("CPS_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"CPS_ENV={name!r} is not one of {', '.join(CONFIGS)}"
+        ) from None

@@ -1,0 +1,145 @@
+"""Fixtures: app → db → client, plus auth helpers; every DB test runs on SQLite and MariaDB.
+
+MariaDB/MySQL: ``CPS_TEST_MYSQL_URL`` names a server (default
+``mysql+pymysql://root@127.0.0.1:3306``); the suite creates and drops its own
+database there. If the server is unreachable the MySQL run is skipped with the
+reason, unless ``REQUIRE_MYSQL=1``, which makes it fail instead.
+"""
+
+import os
+import secrets
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+from app.extensions import db as _db
+from app.extensions import limiter
+from config import TestingConfig
+from tests.factories import AuthActions
+
+MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
+BACKENDS = ["sqlite", "mysql"]
+
+
+def make_config(database_url, **overrides):
+    """Return a TestingConfig subclass pointing at ``database_url``."""
+    return type("TestConfig", (TestingConfig,),
+                {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+def create_mysql_database():
+    """Create a uniquely named database on the test server; return its URL."""
+    name = f"cps_test_{os.getpid()}_{secrets.token_hex(3)}"
+    engine = sa.create_engine(MYSQL_SERVER_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 "
+                                 "COLLATE utf8mb4_unicode_ci"))
+    except sa.exc.OperationalError as error:
+        reason = f"MariaDB/MySQL at {MYSQL_SERVER_URL} is unreachable: {error.orig}"
+        if REQUIRE_MYSQL:
+            pytest.fail(f"{reason} (REQUIRE_MYSQL=1)")
+        pytest.skip(reason)
+    finally:
+        engine.dispose()
+    return f"{MYSQL_SERVER_URL.rstrip('/')}/{name}?charset=utf8mb4", name
+
+
+def drop_mysql_database(name):
+    engine = sa.create_engine(MYSQL_SERVER_URL)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory):
+    """Factory: an empty database of the given backend, dropped at the end."""
+    created = []
+
+    def factory(backend):
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("sqlite") / "cps.sqlite3"
+            return f"sqlite:///{path}"
+        url, name = create_mysql_database()
+        created.append(name)
+        return url
+
+    yield factory
+    for name in created:
+        drop_mysql_database(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    """The database engine this test runs on."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, new_database):
+    """A migrated database for the whole session on this backend."""
+    return new_database(backend)
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    """The app on a migrated test database (one per backend per session)."""
+    app = create_app(make_config(database_url))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Factory for an extra app on the same database with config overrides."""
+    apps = []
+
+    def factory(**overrides):
+        extra = create_app(make_config(database_url, **overrides))
+        apps.append(extra)
+        return extra
+
+    yield factory
+    for extra in apps:
+        with extra.app_context():
+            _db.engine.dispose()
+
+
+def delete_all_rows(engine):
+    """Empty every table (the schema stays) so each test starts clean."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=0"))
+        for table in reversed(_db.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if engine.dialect.name == "mysql":
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+@pytest.fixture
+def db(app):
+    """The database handle inside an app context; rows are removed afterwards."""
+    with app.app_context():
+        yield _db
+        _db.session.remove()
+        delete_all_rows(_db.engine)
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app, db):
+    """A test client on the app (the database is cleaned after the test)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(app, db, client):
+    """Users and tokens: ``auth.headers("operator")``, ``auth.login(...)``."""
+    return AuthActions(app, db, client)

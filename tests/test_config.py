@@ -1,0 +1,79 @@
+"""Configuration: safe production start, database tuning, .env loading."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from config import DEV_JWT_SECRET, ProductionConfig, engine_options
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("secret", [DEV_JWT_SECRET, "", "too-short"])
+def test_production_refuses_a_missing_default_or_short_jwt_secret(secret):
+    config = type("Prod", (ProductionConfig,), {"JWT_SECRET_KEY": secret})
+    with pytest.raises(RuntimeError, match="Set JWT_SECRET_KEY"):
+        create_app(config)
+
+
+def test_production_starts_with_a_real_secret(tmp_path):
+    config = type("Prod", (ProductionConfig,), {
+        "JWT_SECRET_KEY": "x" * 48,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+    assert create_app(config).config["ENV_NAME"] == "production"
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app, db, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == app.config[
+            "SQLITE_BUSY_TIMEOUT_MS"]
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_mysql_connections_are_pinged_and_recycled(app, backend):
+    assert engine_options("mysql+pymysql://u@h/db") == {"pool_pre_ping": True,
+                                                          "pool_recycle": 280}
+    if backend == "mysql":
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+
+
+def _run_python(code, env_overrides, cwd=ROOT):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CPS_", "JWT_", "DATABASE_", "PORT"))}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_dotenv_is_loaded_by_the_wsgi_entry_point(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"DATABASE_URL=sqlite:///{tmp_path / 'env.sqlite3'}\nPORT=5099\n")
+    result = _run_python("import wsgi; print(wsgi.app.config['PORT'], "
+                         "wsgi.app.config['SQLALCHEMY_DATABASE_URI'])",
+                         {"CPS_DOTENV": str(dotenv)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5099", f"sqlite:///{tmp_path / 'env.sqlite3'}"]
+
+
+def test_real_environment_wins_over_dotenv(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PORT=5099\n")
+    result = _run_python("import config; print(config.Config.PORT)",
+                         {"CPS_DOTENV": str(dotenv), "PORT": "6000"})
+    assert result.stdout.strip() == "6000", result.stderr
+
+
+def test_production_via_dotenv_without_secret_refuses_with_the_message(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"CPS_ENV=production\nDATABASE_URL=sqlite:///{tmp_path / 'x.sqlite3'}\n")
+    result = _run_python("import wsgi", {"CPS_DOTENV": str(dotenv)})
+    assert result.returncode != 0
+    assert "Set JWT_SECRET_KEY" in result.stderr

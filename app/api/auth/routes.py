@@ -1,6 +1,6 @@
 """Register, log in, refresh, log out, and who am I."""
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
@@ -51,6 +51,7 @@ def _login(credentials):
     user = auth_service.authenticate(credentials["username"], credentials["password"])
     if user is None:
         raise Unauthenticated("Wrong username or password.")
+    g.user_id = user.id
     db.session.commit()
     return auth_service.issue_tokens(user)
 

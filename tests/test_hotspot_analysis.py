@@ -145,6 +145,14 @@ def test_bad_parameters_name_the_parameter(params, field):
     assert list(caught.value.errors) == [field]
 
 
+def test_min_severity_needs_severities():
+    incidents = city(n=200)
+    bare = Incidents(incidents.lat, incidents.lon, incidents.reported_at)
+    with pytest.raises(InvalidInput) as caught:
+        analyse(bare, until=UNTIL, min_severity=3)
+    assert list(caught.value.errors) == ["min_severity"]
+
+
 def test_no_incidents_is_an_empty_answer_not_an_error():
     empty = Incidents(np.array([]), np.array([]), np.array([]))
     result = analyse(empty, until=UNTIL, trend=True)

@@ -137,7 +137,9 @@ def _aggregate(incidents, since, until, resolution, bbox, min_severity):
         south, west, north, east = bbox
         keep &= ((incidents.lat >= south) & (incidents.lat <= north)
                  & (incidents.lon >= west) & (incidents.lon <= east))
-    if min_severity is not None and incidents.severity is not None:
+    if min_severity is not None:
+        if incidents.severity is None:
+            raise InvalidInput("these incidents carry no severity", field="min_severity")
         keep &= incidents.severity.astype(float) >= min_severity
     return aggregate_incidents(incidents.where(keep), resolution,
                                bucket_origin(since, until), SECONDS_PER_DAY)

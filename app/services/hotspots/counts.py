@@ -58,7 +58,11 @@ class Incidents:
 
 @dataclass(frozen=True)
 class CellCounts:
-    """Incident counts per (cell, bucket) row; bucket b covers origin + b * bucket_seconds."""
+    """Incident counts per (cell, bucket) row; bucket b covers origin + b * bucket_seconds.
+
+    Day buckets serve both decay (ages taken at bucket middles) and weekly or 30-day trend
+    slices. Without decay or trend, one bucket spanning the window (all buckets 0) will do.
+    """
 
     resolution: int
     cells: np.ndarray
@@ -114,15 +118,16 @@ class CellCounts:
 
     def per_slice(self, area, slice_starts, slice_seconds):
         """Return an (area cells x slices) count matrix; a bucket counts in its start's slice."""
-        matrix = np.zeros((area.size, len(slice_starts)))
-        if len(slice_starts) == 0:
-            return matrix
+        n_slices = len(slice_starts)
+        if n_slices == 0:
+            return np.zeros((area.size, 0))
         rows = _positions(area, self.cells)
         starts = self.origin + self.buckets * self.bucket_seconds
         slot = np.searchsorted(slice_starts, starts, side="right") - 1
         inside = (slot >= 0) & (starts < slice_starts[-1] + slice_seconds)
-        np.add.at(matrix, (rows[inside], slot[inside]), self.counts[inside])
-        return matrix
+        flat = rows[inside] * n_slices + slot[inside]
+        totals = np.bincount(flat, weights=self.counts[inside], minlength=area.size * n_slices)
+        return totals.reshape(area.size, n_slices)
 
     def type_matrix(self, area):
         """Return (sparse area cells x types matrix of incidents, type names)."""

@@ -1,0 +1,28 @@
+"""GeoJSON FeatureCollection of an analysis: cell polygons and zone points (lon, lat order)."""
+
+import h3
+
+
+def feature_collection(result):
+    """Return the significant cells as polygons and the zones as points, figures as properties."""
+    features = [_cell_feature(cell) for cell in result["cells"]]
+    features += [_zone_feature(zone) for zone in result["zones"]]
+    # "parameters" and "counts" are GeoJSON foreign members (RFC 7946 section 6.1).
+    return {"type": "FeatureCollection", "features": features,
+            "parameters": result["parameters"], "counts": result["counts"]}
+
+
+def _cell_feature(cell):
+    ring = [[lon, lat] for lat, lon in h3.cell_to_boundary(cell["cell"])]
+    ring.append(ring[0])
+    properties = {"kind": "cell", **{k: v for k, v in cell.items() if k not in ("lat", "lon")}}
+    return {"type": "Feature", "id": cell["cell"],
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": properties}
+
+
+def _zone_feature(zone):
+    properties = {"kind": "zone", **{k: v for k, v in zone.items() if k not in ("lat", "lon")}}
+    return {"type": "Feature", "id": f"zone-{zone['rank']}",
+            "geometry": {"type": "Point", "coordinates": [zone["lon"], zone["lat"]]},
+            "properties": properties}

@@ -1,0 +1,89 @@
+"""Back-test metrics (PAI, hit rate) and the rolling back-test."""
+
+import math
+
+import numpy as np
+import pytest
+
+from app.services.hotspots.counts import Incidents
+from app.services.hotspots.evaluation import (
+    flagged_count,
+    hit_rate_and_pai,
+    rank_by_counts,
+    rank_random,
+    rolling_backtest,
+)
+
+DAY = 86_400.0
+
+
+def test_hit_rate_and_pai_by_hand():
+    # 100 cells, 10 next-period incidents in cells 0 (5), 2 (3) and 3 (2).
+    nxt = np.zeros(100)
+    nxt[[0, 2, 3]] = [5, 3, 2]
+    ranking = np.r_[[0, 2, 3, 1], np.arange(4, 100)]
+    # 1 % flags cell 0: hit rate 5/10, PAI 0.5 / 0.01 = 50.
+    assert hit_rate_and_pai(ranking, nxt, 0.01) == pytest.approx((0.5, 50.0))
+    # 5 % flags cells 0, 2, 3, 1, 4: all 10 incidents, PAI 1.0 / 0.05 = 20.
+    assert hit_rate_and_pai(ranking, nxt, 0.05) == pytest.approx((1.0, 20.0))
+    assert all(math.isnan(v) for v in hit_rate_and_pai(ranking, np.zeros(100), 0.05))
+
+
+def test_flagged_count_is_at_least_one_cell():
+    assert flagged_count(1000, 0.01) == 10
+    assert flagged_count(30, 0.01) == 1
+    with pytest.raises(ValueError):
+        flagged_count(10, 0.0)
+
+
+def test_random_flagging_scores_a_pai_near_one():
+    rng = np.random.default_rng(0)
+    nxt = rng.poisson(1.0, 2000).astype(float)
+    pais = [hit_rate_and_pai(rank_random(nxt.size, rng), nxt, 0.05)[1] for _ in range(200)]
+    assert np.mean(pais) == pytest.approx(1.0, abs=0.05)
+
+
+def test_rank_by_counts_puts_the_busiest_first_and_shuffles_ties():
+    counts = np.array([0, 5, 0, 9, 0, 0, 0, 0])
+    first = rank_by_counts(counts, np.random.default_rng(1))
+    second = rank_by_counts(counts, np.random.default_rng(2))
+    assert first[:2].tolist() == [3, 1] == second[:2].tolist()
+    assert first[2:].tolist() != second[2:].tolist()
+
+
+def city_with_stable_hot_spots(n=12_000, days=160, seed=5):
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(51.47, 51.53, n)
+    lon = rng.uniform(-0.16, -0.08, n)
+    spots = [(51.50, -0.12), (51.485, -0.10), (51.515, -0.14)]
+    share = n // 4
+    pick = rng.integers(0, len(spots), share)
+    lat[:share] = np.array([s[0] for s in spots])[pick] + rng.normal(0, 0.0012, share)
+    lon[:share] = np.array([s[1] for s in spots])[pick] + rng.normal(0, 0.0018, share)
+    reported = rng.uniform(0, days * DAY, n) + 1_700_000_000
+    return Incidents(lat, lon, reported)
+
+
+def test_backtest_ranks_methods_on_persistent_hot_spots():
+    report = rolling_backtest(city_with_stable_hot_spots(), fit_days=90, horizon_days=7,
+                              folds=4, seed=3)
+    assert len(report["folds"]) == 4
+    assert all(f["forecast_incidents"] > 0 for f in report["folds"])
+    summary = {name: {row["coverage"]: row for row in rows}
+               for name, rows in report["summary"].items()}
+    for method in ("gi_star_decay", "recent_counts"):
+        assert summary[method][0.05]["pai"] > 3
+        assert summary[method][0.05]["hit_rate"] > 0.15
+    assert summary["random"][0.05]["pai"] < 2
+    assert report["flagged_cells"] == [flagged_count(report["study_area_cells"], c)
+                                       for c in (0.01, 0.05)]
+
+
+def test_backtest_folds_step_back_by_the_horizon():
+    incidents = city_with_stable_hot_spots(n=2000, days=120)
+    end = float(incidents.reported_at.max()) + 1
+    report = rolling_backtest(incidents, fit_days=60, horizon_days=14, folds=3, end=end)
+    starts = [f["forecast_start"] for f in report["folds"]]
+    assert starts == [end - 3 * 14 * DAY, end - 2 * 14 * DAY, end - 14 * DAY]
+    window = (incidents.reported_at >= starts[-1]) & (incidents.reported_at < end)
+    assert report["folds"][-1]["forecast_incidents"] == int(window.sum())

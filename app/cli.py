@@ -1,4 +1,5 @@
-"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask notifications deliver``."""
+"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask scheduler run``,
+``flask notifications deliver``."""
 
 import click
 from flask import current_app
@@ -8,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app.demo import seed_demo
 from app.extensions import db
 from app.models.user import ROLES
+from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
 from app.services import notifications as notifications_service
 from app.services.errors import ServiceError
@@ -56,4 +58,5 @@ def register_cli(app):
     """Attach the project's commands to ``flask``."""
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(notifications_cli)

@@ -16,6 +16,7 @@ import atexit
 
 import click
 
+from app.scheduler.registry import keyed_job_families, scheduled_jobs
 from app.scheduler.runner import Scheduler
 from app.scheduler.specs import JobSpec, KeyedJobs, cron, every
 
@@ -34,8 +35,6 @@ def init_scheduler(app):
 
 def start_scheduler(app):
     """Start (once) and return the app's scheduler with the registered jobs."""
-    from app.scheduler.registry import keyed_job_families, scheduled_jobs
-
     scheduler = app.extensions.get(EXTENSION_KEY)
     if scheduler is None:
         scheduler = Scheduler(app, scheduled_jobs(app.config), keyed_job_families(app.config))

@@ -7,14 +7,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.scheduler import start_scheduler
+
 scheduler_cli = AppGroup("scheduler", help="Run scheduled jobs.")
 
 
 @scheduler_cli.command("run")
 def run_scheduler_command():
     """Run the job scheduler in the foreground until SIGTERM or Ctrl+C."""
-    from app.scheduler import start_scheduler
-
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

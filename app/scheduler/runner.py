@@ -134,6 +134,7 @@ class Scheduler:
 
     @property
     def running(self):
+        """True between ``start`` and ``shutdown``."""
         return self._started
 
     # -- leadership --------------------------------------------------------------------------

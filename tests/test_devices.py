@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.models import Device, Notification, TopicSubscription
 from app.services import devices, notifications
-from app.services.notifier import RecordingNotifier
+from app.services.notifier import NotifierUnavailable, RecordingNotifier
 
 TOKEN = "fcm-token-" + "x" * 140
 
@@ -124,6 +124,28 @@ def test_area_topics_follow_the_users_devices(auth, db, topic_log):
     devices.unfollow_area(alice.id, 7)
     db.session.commit()
     assert db.session.scalars(select(TopicSubscription)).all() == []
+
+
+class TopicsDown(TopicLog):
+    """FCM cannot change subscriptions right now."""
+
+    def subscribe(self, tokens, topic):
+        raise NotifierUnavailable("UNAVAILABLE")
+
+
+def test_a_device_that_cannot_join_its_owners_topics_is_not_registered(auth, db, app):
+    user = auth.user("viewer")
+    devices.follow_topic(user.id, "area-3")
+    db.session.commit()
+    app.extensions["cps.notifier"] = TopicsDown()
+    try:
+        response = register(auth, auth.headers(user=user), token="phone-9")
+    finally:
+        app.extensions.pop("cps.notifier")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "area-3" in response.get_json()["detail"]
+    db.session.rollback()
+    assert db.session.scalars(select(Device)).all() == []
 
 
 def test_stale_devices_are_pruned_and_fresh_ones_kept(auth, db, app):

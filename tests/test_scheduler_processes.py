@@ -69,7 +69,7 @@ def test_gunicorn_workers_run_each_slot_once_and_survive_the_leaders_death(tmp_p
     url, _ = migrated_sqlite(tmp_path)
     probe, log_path = tmp_path / "probe.txt", tmp_path / "gunicorn.log"
     env = child_env(DATABASE_URL=url, SCHEDULER_ENABLED=1, SCHEDULER_PROBE_FILE=probe,
-                    SCHEDULER_LEASE_TTL_S=2, SCHEDULER_HEARTBEAT_S=0.5, LOG_LEVEL="INFO")
+                    SCHEDULER_LEASE_TTL_S=3, SCHEDULER_HEARTBEAT_S=0.5, LOG_LEVEL="INFO")
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "3", "-b", f"127.0.0.1:{free_port()}",

@@ -110,10 +110,41 @@ class Config:
     }
 
     SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
+    # One process at a time holds the leader lease and runs the jobs. A lost holder is
+    # replaced within TTL + one heartbeat; the misfire grace must exceed that so the new
+    # leader still runs a slot the old one missed (see app/scheduler/__init__.py).
+    SCHEDULER_LEASE_TTL_S = _env_float("SCHEDULER_LEASE_TTL_S", 30.0)
+    SCHEDULER_HEARTBEAT_S = _env_float("SCHEDULER_HEARTBEAT_S", 10.0)
+    SCHEDULER_MISFIRE_GRACE_S = _env_int("SCHEDULER_MISFIRE_GRACE_S", 60)
+    SCHEDULER_SYNC_INTERVAL_S = _env_int("SCHEDULER_SYNC_INTERVAL_S", 30)
+    SCHEDULER_JOB_RUNS_KEEP_DAYS = _env_int("SCHEDULER_JOB_RUNS_KEEP_DAYS", 7)
+    # Diagnostics: when set, a job appends "<slot> <pid>" to this file every second.
+    SCHEDULER_PROBE_FILE = _env("SCHEDULER_PROBE_FILE", "")
+
+    # Push: "outbox" records notifications without sending (offline default), "fcm" sends
+    # them through Firebase Cloud Messaging with the service account in FCM_CREDENTIALS_FILE.
+    NOTIFIER = _env("NOTIFIER", "outbox")
+    FCM_CREDENTIALS_FILE = _env("FCM_CREDENTIALS_FILE", "")
+    FCM_PROJECT_ID = _env("FCM_PROJECT_ID", "")
+    FCM_ENDPOINT = _env("FCM_ENDPOINT", "https://fcm.googleapis.com")
+    FCM_HTTP_TIMEOUT_S = _env_float("FCM_HTTP_TIMEOUT_S", 10.0)
+    NOTIFY_SWEEP_INTERVAL_S = _env_int("NOTIFY_SWEEP_INTERVAL_S", 5)
+    NOTIFY_BATCH_SIZE = _env_int("NOTIFY_BATCH_SIZE", 500)
+    NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 12)
+    NOTIFY_RETRY_BASE_S = _env_int("NOTIFY_RETRY_BASE_S", 30)
+    NOTIFY_RETRY_MAX_S = _env_int("NOTIFY_RETRY_MAX_S", 3600)
+    NOTIFY_CLAIM_TIMEOUT_S = _env_int("NOTIFY_CLAIM_TIMEOUT_S", 300)
+    # FCM expires tokens of apps inactive for 270 days; 0 keeps devices forever.
+    DEVICE_STALE_DAYS = _env_int("DEVICE_STALE_DAYS", 270)
 
     @classmethod
     def check(cls):
-        """Raise if the settings are unsafe for this environment."""
+        """Raise if the settings are unsafe or inconsistent for this environment."""
+        if cls.NOTIFIER not in ("outbox", "fcm"):
+            raise RuntimeError(f"NOTIFIER={cls.NOTIFIER!r} is not one of outbox, fcm")
+        if cls.NOTIFIER == "fcm" and not cls.FCM_CREDENTIALS_FILE:
+            raise RuntimeError("NOTIFIER=fcm needs FCM_CREDENTIALS_FILE: the path of the "
+                               "Firebase service-account JSON file")
 
 
 class DevelopmentConfig(Config):
@@ -130,6 +161,7 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls):
         """Refuse to start with a missing or development JWT secret."""
+        super().check()
         secret = cls.JWT_SECRET_KEY
         if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:
             raise RuntimeError(
@@ -151,6 +183,8 @@ class TestingConfig(Config):
     ARGON2_PARALLELISM = 1
     RATELIMIT_STORAGE_URI = "memory://"
     SCHEDULER_ENABLED = False
+    NOTIFIER = "outbox"
+    SCHEDULER_PROBE_FILE = ""
     LOG_LEVEL = "WARNING"
 
 

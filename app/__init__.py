@@ -15,6 +15,7 @@ from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate, swagger
 from app.problem import problem
 from app.request_log import configure_logging, init_request_logging
+from app.scheduler import init_scheduler
 from app.services.auth import is_session_revoked
 from config import config_from_env, engine_options
 
@@ -39,6 +40,7 @@ def create_app(config=None):
     register_error_handlers(app)
     require_json_bodies(app)
     register_cli(app)
+    init_scheduler(app)
     return app
 
 

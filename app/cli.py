@@ -1,4 +1,5 @@
-"""Flask CLI commands: ``flask seed`` and ``flask users create``."""
+"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask scheduler run``,
+``flask notifications deliver``."""
 
 import click
 from flask import current_app
@@ -8,10 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from app.demo import seed_demo
 from app.extensions import db
 from app.models.user import ROLES
+from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
+from app.services import notifications as notifications_service
 from app.services.errors import ServiceError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
+notifications_cli = AppGroup("notifications", help="The push notification outbox.")
 
 
 @click.command("seed")
@@ -42,7 +46,17 @@ def create_user_command(username, email, role, password):
     click.echo(f"created user {user.username} (id {user.id}, role {user.role})")
 
 
+@notifications_cli.command("deliver")
+def deliver_notifications_command():
+    """Send the notifications that are due now (what the scheduled sweep does)."""
+    outcomes = notifications_service.deliver_due_notifications()
+    summary = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
+    click.echo(f"delivery sweep: {summary or 'nothing due'}")
+
+
 def register_cli(app):
     """Attach the project's commands to ``flask``."""
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(notifications_cli)

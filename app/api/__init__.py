@@ -1,13 +1,17 @@
 """The API's feature blueprints, registered from one list."""
 
 from app.api.auth.routes import blp as auth_blp
+from app.api.devices.routes import blp as devices_blp
 from app.api.health.routes import blp as health_blp
+from app.api.notifications.routes import blp as notifications_blp
 from app.api.users.routes import blp as users_blp
 
 BLUEPRINTS = [
     health_blp,
     auth_blp,
     users_blp,
+    devices_blp,
+    notifications_blp,
 ]
 
 

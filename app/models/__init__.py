@@ -1,5 +1,16 @@
 """The model layer: importing this package registers every table."""
 
+from app.models.notification import Device, Notification, NotificationRecipient, TopicSubscription
+from app.models.scheduling import JobRun, SchedulerLease
 from app.models.user import RevokedSession, User
 
-__all__ = ["RevokedSession", "User"]
+__all__ = [
+    "Device",
+    "JobRun",
+    "Notification",
+    "NotificationRecipient",
+    "RevokedSession",
+    "SchedulerLease",
+    "TopicSubscription",
+    "User",
+]

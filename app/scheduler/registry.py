@@ -1,0 +1,45 @@
+"""Every scheduled job, in one place.
+
+A feature adds one line: a ``JobSpec(id, service_function, trigger)`` in
+``scheduled_jobs`` for a fixed schedule, or a ``KeyedJobs(prefix, function,
+schedules)`` in ``keyed_job_families`` for one job per row (per area). The
+function is a plain service function; the scheduler calls it inside an app
+context and commits afterwards (rolls back if it raises).
+"""
+
+from functools import partial
+
+from app.scheduler.lease import prune_job_runs
+from app.scheduler.probe import write_probe_line
+from app.scheduler.specs import JobSpec, cron, every
+from app.services import auth, devices, notifications
+
+
+def scheduled_jobs(config):
+    """Return the jobs that run on a fixed schedule."""
+    jobs = [
+        JobSpec("notifications.deliver", notifications.deliver_due_notifications,
+                every(seconds=config["NOTIFY_SWEEP_INTERVAL_S"])),
+        JobSpec("devices.prune-stale", devices.prune_stale_devices, cron(hour=3, minute=40)),
+        JobSpec("auth.prune-revoked-sessions", auth.prune_revoked_sessions, cron(minute=17)),
+        JobSpec("scheduler.prune-job-runs", prune_job_runs, cron(minute=47)),
+        # Feature jobs, one line each once their services exist:
+        # JobSpec("atc.process-submissions", atc.process_pending_submissions, every(seconds=10)),
+        # JobSpec("dispatch.queued-incidents", dispatch.dispatch_queued_incidents,
+        #         every(seconds=15)),
+        # JobSpec("telemetry.stale-sweep", telemetry.mark_stale_units, every(seconds=30)),
+    ]
+    if config["SCHEDULER_PROBE_FILE"]:
+        jobs.append(JobSpec("scheduler.probe",
+                            partial(write_probe_line, config["SCHEDULER_PROBE_FILE"]),
+                            every(seconds=1)))
+    return jobs
+
+
+def keyed_job_families(config):
+    """Return the per-key job families, kept in step with the database by every process."""
+    return [
+        # One capture → compare job per enabled area, on the area's own cron schedule:
+        # KeyedJobs("area-capture", monitoring.capture_and_compare_area,
+        #           monitoring.area_capture_schedules),
+    ]

@@ -1,0 +1,42 @@
+"""Push notifiers behind one interface, chosen by ``NOTIFIER``: ``outbox`` or ``fcm``."""
+
+import threading
+
+from flask import current_app
+
+from app.services.notifier.base import (
+    DELIVERED,
+    REJECTED,
+    RETRY,
+    TOKEN_DEAD,
+    Notifier,
+    NotifierUnavailable,
+    Push,
+    PushResult,
+)
+from app.services.notifier.offline import RecordingNotifier
+
+__all__ = ["DELIVERED", "REJECTED", "RETRY", "TOKEN_DEAD", "Notifier", "NotifierUnavailable",
+           "Push", "PushResult", "RecordingNotifier", "get_notifier", "notifier_for"]
+
+EXTENSION_KEY = "cps.notifier"
+_lock = threading.Lock()
+
+
+def notifier_for(config):
+    """Build the notifier the configuration names."""
+    if config["NOTIFIER"] == "fcm":
+        from app.services.notifier.fcm import FcmNotifier
+
+        return FcmNotifier(config["FCM_CREDENTIALS_FILE"], project_id=config["FCM_PROJECT_ID"],
+                           endpoint=config["FCM_ENDPOINT"], timeout_s=config["FCM_HTTP_TIMEOUT_S"])
+    return RecordingNotifier()
+
+
+def get_notifier():
+    """Return the current app's notifier, built on first use."""
+    extensions = current_app.extensions
+    with _lock:
+        if EXTENSION_KEY not in extensions:
+            extensions[EXTENSION_KEY] = notifier_for(current_app.config)
+        return extensions[EXTENSION_KEY]

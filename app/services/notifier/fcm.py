@@ -1,0 +1,211 @@
+"""Firebase Cloud Messaging through firebase-admin's own client.
+
+firebase-admin sends to a fixed host (https://fcm.googleapis.com). To reach a
+stand-in instead, ``FCM_ENDPOINT`` names another base URL and a transport
+adapter on the messaging client's HTTP session rewrites each request's scheme
+and host; every other part of the send is firebase-admin's. The lookup
+google-auth makes for a service account (IAM "allowed locations") follows the
+same endpoint, so with a stand-in nothing leaves the machine.
+"""
+
+import logging
+import uuid
+import warnings
+from urllib.parse import urlsplit, urlunsplit
+
+import firebase_admin
+import requests
+from firebase_admin import credentials, exceptions, messaging
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from app.services.notifier.base import (
+    DELIVERED,
+    REJECTED,
+    RETRY,
+    TOKEN_DEAD,
+    Notifier,
+    NotifierUnavailable,
+    PushResult,
+)
+
+log = logging.getLogger(__name__)
+
+FCM_HOST = "https://fcm.googleapis.com"
+IAM_CREDENTIALS_HOST = "https://iamcredentials.googleapis.com"
+SEND_EACH_LIMIT = 500
+TOPIC_BATCH_LIMIT = 1000
+RETRIABLE = (
+    messaging.QuotaExceededError,
+    exceptions.ResourceExhaustedError,
+    exceptions.UnavailableError,
+    exceptions.InternalError,
+    exceptions.DeadlineExceededError,
+    exceptions.UnknownError,
+)
+# Topic answers about a token that is gone or malformed: nothing to retry.
+DEAD_TOKEN_REASONS = {"UNREGISTERED", "NOT_FOUND", "INVALID_ARGUMENT"}
+
+
+class EndpointAdapter(HTTPAdapter):
+    """Sends FCM requests to ``endpoint`` and retries only failed connections.
+
+    The outbox retries 5xx and quota answers itself, with backoff across sweeps,
+    so the HTTP layer does not also block a sweep for seconds per message; a
+    read failure is not retried here either (the message may have gone out).
+    """
+
+    __attrs__ = [*HTTPAdapter.__attrs__, "_target"]  # google-auth deep-copies sessions
+
+    def __init__(self, endpoint=FCM_HOST):
+        retries = Retry(total=None, connect=1, read=0, status=0, redirect=0, other=0,
+                        allowed_methods=None, raise_on_status=False)
+        super().__init__(pool_connections=10, pool_maxsize=100, max_retries=retries)
+        endpoint = endpoint.rstrip("/")
+        self._target = None if endpoint == FCM_HOST else urlsplit(endpoint)
+
+    @property
+    def rewrites(self):
+        """True when requests go somewhere other than Google."""
+        return self._target is not None
+
+    def send(self, request, **kwargs):
+        """Rewrite the request to the configured endpoint, then send it."""
+        if self._target is not None:
+            parts = urlsplit(request.url)
+            request.url = urlunsplit((self._target.scheme, self._target.netloc,
+                                      self._target.path + parts.path, parts.query, ""))
+            kwargs["proxies"] = requests.utils.get_environ_proxies(request.url)
+        return super().send(request, **kwargs)
+
+
+class FcmNotifier(Notifier):
+    """Sends through FCM HTTP v1 with a service account; one topic per area."""
+
+    name = "fcm"
+
+    def __init__(self, credentials_file, project_id=None, endpoint=FCM_HOST, timeout_s=10.0):
+        options = {"httpTimeout": timeout_s}
+        if project_id:
+            options["projectId"] = project_id
+        self.firebase_app = firebase_admin.initialize_app(
+            credentials.Certificate(credentials_file), options, name=f"cps-{uuid.uuid4().hex}")
+        # The messaging service owns the HTTP session; there is no public handle on it.
+        service = messaging._get_messaging_service(self.firebase_app)
+        session = service._client.session
+        adapter = EndpointAdapter(endpoint)
+        session.mount(FCM_HOST, adapter)
+        auth_session = getattr(session, "_auth_request_session", None)
+        if adapter.rewrites and auth_session is not None:
+            auth_session.mount(IAM_CREDENTIALS_HOST, EndpointAdapter(endpoint))
+        self._service = service
+
+    def close(self):
+        """Release the Firebase app (tests create many)."""
+        firebase_admin.delete_app(self.firebase_app)
+
+    def send(self, pushes):
+        """Send in ``send_each`` batches of at most 500; one result per push, in order."""
+        results = [None] * len(pushes)
+        ready = []
+        for index, push in enumerate(pushes):
+            message = _message(push)
+            try:
+                self._service.encode_message(message)
+            except ValueError as error:
+                results[index] = PushResult(REJECTED, error=f"Invalid message: {error}")
+                continue
+            ready.append((index, push, message))
+        for start in range(0, len(ready), SEND_EACH_LIMIT):
+            chunk = ready[start:start + SEND_EACH_LIMIT]
+            for (index, _, _), result in zip(chunk, self._send_chunk(chunk), strict=True):
+                results[index] = result
+        return results
+
+    def _send_chunk(self, chunk):
+        try:
+            batch = messaging.send_each([message for _, _, message in chunk],
+                                        app=self.firebase_app)
+        except exceptions.FirebaseError as error:
+            log.warning("FCM batch failed: %s", error)
+            return [classify(error, push.token is not None) for _, push, _ in chunk]
+        return [
+            PushResult(DELIVERED, message_id=response.message_id) if response.success
+            else classify(response.exception, push.token is not None)
+            for (_, push, _), response in zip(chunk, batch.responses, strict=True)
+        ]
+
+    def subscribe(self, tokens, topic):
+        """Subscribe tokens to a topic, 1000 per request."""
+        self._manage_topic(messaging.subscribe_to_topic, tokens, topic)
+
+    def unsubscribe(self, tokens, topic):
+        """Unsubscribe tokens from a topic, 1000 per request."""
+        self._manage_topic(messaging.unsubscribe_from_topic, tokens, topic)
+
+    def _manage_topic(self, call, tokens, topic):
+        tokens = list(tokens)
+        for start in range(0, len(tokens), TOPIC_BATCH_LIMIT):
+            try:
+                response = call(tokens[start:start + TOPIC_BATCH_LIMIT], topic,
+                                app=self.firebase_app)
+            except exceptions.FirebaseError as error:
+                raise NotifierUnavailable(f"FCM topic request failed: {error}") from error
+            reasons = [error.reason for error in response.errors
+                       if error.reason not in DEAD_TOKEN_REASONS]
+            if reasons:
+                raise NotifierUnavailable(
+                    f"FCM could not change {len(reasons)} topic subscription(s): {reasons[0]}")
+
+
+def _message(push):
+    # Phones register FCM registration tokens; firebase-admin 7.7 deprecates
+    # Message.token in favour of installation ids (fid), which apps do not send us yet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return messaging.Message(
+            notification=messaging.Notification(title=push.title, body=push.body),
+            data=dict(push.data),
+            token=push.token,
+            topic=push.topic,
+            android=messaging.AndroidConfig(priority="high"),
+        )
+
+
+def classify(error, to_device):
+    """Turn a firebase-admin error into a PushResult: retry, forget the token, or give up."""
+    description = f"{type(error).__name__}: {error}"[:1000]
+    if to_device and (isinstance(error, messaging.UnregisteredError)
+                      or _invalid_token(error)):
+        return PushResult(TOKEN_DEAD, error=description)
+    if isinstance(error, RETRIABLE):
+        return PushResult(RETRY, error=description, retry_after_s=_retry_after(error))
+    return PushResult(REJECTED, error=description)
+
+
+def _invalid_token(error):
+    """True for an INVALID_ARGUMENT answer about the registration token itself."""
+    if not isinstance(error, exceptions.InvalidArgumentError):
+        return False
+    details = _error_body(error).get("details") or []
+    fields = {violation.get("field") for detail in details if isinstance(detail, dict)
+              for violation in detail.get("fieldViolations") or []}
+    return "message.token" in fields or "registration token" in str(error).lower()
+
+
+def _error_body(error):
+    response = getattr(error, "http_response", None)
+    try:
+        body = response.json() if response is not None else {}
+    except ValueError:
+        return {}
+    return body.get("error") or {} if isinstance(body, dict) else {}
+
+
+def _retry_after(error):
+    response = getattr(error, "http_response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,192 @@
+"""FCM through firebase-admin's real send code, against a local FCM v1 stand-in.
+
+The service account is made here (fresh RSA key); its token endpoint is the
+stand-in's, and FCM_ENDPOINT routes firebase-admin's requests to the stand-in.
+Nothing leaves the machine.
+"""
+
+import socket
+
+import pytest
+from firebase_admin import messaging
+from sqlalchemy import select
+
+from app.extensions import db as _db
+from app.models import Device, Notification
+from app.models.types import utcnow
+from app.services import notifications
+from app.services.notifier import (
+    DELIVERED,
+    REJECTED,
+    RETRY,
+    TOKEN_DEAD,
+    NotifierUnavailable,
+    Push,
+    get_notifier,
+)
+from app.services.notifier import fcm as fcm_module
+from app.services.notifier.fcm import FcmNotifier
+from tests.factories import make_user
+from tests.standins import ACCESS_TOKEN, PROJECT_ID, FcmStandIn, free_port, write_service_account
+
+
+@pytest.fixture(autouse=True)
+def no_other_hosts(monkeypatch):
+    """Fail any name lookup of a host other than this machine: nothing may leave it."""
+    attempts = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            attempts.append(host)
+            raise socket.gaierror(f"{host} is not this machine (test)")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+    yield
+    assert attempts == []
+
+
+@pytest.fixture(scope="module")
+def standin():
+    server = FcmStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def service_account(standin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fcm") / "service-account.json"
+    return write_service_account(path, standin.url("/token"))
+
+
+@pytest.fixture
+def notifier(standin, service_account):
+    standin.sent.clear()
+    standin.topic_changes.clear()
+    made = FcmNotifier(str(service_account), endpoint=standin.url("/"), timeout_s=10)
+    yield made
+    made.close()
+
+
+def push(token=None, topic=None):
+    return Push(title="Change at Farm 3", body="2 changes, 140 m²", data={"session_id": "12"},
+                token=token, topic=topic)
+
+
+def test_a_push_goes_through_firebase_admin_with_the_service_accounts_token(notifier, standin):
+    results = notifier.send([push(token="ok-phone"), push(topic="area-7")])
+    assert [result.outcome for result in results] == [DELIVERED, DELIVERED]
+    assert results[0].message_id.startswith(f"projects/{PROJECT_ID}/messages/")
+    to_device = next(sent for sent in standin.sent if "token" in sent["message"])
+    to_topic = next(sent for sent in standin.sent if "topic" in sent["message"])
+    assert to_device["authorization"] == to_topic["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert to_device["message"]["token"] == "ok-phone"
+    assert to_topic["message"]["topic"] == "area-7"
+    assert to_device["message"]["notification"] == {"title": "Change at Farm 3",
+                                                    "body": "2 changes, 140 m²"}
+    assert to_device["message"]["data"] == {"session_id": "12"}
+    assert to_device["message"]["android"]["priority"] == "high"
+
+
+def test_each_fcm_answer_becomes_the_right_outcome(notifier):
+    tokens = ["unregistered-a", "invalid-b", "badpayload-c", "unavailable-d", "quota-e", "ok-f"]
+    results = notifier.send([push(token=token) for token in tokens])
+    assert [result.outcome for result in results] == [
+        TOKEN_DEAD, TOKEN_DEAD, REJECTED, RETRY, RETRY, DELIVERED]
+    assert results[0].error.startswith("UnregisteredError:")
+    assert results[1].error.startswith("InvalidArgumentError:")
+    assert results[3].error.startswith("UnavailableError:")
+    assert results[4].error.startswith("QuotaExceededError:")
+
+
+def test_invalid_argument_on_a_topic_is_not_a_dead_token(notifier):
+    [result] = notifier.send([push(topic="invalid-topic")])
+    assert result.outcome == REJECTED
+
+
+def test_sends_are_batched_within_the_send_each_limit(notifier, monkeypatch):
+    batches = []
+    real_send_each = messaging.send_each
+
+    def counting_send_each(messages, **kwargs):
+        batches.append(len(messages))
+        return real_send_each(messages, **kwargs)
+
+    assert fcm_module.SEND_EACH_LIMIT == 500
+    monkeypatch.setattr(fcm_module, "SEND_EACH_LIMIT", 2)
+    monkeypatch.setattr(messaging, "send_each", counting_send_each)
+    results = notifier.send([push(token=f"ok-{n}") for n in range(5)])
+    assert batches == [2, 2, 1] and {result.outcome for result in results} == {DELIVERED}
+
+
+def test_the_http_timeout_reaches_firebase_admin(notifier):
+    assert notifier._service._client.timeout == 10
+
+
+def test_topic_subscriptions_go_to_fcm_and_an_outage_is_reported(notifier, standin):
+    notifier.subscribe(["ok-1", "unregistered-2"], "area-7")
+    notifier.unsubscribe(["ok-1"], "area-7")
+    assert sorted(standin.topic_changes) == [("DELETE", "ok-1", "area-7"),
+                                             ("POST", "ok-1", "area-7"),
+                                             ("POST", "unregistered-2", "area-7")]
+    with pytest.raises(NotifierUnavailable, match="UNAVAILABLE"):
+        notifier.subscribe(["unavailable-1"], "area-7")
+
+
+@pytest.fixture
+def fcm_app(make_app, standin, service_account):
+    standin.sent.clear()
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
+                   FCM_ENDPOINT=standin.url("/"))
+    yield app
+    if "cps.notifier" in app.extensions:
+        app.extensions["cps.notifier"].close()
+
+
+def test_the_outbox_delivers_through_fcm_and_forgets_dead_tokens(db, fcm_app):
+    with fcm_app.app_context():
+        assert get_notifier().name == "fcm"
+        owner = make_user(_db, role="viewer")
+        for token in ("ok-phone", "unregistered-phone", "invalid-phone", "unavailable-phone",
+                      "quota-phone"):
+            _db.session.add(Device(user_id=owner.id, token=token, platform="android"))
+        _db.session.commit()
+        notifications.notify_users([owner.id], "Change at Farm 3", "2 changes")
+        _db.session.commit()
+        outcomes = notifications.deliver_due_notifications()
+        assert outcomes == {"sent": 1, "failed": 2, "pending": 2}
+        tokens = _db.session.scalars(select(Device.token).order_by(Device.token)).all()
+        assert tokens == ["ok-phone", "quota-phone", "unavailable-phone"]
+        rows = _db.session.scalars(select(Notification)).all()
+        sent = next(row for row in rows if row.state == "sent")
+        assert sent.message_id.startswith(f"projects/{PROJECT_ID}/messages/")
+        assert sorted(row.last_error.split(":")[0] for row in rows if row.state == "pending") \
+            == ["QuotaExceededError", "UnavailableError"]
+
+
+def test_the_outbox_survives_fcm_being_down_and_delivers_when_it_is_back(
+        db, make_app, tmp_path):
+    port = free_port()
+    account = write_service_account(tmp_path / "sa.json", f"http://127.0.0.1:{port}/token")
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(account),
+                   FCM_ENDPOINT=f"http://127.0.0.1:{port}")
+    with app.app_context():
+        owner = make_user(_db, role="viewer")
+        _db.session.add(Device(user_id=owner.id, token="ok-phone", platform="ios"))
+        _db.session.commit()
+        [row] = notifications.notify_users([owner.id], "Change at Farm 3", "2 changes")
+        _db.session.commit()
+        now = utcnow()
+        assert notifications.deliver_due_notifications(now) == {"pending": 1}
+        _db.session.refresh(row)
+        assert row.attempts == 1 and "Error" in row.last_error
+        back = FcmStandIn(port=port).start()
+        try:
+            assert notifications.deliver_due_notifications(row.next_attempt_at) == {"sent": 1}
+        finally:
+            back.stop()
+            get_notifier().close()
+        _db.session.refresh(row)
+        assert row.state == "sent" and row.attempts == 2
+        assert [sent["message"]["token"] for sent in back.sent] == ["ok-phone"]

@@ -1,13 +1,17 @@
 """The API's feature blueprints, registered from one list."""
 
+from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
 from app.api.health.routes import blp as health_blp
+from app.api.monitor.routes import blp as monitor_blp
 from app.api.users.routes import blp as users_blp
 
 BLUEPRINTS = [
     health_blp,
     auth_blp,
     users_blp,
+    areas_blp,
+    monitor_blp,
 ]
 
 

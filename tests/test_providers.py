@@ -1,5 +1,9 @@
 """The local and simulated providers, the image checks, and the provider registry."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -100,3 +104,16 @@ def test_the_xyz_provider_is_built_from_configuration():
     assert provider.client.session.headers["User-Agent"] == "cps"
     with pytest.raises(ValueError):
         build_provider("xyz", config(XYZ_TILE_URL="file:///etc/{z}/{x}/{y}"))
+
+
+def test_provider_settings_are_read_from_the_environment():
+    env = {"XYZ_HEADERS": "Referer: https://cps.example;;User-Agent: cps/1.0",
+           "XYZ_SUBDOMAINS": "a, b,c", "XYZ_PLACEHOLDER_SHA256": "ab12,cd34",
+           "CPS_DOTENV": "/dev/null", "PATH": "/usr/bin:/bin"}
+    code = ("import config; c = config.Config; "
+            "print(c.XYZ_HEADERS, c.XYZ_SUBDOMAINS, c.XYZ_PLACEHOLDER_SHA256)")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("{'Referer': 'https://cps.example', 'User-Agent': "
+                                     "'cps/1.0'} ['a', 'b', 'c'] ['ab12', 'cd34']")

@@ -143,15 +143,17 @@ def test_retry_after_accepts_seconds_and_http_dates():
 
 
 def test_a_timeout_is_retried(httpserver, make_xyz):
+    slow_answers = []
+
     def slow(_request):
-        time.sleep(1.0)  # longer than the 0.5 s read timeout
+        time.sleep(0.7)  # longer than the 0.5 s read timeout
+        slow_answers.append(1)
         return image_response(tile_png(6))
 
     httpserver.expect_ordered_request(TILE_PATH).respond_with_handler(slow)
-    httpserver.expect_ordered_request(TILE_PATH).respond_with_data(tile_png(6),
-                                                                   content_type="image/png")
+    httpserver.expect_request(TILE_PATH).respond_with_data(tile_png(6), content_type="image/png")
     assert make_xyz().fetch_tile(Z, X, Y, 1).data == tile_png(6)
-    assert len(httpserver.log) == 2
+    assert slow_answers and len(httpserver.log) >= 2  # the stand-in serves one at a time
 
 
 def test_a_truncated_body_is_retried_then_fails(httpserver, make_xyz):

@@ -7,6 +7,7 @@ unless a config is passed in.
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +39,24 @@ def _env_int(name, default):
 def _env_float(name, default):
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
+
+
+def _env_list(name):
+    value = os.environ.get(name) or ""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _env_headers(name):
+    """Parse ``Name: value`` pairs separated by newlines or ``;;`` into a dict."""
+    value = os.environ.get(name) or ""
+    headers = {}
+    for line in value.replace(";;", "\n").splitlines():
+        if line.strip():
+            key, sep, val = line.partition(":")
+            if not sep or not key.strip():
+                raise RuntimeError(f"{name}: expected 'Name: value' pairs, got {line!r}")
+            headers[key.strip()] = val.strip()
+    return headers
 
 
 def engine_options(database_url):
@@ -137,6 +156,46 @@ class Config:
     # FCM expires tokens of apps inactive for 270 days; 0 keeps devices forever.
     DEVICE_STALE_DAYS = _env_int("DEVICE_STALE_DAYS", 270)
 
+    # Land watch: monitored areas
+    AREA_MAX_TILES = _env_int("AREA_MAX_TILES", 400)
+    AREA_MAX_VERTICES = _env_int("AREA_MAX_VERTICES", 10_000)
+    AREA_DEFAULT_SCHEDULE = _env("AREA_DEFAULT_SCHEDULE", "0 6 * * *")
+    AREA_MIN_SCHEDULE_INTERVAL_S = _env_int("AREA_MIN_SCHEDULE_INTERVAL_S", 15 * 60)
+
+    # Imagery capture. Provider URLs and keys come only from here, never from a request.
+    IMAGES_DIR = Path(_env("IMAGES_DIR", BASE_DIR / "captured_images"))
+    IMAGERY_DEFAULT_PROVIDER = _env("IMAGERY_DEFAULT_PROVIDER", "simulated")
+    IMAGERY_CONNECT_TIMEOUT_S = _env_float("IMAGERY_CONNECT_TIMEOUT_S", 5.0)
+    IMAGERY_READ_TIMEOUT_S = _env_float("IMAGERY_READ_TIMEOUT_S", 20.0)
+    IMAGERY_RETRIES = _env_int("IMAGERY_RETRIES", 3)
+    IMAGERY_BACKOFF_S = _env_float("IMAGERY_BACKOFF_S", 0.5)
+    IMAGERY_MAX_RETRY_AFTER_S = _env_float("IMAGERY_MAX_RETRY_AFTER_S", 60.0)
+    IMAGERY_MAX_BYTES = _env_int("IMAGERY_MAX_BYTES", 4 * 1024 * 1024)
+    IMAGERY_WORKERS = _env_int("IMAGERY_WORKERS", 4)
+    # Share of pixels within a few levels of the median colour above which a tile is taken
+    # for a "no imagery here" placeholder (0 switches the check off).
+    IMAGERY_PLACEHOLDER_UNIFORM_SHARE = _env_float("IMAGERY_PLACEHOLDER_UNIFORM_SHARE", 0.98)
+    SIMULATED_SEED = _env_int("SIMULATED_SEED", 0)
+    LOCAL_TILES_DIR = _env("LOCAL_TILES_DIR")
+    XYZ_TILE_URL = _env("XYZ_TILE_URL")
+    XYZ_SUBDOMAINS = _env_list("XYZ_SUBDOMAINS")
+    XYZ_HEADERS = _env_headers("XYZ_HEADERS")
+    XYZ_PLACEHOLDER_SHA256 = _env_list("XYZ_PLACEHOLDER_SHA256")
+    XYZ_RATE_LIMIT_PER_S = _env_float("XYZ_RATE_LIMIT_PER_S", 10.0)
+    GOOGLE_MAPS_API_KEY = _env("GOOGLE_MAPS_API_KEY")
+    GOOGLE_MAPS_SIGNING_SECRET = _env("GOOGLE_MAPS_SIGNING_SECRET")
+    GOOGLE_STATIC_BASE_URL = _env("GOOGLE_STATIC_BASE_URL",
+                                  "https://maps.googleapis.com/maps/api/staticmap")
+    GOOGLE_STATIC_SCALE = _env_int("GOOGLE_STATIC_SCALE", 1)
+    GOOGLE_STATIC_FORMAT = _env("GOOGLE_STATIC_FORMAT", "png32")
+    GOOGLE_STATIC_RATE_LIMIT_PER_S = _env_float("GOOGLE_STATIC_RATE_LIMIT_PER_S", 10.0)
+
+    # Capture runs: how many run at once in this process, how long ?wait=true may block,
+    # and after how long without progress a "running" run is taken for abandoned.
+    CAPTURE_WORKERS = _env_int("CAPTURE_WORKERS", 2)
+    CAPTURE_WAIT_TIMEOUT_S = _env_float("CAPTURE_WAIT_TIMEOUT_S", 300.0)
+    CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 600)
+
     @classmethod
     def check(cls):
         """Raise if the settings are unsafe or inconsistent for this environment."""
@@ -186,6 +245,16 @@ class TestingConfig(Config):
     NOTIFIER = "outbox"
     SCHEDULER_PROBE_FILE = ""
     LOG_LEVEL = "WARNING"
+    # Tests that capture point IMAGES_DIR at their own temporary directory.
+    IMAGES_DIR = Path(tempfile.gettempdir()) / "cps-test-images"
+    LOCAL_TILES_DIR = None
+    XYZ_TILE_URL = None
+    GOOGLE_MAPS_API_KEY = None
+    GOOGLE_MAPS_SIGNING_SECRET = None
+    IMAGERY_CONNECT_TIMEOUT_S = 2.0
+    IMAGERY_READ_TIMEOUT_S = 2.0
+    IMAGERY_BACKOFF_S = 0.0
+    CAPTURE_WAIT_TIMEOUT_S = 60.0
 
 
 CONFIGS = {

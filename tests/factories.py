@@ -2,8 +2,11 @@
 
 import itertools
 
+from app.models import CaptureRun
 from app.models.user import OPERATOR
+from app.services import areas as area_service
 from app.services import auth as auth_service
+from app.services.tiles import tile_bounds
 
 _counter = itertools.count(1)
 
@@ -39,3 +42,34 @@ class AuthActions:
 
     def login(self, username, password, path="/api/auth/login", **kwargs):
         return self.client.post(path, json={"username": username, "password": password}, **kwargs)
+
+
+# Soweto, zoom 18: a box strictly inside the 2 × 2 tiles from (X, Y) to (X + 1, Y + 1)
+SOWETO_TILE = (18, 151354, 150891)
+
+
+def tiles_bbox(z, x, y, columns=2, rows=2, inset=1e-5):
+    """[min_lon, min_lat, max_lon, max_lat] just inside a block of tiles."""
+    west, _, _, north = tile_bounds(z, x, y)
+    _, south, east, _ = tile_bounds(z, x + columns - 1, y + rows - 1)
+    return [west + inset, south + inset, east - inset, north - inset]
+
+
+def make_area(db, owner, **fields):
+    """Create and commit an area (2 × 2 tiles near Soweto unless told otherwise)."""
+    data = {"name": f"area {next(_counter)}", "zoom": SOWETO_TILE[0]} | fields
+    if "geometry" not in data and "bbox" not in data:
+        data["bbox"] = tiles_bbox(*SOWETO_TILE)
+    area = area_service.create_area(owner, data)
+    db.session.commit()
+    return area
+
+
+def make_run(db, area, **fields):
+    """Add and commit a capture run row for ``area`` (no capture happens)."""
+    sequence = fields.pop("sequence", None) or len(area.capture_runs) + 1
+    run = CaptureRun(area_config_id=area.id, sequence=sequence, provider=area.provider,
+                     zoom=area.zoom, tile_errors=[], **fields)
+    db.session.add(run)
+    db.session.commit()
+    return run

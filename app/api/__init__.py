@@ -1,8 +1,10 @@
 """The API's feature blueprints, registered from one list."""
 
+from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
 from app.api.devices.routes import blp as devices_blp
 from app.api.health.routes import blp as health_blp
+from app.api.monitor.routes import blp as monitor_blp
 from app.api.notifications.routes import blp as notifications_blp
 from app.api.users.routes import blp as users_blp
 
@@ -10,6 +12,8 @@ BLUEPRINTS = [
     health_blp,
     auth_blp,
     users_blp,
+    areas_blp,
+    monitor_blp,
     devices_blp,
     notifications_blp,
 ]

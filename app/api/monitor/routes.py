@@ -1,0 +1,114 @@
+"""Land watch monitoring: capture runs and the image tiles they captured."""
+
+from flask import send_file
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from sqlalchemy import select
+
+from app.api.blueprint import Blueprint
+from app.api.monitor.schemas import (
+    CaptureArgsSchema,
+    CaptureRunPageSchema,
+    CaptureRunQueryArgsSchema,
+    CaptureRunSchema,
+    ImageTilePageSchema,
+    ImageTileQueryArgsSchema,
+)
+from app.api.pagination import paginate
+from app.extensions import db
+from app.models import CaptureRun, ImageTile
+from app.models.area import RUNNING
+from app.models.user import WRITERS
+from app.services import areas as area_service
+from app.services import capture as capture_service
+
+blp = Blueprint("monitor", __name__, url_prefix="/api/monitor",
+                description="Imagery capture runs and captured tiles")
+
+IMAGE_RESPONSE = {"description": "The tile image", "content": {
+    kind: {"schema": {"type": "string", "format": "binary"}}
+    for kind in ("image/png", "image/jpeg", "image/webp")}}
+
+
+@blp.route("/capture/<int:area_config_id>")
+class Capture(MethodView):
+    @blp.login_required(roles=WRITERS)
+    @blp.arguments(CaptureArgsSchema, location="query")
+    @blp.response(202, CaptureRunSchema)
+    @blp.alt_response(200, schema=CaptureRunSchema, description="The run, ended (wait=true)")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, args, area_config_id):
+        """Capture the area's imagery now: 202 with the run, which goes on in the background."""
+        area = area_service.get_area(current_user, area_config_id)
+        run = capture_service.start_capture(area, requested_by=current_user)
+        db.session.commit()
+        capture_service.submit_capture(run)
+        if not args["wait"]:
+            return run
+        run = capture_service.wait_for_run(run)
+        return run, 202 if run.state == RUNNING else 200
+
+
+@blp.route("/captures/<int:run_id>")
+class CaptureById(MethodView):
+    @blp.login_required()
+    @blp.arguments(CaptureArgsSchema, location="query")
+    @blp.response(200, CaptureRunSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, run_id):
+        """Show a capture run's progress (wait=true: once it has ended)."""
+        run = capture_service.get_run(current_user, run_id)
+        db.session.commit()
+        if args["wait"]:
+            run = capture_service.wait_for_run(run)
+        return run
+
+
+@blp.route("/captures/area/<int:area_config_id>")
+class CapturesOfArea(MethodView):
+    @blp.login_required()
+    @blp.arguments(CaptureRunQueryArgsSchema, location="query")
+    @blp.response(200, CaptureRunPageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, area_config_id):
+        """List an area's capture runs, newest first."""
+        area = area_service.get_area(current_user, area_config_id)
+        capture_service.fail_stale_runs(area_id=area.id)
+        db.session.commit()
+        stmt = capture_service.list_runs_stmt(area)
+        if "state" in args:
+            stmt = stmt.where(CaptureRun.state == args["state"])
+        return paginate(stmt, args)
+
+
+@blp.route("/image-tiles/area/<int:area_config_id>")
+class ImageTilesOfArea(MethodView):
+    @blp.login_required()
+    @blp.arguments(ImageTileQueryArgsSchema, location="query")
+    @blp.response(200, ImageTilePageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, area_config_id):
+        """List an area's captured tiles (filter by capture run and time)."""
+        area = area_service.get_area(current_user, area_config_id)
+        stmt = (select(ImageTile).where(ImageTile.area_config_id == area.id)
+                .order_by(ImageTile.captured_at, ImageTile.id))
+        if "capture_run_id" in args:
+            stmt = stmt.where(ImageTile.capture_run_id == args["capture_run_id"])
+        if "captured_after" in args:
+            stmt = stmt.where(ImageTile.captured_at >= args["captured_after"])
+        if "captured_before" in args:
+            stmt = stmt.where(ImageTile.captured_at < args["captured_before"])
+        return paginate(stmt, args)
+
+
+@blp.route("/image-tiles/<int:tile_id>/image")
+class ImageTileImage(MethodView):
+    @blp.login_required()
+    @blp.doc(responses={"200": IMAGE_RESPONSE})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, tile_id):
+        """Download a captured tile's image."""
+        tile = capture_service.get_tile(current_user, tile_id)
+        return send_file(capture_service.image_file(tile), mimetype=tile.content_type,
+                         etag=tile.sha256, download_name=tile.path.rsplit("/", 1)[-1])

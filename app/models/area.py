@@ -1,0 +1,133 @@
+"""Land watch: monitored areas, their capture runs, and the image tiles captured."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Double, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+RUNNING = "running"
+COMPLETED = "completed"
+PARTIAL = "partial"
+FAILED = "failed"
+RUN_STATES = (RUNNING, COMPLETED, PARTIAL, FAILED)
+MANUAL = "manual"
+SCHEDULED = "scheduled"
+RUN_TRIGGERS = (MANUAL, SCHEDULED)
+
+
+class AreaConfig(db.Model):
+    """An area of land its owner wants watched: where, how closely, how often."""
+
+    __tablename__ = "area_configs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    geometry: Mapped[dict] = mapped_column(JSON)  # GeoJSON Polygon, lon/lat
+    min_lon: Mapped[float] = mapped_column(Double)
+    min_lat: Mapped[float] = mapped_column(Double)
+    max_lon: Mapped[float] = mapped_column(Double)
+    max_lat: Mapped[float] = mapped_column(Double)
+    zoom: Mapped[int] = mapped_column(default=18)
+    tile_count: Mapped[int]
+    provider: Mapped[str] = mapped_column(String(32))
+    schedule: Mapped[str] = mapped_column(String(120))
+    enabled: Mapped[bool] = mapped_column(default=True, index=True)
+    sensitivity: Mapped[float] = mapped_column(Double, default=0.5)
+    min_change_area_m2: Mapped[float] = mapped_column(Double, default=25.0)
+    notify: Mapped[bool] = mapped_column(default=True)
+    immediate_alerts: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    capture_runs: Mapped[list["CaptureRun"]] = relationship(
+        back_populates="area", cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def bbox(self):
+        """[min_lon, min_lat, max_lon, max_lat], as GeoJSON orders a bounding box."""
+        return [self.min_lon, self.min_lat, self.max_lon, self.max_lat]
+
+    def __repr__(self):
+        return f"<AreaConfig {self.id} {self.name!r} z{self.zoom} {self.provider}>"
+
+
+class CaptureRun(db.Model):
+    """One capture of an area's tiles: its progress, outcome and errors.
+
+    ``sequence`` numbers an area's runs 1, 2, 3…; the simulated provider renders
+    capture number ``sequence`` so successive captures show the land changing.
+    ``heartbeat_at`` moves with every tile, so a run whose process died is noticed.
+    """
+
+    __tablename__ = "capture_runs"
+    # The unique key also serves the foreign key to the area (its leading column).
+    __table_args__ = (UniqueConstraint("area_config_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_config_id: Mapped[int] = mapped_column(
+        ForeignKey("area_configs.id", ondelete="CASCADE"))
+    sequence: Mapped[int]
+    trigger: Mapped[str] = mapped_column(String(16), default=MANUAL)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    provider: Mapped[str] = mapped_column(String(32))
+    zoom: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16), default=RUNNING, index=True)
+    tiles_total: Mapped[int] = mapped_column(default=0)
+    tiles_done: Mapped[int] = mapped_column(default=0)
+    tiles_failed: Mapped[int] = mapped_column(default=0)
+    tiles_no_imagery: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    tile_errors: Mapped[list] = mapped_column(JSON, default=list)
+
+    area: Mapped[AreaConfig] = relationship(back_populates="capture_runs")
+
+    @property
+    def duration_s(self):
+        """Seconds from start to finish (so far, while running)."""
+        end = self.finished_at or utcnow()
+        return round((end - self.started_at).total_seconds(), 3)
+
+    def __repr__(self):
+        return f"<CaptureRun {self.id} area={self.area_config_id} #{self.sequence} {self.state}>"
+
+
+class ImageTile(db.Model):
+    """One captured XYZ tile: where it is, when and from whom, and the file holding it."""
+
+    __tablename__ = "image_tiles"
+    # The unique key and the index also serve the two foreign keys (their leading columns).
+    __table_args__ = (
+        UniqueConstraint("capture_run_id", "z", "x", "y"),
+        Index("ix_image_tiles_area_captured", "area_config_id", "captured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_config_id: Mapped[int] = mapped_column(
+        ForeignKey("area_configs.id", ondelete="CASCADE"))
+    capture_run_id: Mapped[int] = mapped_column(
+        ForeignKey("capture_runs.id", ondelete="CASCADE"))
+    z: Mapped[int]
+    x: Mapped[int]
+    y: Mapped[int]
+    west: Mapped[float] = mapped_column(Double)
+    south: Mapped[float] = mapped_column(Double)
+    east: Mapped[float] = mapped_column(Double)
+    north: Mapped[float] = mapped_column(Double)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    provider: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(255))  # relative to IMAGES_DIR
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    content_type: Mapped[str] = mapped_column(String(32))
+
+    def __repr__(self):
+        return f"<ImageTile {self.id} run={self.capture_run_id} {self.z}/{self.x}/{self.y}>"

@@ -1,0 +1,412 @@
+"""Capture runs: fetch an area's tiles from its provider and keep them on disk.
+
+``start_capture`` creates a run (the caller commits); ``run_capture(run_id)`` does
+the work inside an app context and commits its own progress tile by tile, so it
+can run in the background executor here or from a scheduled job. Tiles are
+fetched concurrently (a bounded pool; each provider has its own rate limit);
+each kept tile is written atomically and gets one ``ImageTile`` row, and a tile
+whose file or row cannot be written leaves neither behind.
+
+A run whose process died stays ``running`` in the database: ``fail_stale_runs``
+marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S``.
+"""
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import wait as wait_futures
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AreaConfig, CaptureRun, ImageTile
+from app.models.area import COMPLETED, FAILED, MANUAL, PARTIAL, RUNNING
+from app.models.types import utcnow
+from app.services import tiles
+from app.services.areas import area_polygon, check_tile_limit, get_area
+from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.imagery.base import ImageryError, NoImagery
+from app.services.imagery.registry import check_provider_name, get_provider
+
+log = logging.getLogger(__name__)
+
+MAX_TILE_ERRORS = 50  # per run; the counters hold the full numbers
+_executor_lock = threading.Lock()
+
+
+class CaptureFailed(Exception):  # noqa: N818 - reads as the outcome it is
+    """The run cannot go on (its reason is shown on the run)."""
+
+
+class StorageError(CaptureFailed):
+    """The image directory cannot be written."""
+
+
+# --- starting and finishing runs -----------------------------------------------------------
+
+
+def start_capture(area, requested_by=None, trigger=MANUAL):
+    """Create a ``running`` capture run of ``area`` (numbered after its last run)."""
+    config = current_app.config
+    fail_stale_runs(area_id=area.id)
+    running = db.session.scalar(select(CaptureRun.id).where(
+        CaptureRun.area_config_id == area.id, CaptureRun.state == RUNNING))
+    if running is not None:
+        raise Conflict(f"A capture of this area is already running (run {running}).")
+    check_provider_name(area.provider, config)
+    total = check_tile_limit(area_polygon(area), area.zoom, config["AREA_MAX_TILES"])
+    last = db.session.scalar(select(func.max(CaptureRun.sequence))
+                             .where(CaptureRun.area_config_id == area.id))
+    run = CaptureRun(area_config_id=area.id, sequence=(last or 0) + 1, trigger=trigger,
+                     requested_by_id=requested_by.id if requested_by else None,
+                     provider=area.provider, zoom=area.zoom, state=RUNNING, tiles_total=total,
+                     tile_errors=[])
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def outcome_state(run):
+    """``completed`` when every tile was kept, ``failed`` when none was, else ``partial``."""
+    if run.tiles_total and run.tiles_done == run.tiles_total:
+        return COMPLETED
+    return PARTIAL if run.tiles_done else FAILED
+
+
+def _finish(run, state, error=None):
+    run.state, run.error = state, error
+    run.finished_at = run.heartbeat_at = utcnow()
+
+
+def fail_stale_runs(area_id=None):
+    """Mark failed the runs left ``running`` with no progress for ``CAPTURE_STALE_AFTER_S``.
+
+    Runs this process is still working on are left alone. Returns how many were marked;
+    the caller commits.
+    """
+    stale_after = current_app.config["CAPTURE_STALE_AFTER_S"]
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    stmt = select(CaptureRun).where(CaptureRun.state == RUNNING,
+                                    CaptureRun.heartbeat_at < cutoff)
+    if area_id is not None:
+        stmt = stmt.where(CaptureRun.area_config_id == area_id)
+    ours = capture_executor().active_run_ids()
+    stale = [run for run in db.session.scalars(stmt) if run.id not in ours]
+    for run in stale:
+        _finish(run, FAILED, f"abandoned: no progress for over {stale_after} s (the process "
+                             "running it stopped)")
+        log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
+                    run.heartbeat_at)
+    db.session.flush()
+    return len(stale)
+
+
+# --- the work -------------------------------------------------------------------------------
+
+
+def run_capture(run_id):
+    """Capture every tile of a ``running`` run; commit progress as tiles arrive.
+
+    Call inside an app context. Returns the run (None if it does not exist); a run
+    that is not ``running`` any more is returned untouched.
+    """
+    run = db.session.get(CaptureRun, run_id)
+    if run is None or run.state != RUNNING:
+        return run
+    config = current_app.config
+    images_dir = Path(config["IMAGES_DIR"])
+    try:
+        provider = _provider(run.provider)
+        cover = tiles.tile_cover(area_polygon(run.area), run.zoom)
+        run.tiles_total = len(cover)
+        run_dir = prepare_run_directory(images_dir, run.area_config_id, run.id)
+        run.heartbeat_at = utcnow()
+        db.session.commit()
+        _capture_tiles(run, provider, cover, images_dir, run_dir,
+                       min(provider.max_workers, config["IMAGERY_WORKERS"]))
+    except CaptureFailed as error:
+        db.session.rollback()
+        _finish(run, FAILED, str(error))
+    except ServiceError as error:
+        db.session.rollback()
+        _finish(run, FAILED, error.detail)
+    except Exception as error:
+        log.exception("capture run %s failed", run_id)
+        db.session.rollback()
+        _finish(run, FAILED, f"internal error: {type(error).__name__}")
+    else:
+        _finish(run, outcome_state(run))
+    db.session.commit()
+    log.info("capture run %s of area %s: %s (%s of %s tiles, %s failed, %s no imagery)",
+             run.id, run.area_config_id, run.state, run.tiles_done, run.tiles_total,
+             run.tiles_failed, run.tiles_no_imagery)
+    return run
+
+
+def _provider(name):
+    try:
+        return get_provider(name)
+    except ValueError as error:
+        raise CaptureFailed(f"the imagery provider {name!r} is misconfigured: {error}") from error
+
+
+def _capture_tiles(run, provider, cover, images_dir, run_dir, workers):
+    """Fetch the tiles on a pool; keep each as it arrives (files and rows from this thread)."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tile") as pool:
+        futures = {pool.submit(provider.fetch_tile, run.zoom, x, y, run.sequence): (x, y)
+                   for x, y in cover}
+        try:
+            for future in as_completed(futures):
+                x, y = futures[future]
+                try:
+                    image = future.result()
+                except NoImagery as reason:
+                    run.tiles_no_imagery += 1
+                    _note_tile_error(run, x, y, f"no imagery: {reason}")
+                except ImageryError as reason:
+                    run.tiles_failed += 1
+                    _note_tile_error(run, x, y, str(reason))
+                except Exception as error:
+                    log.exception("tile %s/%s/%s of run %s", run.zoom, x, y, run.id)
+                    run.tiles_failed += 1
+                    _note_tile_error(run, x, y, f"internal error: {type(error).__name__}")
+                else:
+                    _keep_tile(run, provider.name, x, y, image, images_dir, run_dir)
+                    continue
+                run.heartbeat_at = utcnow()
+                db.session.commit()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _note_tile_error(run, x, y, reason):
+    if len(run.tile_errors or []) < MAX_TILE_ERRORS:
+        # Reassign: the JSON column notices a new list, not an in-place append.
+        run.tile_errors = [*(run.tile_errors or []),
+                           {"z": run.zoom, "x": x, "y": y, "reason": reason[:300]}]
+
+
+def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir):
+    """Write the tile's file and its row together; if either fails, neither stays."""
+    path = run_dir / f"{run.zoom}_{x}_{y}.{image.extension}"
+    write_atomically(path, image.data)
+    west, south, east, north = tiles.tile_bounds(run.zoom, x, y)
+    db.session.add(ImageTile(
+        area_config_id=run.area_config_id, capture_run_id=run.id, z=run.zoom, x=x, y=y,
+        west=west, south=south, east=east, north=north, captured_at=utcnow(),
+        provider=provider_name, path=path.relative_to(images_dir).as_posix(),
+        sha256=hashlib.sha256(image.data).hexdigest(), width=image.width,
+        height=image.height, content_type=image.content_type))
+    run.tiles_done += 1
+    run.heartbeat_at = utcnow()
+    try:
+        db.session.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def prepare_run_directory(images_dir, area_id, run_id):
+    """Create ``area_<id>/run_<id>`` under the image directory and prove it is writable."""
+    run_dir = images_dir / f"area_{int(area_id)}" / f"run_{int(run_id)}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-probe"
+        write_atomically(probe, b"")
+        probe.unlink()
+    except (OSError, StorageError) as error:
+        log.error("image directory %s is not writable: %s", run_dir, error)
+        reason = error if isinstance(error, StorageError) else _os_reason(error)
+        raise StorageError(f"cannot write to the image directory (IMAGES_DIR): {reason}") \
+            from error
+    return run_dir
+
+
+def _os_reason(error):
+    return f"{type(error).__name__}: {error.strerror or error}"
+
+
+def write_atomically(path, data):
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise StorageError(f"cannot write a tile file: {_os_reason(error)}") from error
+
+
+def image_file(tile):
+    """Return the file of an image tile, refusing any stored path outside IMAGES_DIR."""
+    root = Path(current_app.config["IMAGES_DIR"]).resolve()
+    path = (root / tile.path).resolve()
+    if not path.is_relative_to(root):
+        log.error("image tile %s has a path outside IMAGES_DIR: %r", tile.id, tile.path)
+        raise NotFound(f"The image of tile {tile.id} is not available.")
+    if not path.is_file():
+        raise NotFound(f"The image file of tile {tile.id} is missing.")
+    return path
+
+
+def remove_area_images(area_id):
+    """Delete an area's image directory (after its rows are gone)."""
+    folder = Path(current_app.config["IMAGES_DIR"]) / f"area_{int(area_id)}"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- background execution -------------------------------------------------------------------
+
+
+class CaptureExecutor:
+    """A bounded pool running captures in the background, each in its own app context."""
+
+    def __init__(self, app, workers):
+        self.app = app
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                       thread_name_prefix="capture")
+        self.futures = {}
+        self._lock = threading.Lock()
+
+    def submit(self, run_id):
+        """Queue ``run_capture(run_id)``; return its future."""
+        future = self.pool.submit(self._run, run_id)
+        with self._lock:
+            self.futures[run_id] = future
+        future.add_done_callback(lambda _done: self._forget(run_id))
+        return future
+
+    def _forget(self, run_id):
+        with self._lock:
+            self.futures.pop(run_id, None)
+
+    def _run(self, run_id):
+        with self.app.app_context():
+            try:
+                return run_capture(run_id)
+            except Exception:
+                log.exception("capture run %s crashed", run_id)
+                raise
+            finally:
+                db.session.remove()
+
+    def active_run_ids(self):
+        """Ids of the runs queued or running in this process."""
+        with self._lock:
+            return set(self.futures)
+
+    def future(self, run_id):
+        """The future of a run queued or running here, or None."""
+        with self._lock:
+            return self.futures.get(run_id)
+
+    def wait_all(self, timeout=None):
+        """Wait until every queued run has ended (tests, shutdown)."""
+        with self._lock:
+            pending = list(self.futures.values())
+        wait_futures(pending, timeout=timeout)
+
+
+def capture_executor():
+    """The current app's capture executor (created on first use)."""
+    app = current_app._get_current_object()
+    with _executor_lock:
+        executor = app.extensions.get("capture_executor")
+        if executor is None:
+            executor = CaptureExecutor(app, app.config["CAPTURE_WORKERS"])
+            app.extensions["capture_executor"] = executor
+        return executor
+
+
+def submit_capture(run):
+    """Run a committed run's capture in the background executor; return its future.
+
+    The run is reloaded first, so the caller answers with the run as it was queued
+    rather than with whatever the background thread has done by then.
+    """
+    db.session.refresh(run)
+    return capture_executor().submit(run.id)
+
+
+def wait_for_run(run, timeout_s=None):
+    """Block until the run has ended or the timeout passes; return it refreshed.
+
+    The timeout defaults to ``CAPTURE_WAIT_TIMEOUT_S``.
+    """
+    if timeout_s is None:
+        timeout_s = current_app.config["CAPTURE_WAIT_TIMEOUT_S"]
+    future = capture_executor().future(run.id)
+    if future is not None:
+        wait_futures([future], timeout=timeout_s)
+    else:  # run by another process: watch the database
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            db.session.commit()  # a new transaction sees the other process's commits
+            db.session.refresh(run)
+            if run.state != RUNNING:
+                break
+            time.sleep(0.25)
+    db.session.commit()
+    db.session.refresh(run)
+    return run
+
+
+def capture_area(area_id, trigger=MANUAL, requested_by=None):
+    """Start and run a capture of an area now, in this thread; return the ended run.
+
+    For scheduled jobs: it commits the new run, then ``run_capture`` commits progress.
+    """
+    area = db.session.get(AreaConfig, area_id)
+    if area is None:
+        raise NotFound(f"Area {area_id} not found.")
+    run = start_capture(area, requested_by=requested_by, trigger=trigger)
+    db.session.commit()
+    return run_capture(run.id)
+
+
+def get_run(user, run_id):
+    """Return a capture run whose area ``user`` may see (404 otherwise), staleness applied."""
+    run = db.session.get(CaptureRun, run_id)
+    if run is None:
+        raise NotFound(f"Capture run {run_id} not found.")
+    try:
+        get_area(user, run.area_config_id)
+    except NotFound:
+        raise NotFound(f"Capture run {run_id} not found.") from None
+    if run.state == RUNNING:
+        fail_stale_runs(area_id=run.area_config_id)
+    return run
+
+
+def get_tile(user, tile_id):
+    """Return an image tile whose area ``user`` may see (404 otherwise)."""
+    tile = db.session.get(ImageTile, tile_id)
+    try:
+        if tile is None:
+            raise NotFound("no such tile")
+        get_area(user, tile.area_config_id)
+    except NotFound:
+        raise NotFound(f"Image tile {tile_id} not found.") from None
+    return tile
+
+
+def list_runs_stmt(area):
+    """A select of an area's capture runs, newest first."""
+    return (select(CaptureRun).where(CaptureRun.area_config_id == area.id)
+            .order_by(CaptureRun.sequence.desc()))
+

@@ -1,6 +1,7 @@
 """The API's feature blueprints, registered from one list."""
 
 from app.api.auth.routes import blp as auth_blp
+from app.api.fleet.routes import blp as fleet_blp
 from app.api.health.routes import blp as health_blp
 from app.api.users.routes import blp as users_blp
 
@@ -8,6 +9,7 @@ BLUEPRINTS = [
     health_blp,
     auth_blp,
     users_blp,
+    fleet_blp,
 ]
 
 

@@ -3,6 +3,7 @@
 from app.api.auth.routes import blp as auth_blp
 from app.api.fleet.routes import blp as fleet_blp
 from app.api.health.routes import blp as health_blp
+from app.api.incidents.routes import blp as incidents_blp
 from app.api.users.routes import blp as users_blp
 
 BLUEPRINTS = [
@@ -10,6 +11,7 @@ BLUEPRINTS = [
     auth_blp,
     users_blp,
     fleet_blp,
+    incidents_blp,
 ]
 
 

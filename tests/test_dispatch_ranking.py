@@ -135,3 +135,12 @@ def test_one_drone_ranks_many_incident_points():
     assert list(ranking.reason) == [FEASIBLE, FEASIBLE, LOW_BATTERY, OUT_OF_RANGE]
     stale = rank_drones(fleet({"distance_m": 0, "age_s": 999}), lat, lon, RULES)
     assert list(stale.reason) == [STALE] * 4
+
+
+def test_a_tie_is_explained_as_a_tie():
+    drones = fleet({"distance_m": 800}, {"distance_m": 800})
+    ranking = rank_drones(drones, *SCENE, RULES)
+    chosen = best(ranking)
+    [other] = ranking.nearest(3, exclude=[chosen])
+    reason, detail = explain_drone(ranking, drones, other, RULES, ranking.eta_s[chosen])
+    assert reason == "slower" and "a tie" in detail

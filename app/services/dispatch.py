@@ -202,6 +202,8 @@ def _slower(ranking, index, chosen_eta):
     if chosen_eta is None:
         return TAKEN, "claimed by another incident a moment earlier"
     late = ranking.eta_s[index] - chosen_eta
+    if late < 0.5:
+        return SLOWER, f"ETA {ranking.eta_s[index]:.0f} s, a tie; the chosen one came first"
     return SLOWER, f"ETA {ranking.eta_s[index]:.0f} s, {late:.0f} s later than the chosen one"
 
 

@@ -181,6 +181,22 @@ def test_the_queue_can_be_worked_by_a_job(app, db, auth):
     assert status_of(db, Incident, incident_id) == "dispatched"
 
 
+def test_the_queue_sends_a_free_ground_unit_before_any_drone_can_go(app, db, auth):
+    from app.services.dispatch import DispatchRules, dispatch_queued_incidents
+
+    [incident_id] = queued_incidents(auth, 3)
+    make_drone(db, **at(30_000))  # reporting, but too far away
+    unit = make_ground_unit(db)
+    assert dispatch_queued_incidents(DispatchRules.from_config(app.config)) == []
+    db.session.commit()
+    incident = db.session.get(Incident, incident_id)
+    assert incident.status == "queued" and incident.ground_unit_id == unit.id
+    events = auth.client.get(f"/api/incidents/{incident_id}/timeline",
+                             headers=auth.headers()).get_json()["items"]
+    assert events[-1]["kind"] == "ground_unit_dispatched"
+    assert events[-1]["details"]["ground_unit"]["id"] == unit.id
+
+
 # Re-dispatch
 
 

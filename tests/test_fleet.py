@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Drone, GroundUnit, Station
-from tests.factories import make_drone, make_ground_unit, make_station
+from app.models import Drone, GroundUnit, Incident, Station
+from tests.factories import make_drone, make_ground_unit, make_incident, make_station
 
 STATION = {"name": "Orlando West", "latitude": -26.2386, "longitude": 27.9080, "capacity": 2}
 DRONE = {"serial": "CPS-D0100", "model": "DJI Matrice 30T", "cruise_speed_mps": 15.0,
@@ -200,6 +200,17 @@ def test_a_drone_on_a_mission_cannot_be_deleted(auth, db):
     idle = make_drone(db)
     assert auth.client.delete(f"/api/drones/{idle.id}", headers=headers).status_code == 204
     assert count(db, Drone) == 1
+
+
+def test_deleting_a_drone_or_unit_keeps_the_incidents_they_answered(auth, db):
+    drone, unit = make_drone(db), make_ground_unit(db)
+    incident = make_incident(db, drone_id=drone.id, ground_unit_id=unit.id)
+    headers = auth.headers("operator")
+    assert auth.client.delete(f"/api/drones/{drone.id}", headers=headers).status_code == 204
+    assert auth.client.delete(f"/api/ground-units/{unit.id}", headers=headers).status_code == 204
+    db.session.rollback()
+    kept = db.session.get(Incident, incident.id)
+    assert kept is not None and kept.drone_id is None and kept.ground_unit_id is None
 
 
 def test_patch_refuses_unknown_fields_and_duplicate_serials(auth, db):

@@ -98,7 +98,10 @@ class DroneFleet:
             return cls(np.empty(0, dtype=np.int64), empty, empty, np.empty(0, dtype="U16"),
                        empty, empty, empty, empty)
         ids, lat, lon, status, battery, speed, reach, age = zip(*rows, strict=True)
-        as_float = lambda values: np.array(values, dtype=float)  # noqa: E731 - None → NaN
+
+        def as_float(values):
+            return np.array(values, dtype=float)  # None (never reported) becomes NaN
+
         return cls(np.array(ids, dtype=np.int64), as_float(lat), as_float(lon),
                    np.array(status), as_float(battery), as_float(speed), as_float(reach),
                    as_float(age))
@@ -294,7 +297,7 @@ def release_drone(drone_id, incident_id, now):
 def _serials(model, label, ids):
     if not ids:
         return {}
-    return dict(db.session.execute(select(model.id, label).where(model.id.in_(ids))).all())
+    return dict(_core_rows(select(model.id, label).where(model.id.in_(ids))))
 
 
 def choose_drone(incident_id, point, rules, now, exclude_ids=()):
@@ -424,8 +427,13 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         "rules": {name: value for name, value in asdict(rules).items()
                   if name not in ("runners_up", "queue_batch")},
     }
-    if outcome == OUTCOME_DISPATCHED or record_queued:
-        kind = event_kind if outcome == OUTCOME_DISPATCHED else OUTCOME_QUEUED
+    if drone is not None:
+        kind = event_kind
+    elif record_queued:
+        kind = OUTCOME_QUEUED
+    else:
+        kind = "ground_unit_dispatched" if unit is not None else None
+    if kind:
         record_event(incident.id, kind, _jsonable(decision), actor_id, now)
     return decision
 
@@ -475,8 +483,11 @@ def dispatch_queued_incidents(rules, now=None, drone_id=None):
         if not any_drone_ready(rules, now):
             break
         decision = dispatch_incident(incident, rules, now, record_queued=False)
-        if decision and decision["outcome"] == OUTCOME_DISPATCHED:
-            dispatched.append(incident.id)
+        if decision is None or decision["drone"] is None:
+            continue
+        dispatched.append(incident.id)
+        if decision["drone"]["id"] == drone_id:
+            break  # the drone this pass was for is taken
     return dispatched
 
 

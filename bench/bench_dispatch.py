@@ -23,13 +23,8 @@ from app.extensions import db
 from app.models import Drone, Station
 from app.models.types import utcnow
 from app.services import auth as auth_service
-from app.services.dispatch import (
-    DispatchRules,
-    DroneFleet,
-    explain_drone,
-    load_drone_fleet,
-    rank_drones,
-)
+from app.services.dispatch import load_drone_fleet
+from app.services.dispatch_ranking import DispatchRules, DroneFleet, explain_drone, rank_drones
 from app.services.geo import offset_point
 from bench.common import md_table, percentile, ratio, summary_ms, time_calls
 from config import TestingConfig

@@ -7,7 +7,8 @@ from sqlalchemy.exc import OperationalError
 
 from app.models import Drone, Incident
 from app.models.types import utcnow
-from app.services.dispatch import commit_with_retry
+from app.services.dispatch import commit_with_retry, dispatch_queued_incidents
+from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import offset_point
 from tests.factories import SOWETO, make_drone, make_ground_unit, make_station
 
@@ -171,8 +172,6 @@ def test_a_drone_that_cannot_reach_the_top_incident_serves_the_next(auth, db):
 
 
 def test_the_queue_can_be_worked_by_a_job(app, db, auth):
-    from app.services.dispatch import DispatchRules, dispatch_queued_incidents
-
     [incident_id] = queued_incidents(auth, 3)
     make_drone(db)
     dispatched = dispatch_queued_incidents(DispatchRules.from_config(app.config))
@@ -182,8 +181,6 @@ def test_the_queue_can_be_worked_by_a_job(app, db, auth):
 
 
 def test_the_queue_sends_a_free_ground_unit_before_any_drone_can_go(app, db, auth):
-    from app.services.dispatch import DispatchRules, dispatch_queued_incidents
-
     [incident_id] = queued_incidents(auth, 3)
     make_drone(db, **at(30_000))  # reporting, but too far away
     unit = make_ground_unit(db)

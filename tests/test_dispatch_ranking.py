@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.services.dispatch import (
+from app.services.dispatch_ranking import (
     BUSY,
     FEASIBLE,
     LOW_BATTERY,

@@ -19,7 +19,8 @@ from app.models import Drone, GroundUnit, Incident, IncidentEvent, Station
 from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE
 from app.models.incident import CANCELLED, RESOLVED, SYSTEM_ACTOR
 from app.models.types import utcnow
-from app.services.dispatch import SUITABLE_UNIT_KINDS, DispatchRules, dispatch_queued_incidents
+from app.services.dispatch import SUITABLE_UNIT_KINDS, dispatch_queued_incidents
+from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import METRES_PER_DEGREE, great_circle_m
 
 HISTORY_SIZE = 5000

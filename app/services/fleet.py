@@ -179,9 +179,13 @@ def change_drone_status(drone, new, now):
 def delete_drone(drone):
     """Delete a drone that is not on a mission."""
     if drone.status in DRONE_ON_MISSION:
-        raise Conflict(f"Drone {drone.id} is {drone.status} for incident {drone.incident_id}; "
-                       f"close or re-dispatch the incident first.")
+        raise Conflict(f"Drone {drone.id} is {drone.status}{_for_incident(drone)}; close or "
+                       f"re-dispatch the incident first.")
     db.session.delete(drone)
+
+
+def _for_incident(row):
+    return f" for incident {row.incident_id}" if row.incident_id is not None else ""
 
 
 def _offer_to_queue(drone, rules, now):
@@ -261,6 +265,6 @@ def change_unit_status(unit, new, now):
 def delete_ground_unit(unit):
     """Delete a ground unit that is not answering an incident."""
     if unit.status in UNIT_ON_MISSION:
-        raise Conflict(f"Ground unit {unit.id} is {unit.status} for incident "
-                       f"{unit.incident_id}; close the incident first.")
+        raise Conflict(f"Ground unit {unit.id} is {unit.status}{_for_incident(unit)}; close "
+                       f"the incident first.")
     db.session.delete(unit)

@@ -196,6 +196,17 @@ class Config:
     CAPTURE_WAIT_TIMEOUT_S = _env_float("CAPTURE_WAIT_TIMEOUT_S", 300.0)
     CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 600)
 
+    # Dispatch: ETA = launch delay + distance / cruise speed; a drone must carry
+    # the round trip, the time on scene and the reserve (% of a full battery).
+    DISPATCH_LAUNCH_DELAY_S = _env_float("DISPATCH_LAUNCH_DELAY_S", 20.0)
+    DISPATCH_TIME_ON_SCENE_S = _env_float("DISPATCH_TIME_ON_SCENE_S", 300.0)
+    DISPATCH_BATTERY_RESERVE_PCT = _env_float("DISPATCH_BATTERY_RESERVE_PCT", 20.0)
+    DISPATCH_TELEMETRY_MAX_AGE_S = _env_float("DISPATCH_TELEMETRY_MAX_AGE_S", 120.0)
+    DISPATCH_ROAD_FACTOR = _env_float("DISPATCH_ROAD_FACTOR", 1.3)
+    DISPATCH_RUNNERS_UP = _env_int("DISPATCH_RUNNERS_UP", 3)
+    DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
+    DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
+
     @classmethod
     def check(cls):
         """Raise if the settings are unsafe or inconsistent for this environment."""

@@ -2,7 +2,8 @@
 
 import itertools
 
-from app.models import CaptureRun
+from app.models import CaptureRun, Drone, GroundUnit, Incident, Station
+from app.models.types import utcnow
 from app.models.user import OPERATOR
 from app.services import areas as area_service
 from app.services import auth as auth_service
@@ -21,6 +22,56 @@ def make_user(db, role=OPERATOR, username=None, password="correct-horse-42", **f
         setattr(user, name, value)
     db.session.commit()
     return user
+
+
+# Soweto, Johannesburg: where the fleet factories put things unless told otherwise.
+SOWETO = (-26.2485, 27.8540)
+
+
+def make_station(db, **fields):
+    """Create and commit a station; return it."""
+    n = next(_counter)
+    values = {"name": f"Station {n}", "latitude": SOWETO[0], "longitude": SOWETO[1],
+              "capacity": 20, "active": True}
+    station = Station(**{**values, **fields})
+    db.session.add(station)
+    db.session.commit()
+    return station
+
+
+def make_drone(db, station=None, fresh=True, **fields):
+    """Create and commit a drone (available, full, reporting now unless ``fresh=False``)."""
+    n = next(_counter)
+    station = station or make_station(db)
+    values = {"serial": f"TEST-D{n:05d}", "model": "Test quad", "station_id": station.id,
+              "status": "available", "battery_pct": 100.0, "latitude": station.latitude,
+              "longitude": station.longitude, "cruise_speed_mps": 15.0, "max_range_m": 24000.0,
+              "last_telemetry_at": utcnow() if fresh else None}
+    drone = Drone(**{**values, **fields})
+    db.session.add(drone)
+    db.session.commit()
+    return drone
+
+
+def make_ground_unit(db, **fields):
+    """Create and commit an available ground unit; return it."""
+    n = next(_counter)
+    values = {"callsign": f"UNIT-{n}", "kind": "patrol_car", "status": "available",
+              "latitude": SOWETO[0], "longitude": SOWETO[1], "speed_mps": 12.0}
+    unit = GroundUnit(**{**values, **fields})
+    db.session.add(unit)
+    db.session.commit()
+    return unit
+
+
+def make_incident(db, **fields):
+    """Create and commit an incident row directly (no dispatch); return it."""
+    values = {"type": "burglary", "severity": 3, "latitude": SOWETO[0],
+              "longitude": SOWETO[1], "status": "resolved", "description": ""}
+    incident = Incident(**{**values, **fields})
+    db.session.add(incident)
+    db.session.commit()
+    return incident
 
 
 class AuthActions:

@@ -3,7 +3,9 @@
 from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
 from app.api.devices.routes import blp as devices_blp
+from app.api.fleet.routes import blp as fleet_blp
 from app.api.health.routes import blp as health_blp
+from app.api.incidents.routes import blp as incidents_blp
 from app.api.monitor.routes import blp as monitor_blp
 from app.api.notifications.routes import blp as notifications_blp
 from app.api.users.routes import blp as users_blp
@@ -12,6 +14,8 @@ BLUEPRINTS = [
     health_blp,
     auth_blp,
     users_blp,
+    fleet_blp,
+    incidents_blp,
     areas_blp,
     monitor_blp,
     devices_blp,

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from app.demo.areas import seed_areas
+from app.demo.fleet import seed_fleet, seed_history
 from app.extensions import db
 from app.models import User
 from app.models.user import ADMIN, OPERATOR
@@ -28,4 +29,6 @@ def seed_demo(admin_password, echo=print):
     """Add every piece of demo data that is not there yet, then commit."""
     seed_users(admin_password, echo)
     seed_areas(DEMO_OPERATOR[0], echo)
+    seed_fleet(echo)
+    seed_history(echo)
     db.session.commit()

@@ -1,0 +1,215 @@
+"""Shapes of the station, drone and ground unit endpoints."""
+
+import marshmallow as ma
+from marshmallow import validate
+from webargs.fields import DelimitedList
+
+from app.api.fields import Latitude, Longitude, UTCDateTime
+from app.api.pagination import PageArgsSchema, page_of
+from app.models.fleet import (
+    DRONE_AVAILABLE,
+    DRONE_MAINTENANCE,
+    DRONE_OFFLINE,
+    DRONE_STATUSES,
+    UNIT_AVAILABLE,
+    UNIT_KINDS,
+    UNIT_OFF_DUTY,
+    UNIT_STATUSES,
+)
+
+NAME = validate.Length(min=1, max=120)
+SERIAL = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$",
+                         error="Use 1 to 64 letters, digits, '_', '.', ':' or '-'.")
+CALLSIGN = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,32}$",
+                           error="Use 1 to 32 letters, digits, '_', '.', ':' or '-'.")
+MODEL = validate.Length(min=1, max=64)
+PERCENT = validate.Range(min=0, max=100)
+# Upper bounds catch unit mistakes (km for m, km/h for m/s), not real aircraft limits.
+SPEED = validate.Range(min=0, max=150, min_inclusive=False)
+RANGE_M = validate.Range(min=0, max=1_000_000, min_inclusive=False)
+
+
+def _float(validator, **kwargs):
+    return ma.fields.Float(allow_nan=False, validate=validator, **kwargs)
+
+
+# Stations
+
+
+class StationSchema(ma.Schema):
+    """A station as the API shows it."""
+
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    latitude = ma.fields.Float(dump_only=True)
+    longitude = ma.fields.Float(dump_only=True)
+    capacity = ma.fields.Integer(dump_only=True, metadata={"description": "Drone docks"})
+    active = ma.fields.Boolean(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+
+
+class StationCreateSchema(ma.Schema):
+    """A new station."""
+
+    name = ma.fields.String(required=True, validate=NAME,
+                            metadata={"example": "Orlando West — Vilakazi St"})
+    latitude = Latitude(required=True)
+    longitude = Longitude(required=True)
+    capacity = ma.fields.Integer(required=True, strict=True,
+                                 validate=validate.Range(min=0, max=1000),
+                                 metadata={"description": "Drone docks", "example": 4})
+    active = ma.fields.Boolean(load_default=True)
+
+
+class StationUpdateSchema(ma.Schema):
+    """What may change about a station."""
+
+    name = ma.fields.String(validate=NAME)
+    latitude = Latitude()
+    longitude = Longitude()
+    capacity = ma.fields.Integer(strict=True, validate=validate.Range(min=0, max=1000))
+    active = ma.fields.Boolean()
+
+
+class StationQueryArgsSchema(PageArgsSchema):
+    """Filters for the station list."""
+
+    active = ma.fields.Boolean()
+
+
+StationPageSchema = page_of(StationSchema, "StationPageSchema")
+
+
+# Drones
+
+
+class DroneSchema(ma.Schema):
+    """A drone as the API shows it."""
+
+    id = ma.fields.Integer(dump_only=True)
+    serial = ma.fields.String(dump_only=True)
+    model = ma.fields.String(dump_only=True)
+    station_id = ma.fields.Integer(dump_only=True)
+    status = ma.fields.String(dump_only=True, metadata={"enum": list(DRONE_STATUSES)})
+    battery_pct = ma.fields.Float(dump_only=True)
+    latitude = ma.fields.Float(dump_only=True, metadata={"description": "Current position"})
+    longitude = ma.fields.Float(dump_only=True)
+    cruise_speed_mps = ma.fields.Float(dump_only=True)
+    max_range_m = ma.fields.Float(dump_only=True,
+                                  metadata={"description": "Distance on a full battery"})
+    last_telemetry_at = UTCDateTime(dump_only=True, allow_none=True)
+    incident_id = ma.fields.Integer(dump_only=True, allow_none=True,
+                                    metadata={"description": "Incident it is flying for"})
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
+
+
+class DroneCreateSchema(ma.Schema):
+    """A new drone; it starts at its station unless a position is given."""
+
+    serial = ma.fields.String(required=True, validate=SERIAL, metadata={"example": "CPS-D0013"})
+    model = ma.fields.String(required=True, validate=MODEL,
+                             metadata={"example": "DJI Matrice 30T"})
+    station_id = ma.fields.Integer(required=True, strict=True)
+    status = ma.fields.String(validate=validate.OneOf(
+        (DRONE_AVAILABLE, DRONE_MAINTENANCE, DRONE_OFFLINE)))
+    battery_pct = _float(PERCENT, load_default=100.0)
+    latitude = Latitude()
+    longitude = Longitude()
+    cruise_speed_mps = _float(SPEED, required=True, metadata={"example": 15.0})
+    max_range_m = _float(RANGE_M, required=True, metadata={"example": 24000.0})
+
+    @ma.validates_schema
+    def position_is_whole(self, data, **kwargs):
+        """Latitude and longitude come together or not at all."""
+        if ("latitude" in data) != ("longitude" in data):
+            missing = "longitude" if "latitude" in data else "latitude"
+            raise ma.ValidationError("Give latitude and longitude together.", missing)
+
+
+class DroneUpdateSchema(ma.Schema):
+    """What may change about a drone (position and charge come by telemetry)."""
+
+    serial = ma.fields.String(validate=SERIAL)
+    model = ma.fields.String(validate=MODEL)
+    station_id = ma.fields.Integer(strict=True)
+    status = ma.fields.String(validate=validate.OneOf(DRONE_STATUSES))
+    cruise_speed_mps = _float(SPEED)
+    max_range_m = _float(RANGE_M)
+
+
+class DroneTelemetrySchema(ma.Schema):
+    """A report from a drone or its dock."""
+
+    latitude = Latitude(required=True)
+    longitude = Longitude(required=True)
+    battery_pct = _float(PERCENT, required=True, metadata={"example": 87.5})
+    status = ma.fields.String(validate=validate.OneOf(DRONE_STATUSES))
+
+
+class DroneQueryArgsSchema(PageArgsSchema):
+    """Filters for the drone list."""
+
+    status = DelimitedList(ma.fields.String(validate=validate.OneOf(DRONE_STATUSES)),
+                           metadata={"description": "One or more, comma-separated"})
+    station_id = ma.fields.Integer()
+
+
+DronePageSchema = page_of(DroneSchema, "DronePageSchema")
+
+
+# Ground units
+
+
+class GroundUnitSchema(ma.Schema):
+    """A ground unit as the API shows it."""
+
+    id = ma.fields.Integer(dump_only=True)
+    callsign = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, metadata={"enum": list(UNIT_KINDS)})
+    status = ma.fields.String(dump_only=True, metadata={"enum": list(UNIT_STATUSES)})
+    latitude = ma.fields.Float(dump_only=True)
+    longitude = ma.fields.Float(dump_only=True)
+    speed_mps = ma.fields.Float(dump_only=True)
+    location_at = UTCDateTime(dump_only=True, allow_none=True)
+    incident_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
+
+
+class GroundUnitCreateSchema(ma.Schema):
+    """A new ground unit."""
+
+    callsign = ma.fields.String(required=True, validate=CALLSIGN,
+                                metadata={"example": "SWT-PC7"})
+    kind = ma.fields.String(required=True, validate=validate.OneOf(UNIT_KINDS))
+    status = ma.fields.String(validate=validate.OneOf((UNIT_AVAILABLE, UNIT_OFF_DUTY)))
+    latitude = Latitude(required=True)
+    longitude = Longitude(required=True)
+    speed_mps = _float(SPEED, required=True, metadata={"example": 11.0})
+
+
+class GroundUnitUpdateSchema(ma.Schema):
+    """What may change about a ground unit (position comes by location reports)."""
+
+    callsign = ma.fields.String(validate=CALLSIGN)
+    kind = ma.fields.String(validate=validate.OneOf(UNIT_KINDS))
+    status = ma.fields.String(validate=validate.OneOf(UNIT_STATUSES))
+    speed_mps = _float(SPEED)
+
+
+class GroundUnitLocationSchema(ma.Schema):
+    """Where a ground unit is now."""
+
+    latitude = Latitude(required=True)
+    longitude = Longitude(required=True)
+
+
+class GroundUnitQueryArgsSchema(PageArgsSchema):
+    """Filters for the ground unit list."""
+
+    status = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_STATUSES)))
+    kind = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_KINDS)))
+
+
+GroundUnitPageSchema = page_of(GroundUnitSchema, "GroundUnitPageSchema")

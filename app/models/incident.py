@@ -1,0 +1,95 @@
+"""Incidents, their lifecycle, and the timeline of what happened to each."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+INCIDENT_TYPES = (
+    "burglary", "robbery", "assault", "fire", "vehicle_theft", "suspicious_activity",
+    "medical", "other",
+)
+MIN_SEVERITY, MAX_SEVERITY = 1, 5
+
+QUEUED = "queued"
+DISPATCHED = "dispatched"
+EN_ROUTE = "en_route"
+ON_SCENE = "on_scene"
+RESOLVED = "resolved"
+CANCELLED = "cancelled"
+INCIDENT_TRANSITIONS = {
+    QUEUED: (DISPATCHED, CANCELLED),
+    DISPATCHED: (EN_ROUTE, CANCELLED),
+    EN_ROUTE: (ON_SCENE, CANCELLED),
+    ON_SCENE: (RESOLVED, CANCELLED),
+    RESOLVED: (),
+    CANCELLED: (),
+}
+INCIDENT_STATUSES = tuple(INCIDENT_TRANSITIONS)
+OPEN_STATUSES = (QUEUED, DISPATCHED, EN_ROUTE, ON_SCENE)
+
+SYSTEM_ACTOR = "system"
+USER_ACTOR = "user"
+
+
+class Incident(db.Model):
+    """Something reported at a place and time, and the response to it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_position", "latitude", "longitude"),
+        # The dispatch queue: highest severity first, then the oldest.
+        Index("ix_incidents_queue", "status", "severity", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[int] = mapped_column(SmallInteger, index=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    drone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drones.id", ondelete="SET NULL"), index=True
+    )
+    ground_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ground_units.id", ondelete="SET NULL"), index=True
+    )
+    reported_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list["IncidentEvent"]] = relationship(
+        back_populates="incident", order_by="IncidentEvent.id", passive_deletes=True
+    )
+
+    def __repr__(self):
+        return f"<Incident {self.id} {self.type} {self.status}>"
+
+
+class IncidentEvent(db.Model):
+    """One entry of an incident's timeline: a decision or a status change."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(16), default=SYSTEM_ACTOR)
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    incident: Mapped[Incident] = relationship(back_populates="events")

@@ -1,0 +1,183 @@
+"""Ranking candidates for an incident: pure numpy, no database, no Flask.
+
+``rank_drones`` takes arrays of candidate drones and an incident point and
+returns every drone's distance, ETA, battery need and, for those that cannot
+go, the reason. ``app.services.dispatch`` feeds it from the database and claims
+the winner.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.models.fleet import DRONE_AVAILABLE, UNIT_AVAILABLE
+from app.services.geo import great_circle_m
+
+FEASIBLE, BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY = range(5)
+REASONS = {BUSY: "busy", STALE: "stale telemetry", OUT_OF_RANGE: "out of range",
+           LOW_BATTERY: "low battery"}
+SLOWER, TAKEN = "slower", "taken"
+
+
+@dataclass(frozen=True)
+class DispatchRules:
+    """The settings a dispatch decision depends on."""
+
+    launch_delay_s: float = 20.0
+    time_on_scene_s: float = 300.0
+    battery_reserve_pct: float = 20.0
+    telemetry_max_age_s: float = 120.0
+    road_factor: float = 1.3
+    runners_up: int = 3
+    queue_batch: int = 100
+
+    @classmethod
+    def from_config(cls, config):
+        """Read the ``DISPATCH_*`` settings from a config mapping."""
+        return cls(
+            launch_delay_s=float(config["DISPATCH_LAUNCH_DELAY_S"]),
+            time_on_scene_s=float(config["DISPATCH_TIME_ON_SCENE_S"]),
+            battery_reserve_pct=float(config["DISPATCH_BATTERY_RESERVE_PCT"]),
+            telemetry_max_age_s=float(config["DISPATCH_TELEMETRY_MAX_AGE_S"]),
+            road_factor=float(config["DISPATCH_ROAD_FACTOR"]),
+            runners_up=int(config["DISPATCH_RUNNERS_UP"]),
+            queue_batch=int(config["DISPATCH_QUEUE_BATCH"]),
+        )
+
+    def drone_reach_m(self, max_range_m):
+        """Farthest a drone of ``max_range_m`` could fly out and back with its reserve."""
+        return max(0.0, float(max_range_m) * (1.0 - self.battery_reserve_pct / 100.0) / 2.0)
+
+
+@dataclass(frozen=True)
+class DroneFleet:
+    """Candidate drones as parallel arrays, one element per drone."""
+
+    ids: np.ndarray
+    latitude: np.ndarray
+    longitude: np.ndarray
+    status: np.ndarray
+    battery_pct: np.ndarray
+    cruise_speed_mps: np.ndarray
+    max_range_m: np.ndarray
+    telemetry_age_s: np.ndarray  # NaN: never reported
+
+    @classmethod
+    def from_rows(cls, rows):
+        """Build from ``(id, lat, lon, status, battery, speed, range, age_s)`` tuples."""
+        if not rows:
+            empty = np.empty(0)
+            return cls(np.empty(0, dtype=np.int64), empty, empty, np.empty(0, dtype="U16"),
+                       empty, empty, empty, empty)
+        ids, lat, lon, status, battery, speed, reach, age = zip(*rows, strict=True)
+
+        def as_float(values):
+            return np.array(values, dtype=float)  # None (never reported) becomes NaN
+
+        return cls(np.array(ids, dtype=np.int64), as_float(lat), as_float(lon),
+                   np.array(status), as_float(battery), as_float(speed), as_float(reach),
+                   as_float(age))
+
+    def __len__(self):
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """ETAs of every candidate and why each infeasible one cannot go."""
+
+    distance_m: np.ndarray
+    eta_s: np.ndarray
+    reason: np.ndarray  # FEASIBLE or a key of REASONS
+    battery_needed_pct: np.ndarray | None = None
+
+    def best_first(self, head=8):
+        """Yield the indices of feasible candidates, lowest ETA first."""
+        feasible = np.flatnonzero(self.reason == FEASIBLE)
+        if len(feasible) > head:
+            # Usually the first claim succeeds: order a few, sort the rest only if needed.
+            split = np.argpartition(self.eta_s[feasible], head)
+            first, rest = feasible[split[:head]], feasible[split[head:]]
+            yield from first[np.argsort(self.eta_s[first], kind="stable")]
+            yield from rest[np.argsort(self.eta_s[rest], kind="stable")]
+        else:
+            yield from feasible[np.argsort(self.eta_s[feasible], kind="stable")]
+
+    def nearest(self, count, exclude=()):
+        """Return up to ``count`` indices with the lowest ETA, leaving out ``exclude``."""
+        eta = self.eta_s.copy()
+        eta[np.fromiter(exclude, dtype=np.int64)] = np.inf
+        count = min(count, int(np.count_nonzero(np.isfinite(eta))))
+        if count <= 0:
+            return []
+        top = np.argpartition(eta, count - 1)[:count]
+        return list(top[np.argsort(eta[top], kind="stable")])
+
+
+def rank_drones(fleet, latitude, longitude, rules):
+    """Rank drones for an incident at ``(latitude, longitude)`` (pure, vectorised).
+
+    ETA = launch delay + great-circle distance / cruise speed. A drone can go if
+    it is available, its telemetry is fresh, and its charge covers the flight out,
+    the time on scene and the flight back, keeping the reserve. Arrays broadcast:
+    one drone and many incident points rank the points for that drone.
+    """
+    distance = great_circle_m(fleet.latitude, fleet.longitude, latitude, longitude)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = rules.launch_delay_s + distance / fleet.cruise_speed_mps
+        needed = ((2.0 * distance + rules.time_on_scene_s * fleet.cruise_speed_mps)
+                  / fleet.max_range_m * 100.0 + rules.battery_reserve_pct)
+    eta = np.where(np.isfinite(eta), eta, np.inf)
+    needed = np.where(np.isfinite(needed), needed, np.inf)
+    shape = distance.shape
+    reason = np.full(shape, FEASIBLE, dtype=np.int8)
+    # Least important first, so the most telling reason is the one left.
+    for mask, code in (
+        (needed > fleet.battery_pct, LOW_BATTERY),
+        (needed > 100.0, OUT_OF_RANGE),
+        (~(fleet.telemetry_age_s <= rules.telemetry_max_age_s), STALE),
+        (fleet.status != DRONE_AVAILABLE, BUSY),
+    ):
+        reason[np.broadcast_to(mask, shape)] = code
+    return Ranking(distance, eta, reason, needed)
+
+
+def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules):
+    """Rank ground units for an incident at ``point`` (pure): road distance / speed."""
+    distance = great_circle_m(latitude, longitude, point[0], point[1]) * rules.road_factor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = distance / speed_mps
+    eta = np.where(np.isfinite(eta), eta, np.inf)
+    reason = np.where(unit_status == UNIT_AVAILABLE, FEASIBLE, BUSY).astype(np.int8)
+    return Ranking(distance, eta, reason)
+
+
+def explain_drone(ranking, fleet, index, rules, chosen_eta=None):
+    """Say in words why the drone at ``index`` was passed over."""
+    code = int(ranking.reason[index])
+    if code == BUSY:
+        return REASONS[code], f"status is {fleet.status[index]}"
+    if code == STALE:
+        age = fleet.telemetry_age_s[index]
+        if np.isnan(age):
+            return REASONS[code], "has never reported telemetry"
+        return REASONS[code], (f"last report {age:.0f} s ago "
+                               f"(limit {rules.telemetry_max_age_s:.0f} s)")
+    needed = ranking.battery_needed_pct[index]
+    if code == OUT_OF_RANGE:
+        return REASONS[code], (f"the round trip, {rules.time_on_scene_s:.0f} s on scene and "
+                               f"the reserve need {needed:.0f} % of a full battery")
+    if code == LOW_BATTERY:
+        return REASONS[code], (f"needs {needed:.0f} % battery, "
+                               f"has {fleet.battery_pct[index]:.0f} %")
+    return slower_or_taken(ranking, index, chosen_eta)
+
+
+def slower_or_taken(ranking, index, chosen_eta):
+    """Explain a feasible candidate: slower than the one chosen, or claimed elsewhere."""
+    if chosen_eta is None:
+        return TAKEN, "claimed by another incident a moment earlier"
+    late = ranking.eta_s[index] - chosen_eta
+    if late < 0.5:
+        return SLOWER, f"ETA {ranking.eta_s[index]:.0f} s, a tie; the chosen one came first"
+    return SLOWER, f"ETA {ranking.eta_s[index]:.0f} s, {late:.0f} s later than the chosen one"

@@ -24,11 +24,21 @@ from sqlalchemy import case, or_, select, update
 
 from app.extensions import db
 from app.models import FlightPlan
-from app.models.flight import CANCELLED, COMPLETED, DENIED, FAILED, RESPONSE, SUBMITTED
+from app.models.flight import (
+    APPROVED,
+    CANCELLED,
+    COMPLETED,
+    DENIED,
+    FAILED,
+    RESPONSE,
+    SUBMITTED,
+)
 from app.models.types import utcnow
+from app.services import incidents
 from app.services.atc import get_atc
 from app.services.atc.base import PENDING, AtcError, AtcRejected, Submission
 from app.services.dispatch import commit_with_retry
+from app.services.dispatch_ranking import DispatchRules
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +175,8 @@ def _record_answer(plan_id, claimer, answer, now):
 
     def record():
         if _update_mine(plan_id, claimer, now, SUBMITTED, changes):
+            if answer.status != PENDING:
+                _follow_decision(plan_id, now)
             return answer.status
         # It left "submitted" while ATC answered (cancelled): keep the reference so that
         # ATC is told to release whatever it reserved.
@@ -187,7 +199,9 @@ def _give_up(plan_id, claimer, now, action, error, reference):
         failed = _update_mine(plan_id, claimer, now, SUBMITTED, {
             "state": FAILED, "last_error": error[:1000], "decided_at": now, "failures": 0,
             "next_attempt_at": now if reference else None})
-        if not failed:
+        if failed:
+            _follow_decision(plan_id, now)
+        else:
             _update_mine(plan_id, claimer, now, None, {"failures": 0})
         return FAILED if failed else "superseded"
 
@@ -212,3 +226,11 @@ def _update_mine(plan_id, claimer, now, state, changes):
         stmt.values(claimed_by=None, claimed_until=None, updated_at=now, **changes)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
+
+
+def _follow_decision(plan_id, now):
+    """Let the incident of a response plan follow ATC's decision (timeline, re-dispatch)."""
+    plan = db.session.get(FlightPlan, plan_id, populate_existing=True)
+    if plan.purpose == RESPONSE and plan.incident_id is not None and plan.state in (
+            APPROVED, DENIED, FAILED):
+        incidents.follow_response_plan(plan, DispatchRules.from_config(current_app.config), now)

@@ -194,3 +194,14 @@ def test_atc_that_never_decides_fails_the_plan_and_is_told_to_release_it(db):
     assert failed.state == "failed" and "no decision within 900 s" in failed.last_error
     assert process_submissions(now=late, atc=atc) == {"released": 1}
     assert atc.calls[-1] == ("cancel", "REF-1")
+
+
+def test_a_run_stops_claiming_after_about_one_interval(db, make_app):
+    app = make_app(ATC_PROCESS_INTERVAL_S=0)
+    make_flight_plan(db)
+    make_flight_plan(db)
+    atc = ScriptedAtc()
+    with app.app_context():
+        assert process_submissions(atc=atc) == {"approved": 1}
+        assert process_submissions(atc=atc) == {"approved": 1}
+        assert process_submissions(atc=atc) == {}

@@ -15,6 +15,7 @@ release it.
 """
 
 import logging
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -51,14 +52,17 @@ def process_submissions(now=None, atc=None, limit=None):
 
     Outcomes: ``approved``, ``denied``, ``pending``, ``failed``, ``retry``,
     ``released``, ``superseded`` (the plan changed while ATC answered) and
-    ``skipped`` (nothing left to do). Each plan is worked on at most once per call.
+    ``skipped`` (nothing left to do). Each plan is worked on at most once per call,
+    and no new plan is claimed after about one job interval: what is left is due
+    for the next run, so runs seldom overlap.
     """
     config = current_app.config
     client = atc or get_atc()
     limit = limit or config["ATC_BATCH_SIZE"]
+    stop_claiming = time.monotonic() + config["ATC_PROCESS_INTERVAL_S"]
     claimer = uuid.uuid4().hex
     outcomes, seen = Counter(), []
-    while len(seen) < limit:
+    while len(seen) < limit and (not seen or time.monotonic() < stop_claiming):
         at = now or utcnow()
         plan_id = claim_next_plan(claimer, at, seen)
         if plan_id is None:

@@ -137,12 +137,19 @@ def test_an_answer_that_never_comes_in_time_is_a_timeout(atc, client):
      "retry_after_s"),
     (b'{"reference": "A-1", "status": "denied", "reason": 42}', "application/json",
      "reason that is not text"),
+    (b"", "application/json", "not JSON"),
 ])
 def test_garbage_is_a_clear_error_and_not_retried(atc, client, body, content_type, words):
     atc.fail_next(("body", body, content_type))
     with pytest.raises(AtcBadAnswer) as garbage:
         client.submit(submission())
     assert words in str(garbage.value) and len(atc.requests) == 1
+
+
+def test_no_content_where_a_decision_is_due_is_a_protocol_error(atc, client):
+    atc.fail_next((204, {}))
+    with pytest.raises(AtcBadAnswer, match="without a body"):
+        client.submit(submission())
 
 
 def test_a_refusal_is_not_retried_and_carries_atcs_words(atc, sleeps):

@@ -26,6 +26,7 @@ class ScriptedAtc(AtcClient):
 
     def __init__(self, *script, on_call=None):
         self.script, self.calls, self.on_call = list(script), [], on_call
+        self.cancel_errors = []
 
     def _next(self, call, reference=None):
         self.calls.append(call)
@@ -44,6 +45,8 @@ class ScriptedAtc(AtcClient):
 
     def cancel(self, reference):
         self.calls.append(("cancel", reference))
+        if self.cancel_errors:
+            raise self.cancel_errors.pop(0)
 
 
 def reload(plan_id):
@@ -192,8 +195,12 @@ def test_atc_that_never_decides_fails_the_plan_and_is_told_to_release_it(db):
     assert process_submissions(now=late, atc=atc) == {"failed": 1}
     failed = reload(plan.id)
     assert failed.state == "failed" and "no decision within 900 s" in failed.last_error
-    assert process_submissions(now=late, atc=atc) == {"released": 1}
-    assert atc.calls[-1] == ("cancel", "REF-1")
+    atc.cancel_errors = [AtcUnavailable("ATC answered 502")]
+    assert process_submissions(now=late, atc=atc) == {"retry": 1}
+    assert "no decision within 900 s" in reload(plan.id).last_error  # still why it failed
+    assert process_submissions(now=late + timedelta(seconds=5), atc=atc) == {"released": 1}
+    assert atc.calls[-2:] == [("cancel", "REF-1")] * 2
+    assert "no decision within 900 s" in reload(plan.id).last_error
 
 
 def test_a_run_stops_claiming_after_about_one_interval(db, make_app):

@@ -146,6 +146,8 @@ def _json(response, label):
 
 def _decision(body):
     """Check an answer's fields; return the ``AtcDecision`` it carries."""
+    if body is None:
+        raise AtcBadAnswer("ATC answered without a body where the protocol expects a decision")
     reference, status = body.get("reference"), body.get("status")
     reason, retry_after = body.get("reason"), body.get("retry_after_s")
     if not isinstance(reference, str) or not 0 < len(reference) <= MAX_REFERENCE_LENGTH:

@@ -51,10 +51,11 @@ def process_submissions(now=None, atc=None, limit=None):
     """Work on the plans that are due, one claim at a time; return a count per outcome.
 
     Outcomes: ``approved``, ``denied``, ``pending``, ``failed``, ``retry``,
-    ``released``, ``superseded`` (the plan changed while ATC answered) and
-    ``skipped`` (nothing left to do). Each plan is worked on at most once per call,
-    and no new plan is claimed after about one job interval: what is left is due
-    for the next run, so runs seldom overlap.
+    ``released``, ``release_failed`` (ATC was not told; given up), ``superseded``
+    (the plan changed while ATC answered) and ``skipped`` (nothing left to do).
+    Each plan is worked on at most once per call, and no new plan is claimed
+    after about one job interval: what is left is due for the next run, so runs
+    seldom overlap.
     """
     config = current_app.config
     client = atc or get_atc()
@@ -129,10 +130,12 @@ def work_on(plan_id, client, claimer, now):
     action = _action(plan)
     if action is None:
         return _record(plan_id, claimer, now, "skipped", next_attempt_at=None, failures=0)
+    # A failed plan's last_error is why it failed; trouble releasing it only goes to the log.
+    note_errors = plan.state != FAILED
     if plan.failures > config["ATC_MAX_ATTEMPTS"]:
         # Earlier runs claimed it and never came back (their process stopped).
         error = plan.last_error or "the ATC calls did not finish (the worker stopped)"
-        return _give_up(plan_id, claimer, now, action, error, plan.atc_reference)
+        return _give_up(plan_id, claimer, now, action, error, plan.atc_reference, note_errors)
     if action == POLL and plan.submitted_at is not None and (
             now - plan.submitted_at).total_seconds() > config["ATC_DECISION_TIMEOUT_S"]:
         return _give_up(plan_id, claimer, now, action, f"ATC gave no decision within "
@@ -147,21 +150,25 @@ def work_on(plan_id, client, claimer, now):
             answer = client.poll(reference)
         else:
             client.cancel(reference)
-            return _record(plan_id, claimer, now, "released", next_attempt_at=None, failures=0,
-                           last_error=None)
+            return _record(plan_id, claimer, now, "released", next_attempt_at=None, failures=0)
     except AtcRejected as error:
         if action == RELEASE:
-            return _record(plan_id, claimer, now, "failed", next_attempt_at=None, failures=0,
-                           last_error=f"ATC refused to release the plan: {error}")
-        return _give_up(plan_id, claimer, now, action, str(error), reference)
+            error = f"ATC refused to release the plan: {error}"
+            log.warning("ATC call refused", extra={"fields": {
+                "flight_plan_id": plan_id, "action": action, "error": error}})
+            notes = {"last_error": error} if note_errors else {}
+            return _record(plan_id, claimer, now, "release_failed", next_attempt_at=None,
+                           failures=0, **notes)
+        return _give_up(plan_id, claimer, now, action, str(error), reference, note_errors)
     except AtcError as error:
         log.warning("ATC call failed", extra={"fields": {
             "flight_plan_id": plan_id, "action": action, "error": str(error)}})
         if failures >= config["ATC_MAX_ATTEMPTS"]:
-            return _give_up(plan_id, claimer, now, action, str(error), reference)
+            return _give_up(plan_id, claimer, now, action, str(error), reference, note_errors)
         delay = min(config["ATC_RETRY_BASE_S"] * 2 ** (failures - 1), config["ATC_RETRY_MAX_S"])
-        return _record(plan_id, claimer, now, "retry", last_error=str(error),
-                       next_attempt_at=now + timedelta(seconds=delay))
+        notes = {"last_error": str(error)} if note_errors else {}
+        return _record(plan_id, claimer, now, "retry",
+                       next_attempt_at=now + timedelta(seconds=delay), **notes)
     return _record_answer(plan_id, claimer, answer, now)
 
 
@@ -193,11 +200,12 @@ def _record_answer(plan_id, claimer, answer, now):
     return commit_with_retry(record, current_app.config["DISPATCH_DEADLOCK_RETRIES"])
 
 
-def _give_up(plan_id, claimer, now, action, error, reference):
+def _give_up(plan_id, claimer, now, action, error, reference, note_errors=True):
     """Stop trying: a plan awaiting ATC fails; a release is abandoned. Return the outcome."""
     if action == RELEASE:
-        return _record(plan_id, claimer, now, "failed", next_attempt_at=None, failures=0,
-                       last_error=f"ATC was not told to release the plan: {error}")
+        notes = {"last_error": f"ATC was not told to release the plan: {error}"}
+        return _record(plan_id, claimer, now, "release_failed", next_attempt_at=None,
+                       failures=0, **(notes if note_errors else {}))
 
     def record():
         failed = _update_mine(plan_id, claimer, now, SUBMITTED, {

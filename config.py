@@ -207,6 +207,37 @@ class Config:
     DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
     DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
 
+    # Flight plans: the horizontal margin around a route that a plan reserves, and the
+    # altitude band and spare time of the response plan filed when a drone is dispatched.
+    FLIGHT_PLAN_MARGIN_M = _env_float("FLIGHT_PLAN_MARGIN_M", 50.0)
+    RESPONSE_PLAN_MIN_ALTITUDE_M = _env_float("RESPONSE_PLAN_MIN_ALTITUDE_M", 0.0)
+    RESPONSE_PLAN_MAX_ALTITUDE_M = _env_float("RESPONSE_PLAN_MAX_ALTITUDE_M", 90.0)
+    RESPONSE_PLAN_TIME_MARGIN_S = _env_float("RESPONSE_PLAN_TIME_MARGIN_S", 300.0)
+
+    # Air Traffic Control: "simulated" (offline default) or "http" (ATC_BASE_URL).
+    ATC_PROVIDER = _env("ATC_PROVIDER", "simulated")
+    ATC_BASE_URL = _env("ATC_BASE_URL", "")
+    ATC_API_TOKEN = _env("ATC_API_TOKEN", "")
+    ATC_CONNECT_TIMEOUT_S = _env_float("ATC_CONNECT_TIMEOUT_S", 3.0)
+    ATC_READ_TIMEOUT_S = _env_float("ATC_READ_TIMEOUT_S", 10.0)
+    ATC_HTTP_RETRIES = _env_int("ATC_HTTP_RETRIES", 2)
+    ATC_HTTP_BACKOFF_S = _env_float("ATC_HTTP_BACKOFF_S", 0.5)
+    # The simulated ATC answers like a remote service: late, sometimes not at all.
+    ATC_SIM_LATENCY_MIN_S = _env_float("ATC_SIM_LATENCY_MIN_S", 0.5)
+    ATC_SIM_LATENCY_MAX_S = _env_float("ATC_SIM_LATENCY_MAX_S", 2.0)
+    ATC_SIM_FAILURE_RATE = _env_float("ATC_SIM_FAILURE_RATE", 0.05)
+    ATC_SIM_TIMEOUT_RATE = _env_float("ATC_SIM_TIMEOUT_RATE", 0.02)
+    ATC_SIM_MAX_ALTITUDE_M = _env_float("ATC_SIM_MAX_ALTITUDE_M", 120.0)
+    # The job that submits plans, polls pending decisions and releases ended plans.
+    ATC_PROCESS_INTERVAL_S = _env_int("ATC_PROCESS_INTERVAL_S", 3)
+    ATC_BATCH_SIZE = _env_int("ATC_BATCH_SIZE", 20)
+    ATC_MAX_ATTEMPTS = _env_int("ATC_MAX_ATTEMPTS", 5)
+    ATC_RETRY_BASE_S = _env_float("ATC_RETRY_BASE_S", 5.0)
+    ATC_RETRY_MAX_S = _env_float("ATC_RETRY_MAX_S", 300.0)
+    ATC_POLL_INTERVAL_S = _env_float("ATC_POLL_INTERVAL_S", 5.0)
+    ATC_DECISION_TIMEOUT_S = _env_float("ATC_DECISION_TIMEOUT_S", 900.0)
+    ATC_CLAIM_TIMEOUT_S = _env_float("ATC_CLAIM_TIMEOUT_S", 120.0)
+
     @classmethod
     def check(cls):
         """Raise if the settings are unsafe or inconsistent for this environment."""
@@ -215,6 +246,12 @@ class Config:
         if cls.NOTIFIER == "fcm" and not cls.FCM_CREDENTIALS_FILE:
             raise RuntimeError("NOTIFIER=fcm needs FCM_CREDENTIALS_FILE: the path of the "
                                "Firebase service-account JSON file")
+        if cls.ATC_PROVIDER not in ("simulated", "http"):
+            raise RuntimeError(f"ATC_PROVIDER={cls.ATC_PROVIDER!r} is not one of simulated, http")
+        if cls.ATC_PROVIDER == "http" and not cls.ATC_BASE_URL:
+            raise RuntimeError("ATC_PROVIDER=http needs ATC_BASE_URL: the ATC service's URL")
+        if not cls.FLIGHT_PLAN_MARGIN_M > 0:
+            raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
 
 
 class DevelopmentConfig(Config):
@@ -266,6 +303,16 @@ class TestingConfig(Config):
     IMAGERY_READ_TIMEOUT_S = 2.0
     IMAGERY_BACKOFF_S = 0.0
     CAPTURE_WAIT_TIMEOUT_S = 60.0
+    # The simulated ATC answers at once and never fails unless a test asks it to.
+    ATC_PROVIDER = "simulated"
+    ATC_BASE_URL = ""
+    ATC_SIM_LATENCY_MIN_S = 0.0
+    ATC_SIM_LATENCY_MAX_S = 0.0
+    ATC_SIM_FAILURE_RATE = 0.0
+    ATC_SIM_TIMEOUT_RATE = 0.0
+    ATC_READ_TIMEOUT_S = 2.0
+    ATC_CONNECT_TIMEOUT_S = 1.0
+    ATC_HTTP_BACKOFF_S = 0.0
 
 
 CONFIGS = {

@@ -1,12 +1,16 @@
 """Factories for model rows and the auth helper used by the tests."""
 
 import itertools
+from datetime import timedelta
 
 from app.models import CaptureRun, Drone, GroundUnit, Incident, Station
+from app.models.flight import DRAFT, SUBMITTED
 from app.models.types import utcnow
 from app.models.user import OPERATOR
 from app.services import areas as area_service
 from app.services import auth as auth_service
+from app.services import flight_plans, no_fly_zones
+from app.services.geo import offset_point
 from app.services.tiles import tile_bounds
 
 _counter = itertools.count(1)
@@ -72,6 +76,47 @@ def make_incident(db, **fields):
     db.session.add(incident)
     db.session.commit()
     return incident
+
+
+def towards(point, bearing_deg, distance_m):
+    """The ``(latitude, longitude)`` ``distance_m`` from ``point`` along ``bearing_deg``."""
+    lat, lon = offset_point(point[0], point[1], bearing_deg, distance_m)
+    return float(lat), float(lon)
+
+
+def make_flight_plan(db, drone=None, route=None, state=SUBMITTED, purpose="patrol",
+                     starts_at=None, minutes=30, min_altitude_m=0.0, max_altitude_m=90.0,
+                     incident=None, **fields):
+    """File and commit a plan (a 2 km leg east of Soweto unless told); force its state."""
+    drone = drone or make_drone(db)
+    starts_at = starts_at or utcnow()
+    plan = flight_plans.file_flight_plan(
+        drone, purpose, route or [SOWETO, towards(SOWETO, 90.0, 2000.0)],
+        min_altitude_m=min_altitude_m, max_altitude_m=max_altitude_m, starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes), incident=incident,
+        submit=state != DRAFT, now=min(starts_at, utcnow()))
+    if state not in (DRAFT, SUBMITTED):
+        plan.state, plan.next_attempt_at = state, None
+    for name, value in fields.items():
+        setattr(plan, name, value)
+    db.session.commit()
+    return plan
+
+
+def square(point, half_m):
+    """A GeoJSON square of side ``2 * half_m`` metres centred on ``point``."""
+    south, west = towards(towards(point, 180.0, half_m), 270.0, half_m)
+    north, east = towards(towards(point, 0.0, half_m), 90.0, half_m)
+    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north],
+                                                [west, north], [west, south]]]}
+
+
+def make_no_fly_zone(db, around=SOWETO, half_m=100.0, **fields):
+    """Create and commit a square no-fly zone around a point; return it."""
+    data = {"name": f"Zone {next(_counter)}", "geometry": square(around, half_m)} | fields
+    zone = no_fly_zones.create_zone(data)
+    db.session.commit()
+    return zone
 
 
 class AuthActions:

@@ -42,7 +42,7 @@ def test_the_drone_on_scene_soonest_is_sent_and_the_others_explained(auth, db):
     weak = make_drone(db, station=station, battery_pct=35.0, **at(300))
     far = make_drone(db, station=station, max_range_m=12_000.0, **at(4000))
     dispatch = report(auth)["dispatch"]
-    assert dispatch["outcome"] == "dispatched"
+    assert dispatch["outcome"] == "awaiting ATC"
     assert dispatch["drone"]["id"] == fast_far.id
     assert dispatch["drone"]["eta_s"] == pytest.approx(20 + 2400 / 22, abs=0.5)
     reasons = {r["drone_id"]: r["reason"] for r in dispatch["runners_up"]}

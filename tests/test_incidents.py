@@ -41,7 +41,7 @@ def test_reporting_stores_the_incident_and_dispatches_at_once(auth, db):
     assert incident["reported_by_id"] == operator.id
     assert incident["reported_at"].endswith("Z") and incident["description"] == REPORT[
         "description"]
-    assert dispatch["outcome"] == "dispatched"
+    assert dispatch["outcome"] == "awaiting ATC"
     assert dispatch["drone"]["id"] == drone.id and dispatch["drone"]["serial"] == drone.serial
     assert dispatch["drone"]["distance_m"] > 0 and dispatch["drone"]["eta_s"] > 20
     assert dispatch["ground_unit"]["callsign"] == unit.callsign

@@ -4,6 +4,8 @@ from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
 from app.api.devices.routes import blp as devices_blp
 from app.api.fleet.routes import blp as fleet_blp
+from app.api.flight_plans.routes import blp as flight_plans_blp
+from app.api.flight_plans.routes import zones_blp as no_fly_zones_blp
 from app.api.health.routes import blp as health_blp
 from app.api.incidents.routes import blp as incidents_blp
 from app.api.monitor.routes import blp as monitor_blp
@@ -16,6 +18,8 @@ BLUEPRINTS = [
     users_blp,
     fleet_blp,
     incidents_blp,
+    flight_plans_blp,
+    no_fly_zones_blp,
     areas_blp,
     monitor_blp,
     devices_blp,

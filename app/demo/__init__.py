@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from app.demo.airspace import seed_no_fly_zones
 from app.demo.areas import seed_areas
 from app.demo.fleet import seed_fleet, seed_history
 from app.extensions import db
@@ -31,4 +32,5 @@ def seed_demo(admin_password, echo=print):
     seed_areas(DEMO_OPERATOR[0], echo)
     seed_fleet(echo)
     seed_history(echo)
+    seed_no_fly_zones(echo)
     db.session.commit()

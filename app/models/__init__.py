@@ -1,7 +1,10 @@
 """The model layer: importing this package registers every table."""
 
+from sqlalchemy.orm import configure_mappers
+
 from app.models.area import AreaConfig, CaptureRun, ImageTile
 from app.models.fleet import Drone, GroundUnit, Station
+from app.models.flight import FlightPlan, NoFlyZone
 from app.models.incident import Incident, IncidentEvent
 from app.models.notification import Device, Notification, NotificationRecipient, TopicSubscription
 from app.models.scheduling import JobRun, SchedulerLease
@@ -12,11 +15,13 @@ __all__ = [
     "CaptureRun",
     "Device",
     "Drone",
+    "FlightPlan",
     "GroundUnit",
     "ImageTile",
     "Incident",
     "IncidentEvent",
     "JobRun",
+    "NoFlyZone",
     "Notification",
     "NotificationRecipient",
     "RevokedSession",
@@ -25,3 +30,7 @@ __all__ = [
     "TopicSubscription",
     "User",
 ]
+
+# Set up relationships now, so that those declared from one side (``Incident.flight_plans``)
+# exist on both classes before the first query.
+configure_mappers()

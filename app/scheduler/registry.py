@@ -13,6 +13,7 @@ from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
 from app.scheduler.specs import JobSpec, cron, every
 from app.services import auth, devices, notifications
+from app.services.atc.submissions import process_submissions
 
 
 def scheduled_jobs(config):
@@ -23,8 +24,9 @@ def scheduled_jobs(config):
         JobSpec("devices.prune-stale", devices.prune_stale_devices, cron(hour=3, minute=40)),
         JobSpec("auth.prune-revoked-sessions", auth.prune_revoked_sessions, cron(minute=17)),
         JobSpec("scheduler.prune-job-runs", prune_job_runs, cron(minute=47)),
+        JobSpec("atc.process-submissions", process_submissions,
+                every(seconds=config["ATC_PROCESS_INTERVAL_S"])),
         # Feature jobs, one line each once their services exist:
-        # JobSpec("atc.process-submissions", atc.process_pending_submissions, every(seconds=10)),
         # JobSpec("dispatch.queued-incidents", dispatch.dispatch_queued_incidents,
         #         every(seconds=15)),
         # JobSpec("telemetry.stale-sweep", telemetry.mark_stale_units, every(seconds=30)),

@@ -23,6 +23,7 @@ from app.models import Drone, GroundUnit, Incident, IncidentEvent
 from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED, UNIT_AVAILABLE, UNIT_DISPATCHED
 from app.models.incident import DISPATCHED, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
+from app.services import flight_plans
 from app.services.dispatch_ranking import (
     BUSY,
     FEASIBLE,
@@ -38,6 +39,8 @@ from app.services.geo import bounding_box
 log = logging.getLogger(__name__)
 
 OUTCOME_DISPATCHED, OUTCOME_QUEUED = "dispatched", "queued"
+# A drone is assigned and its response flight plan filed; it may fly once ATC approves.
+OUTCOME_AWAITING_ATC = flight_plans.AWAITING_ATC
 
 # Which ground units may answer which incident type (any of them, lowest ETA wins).
 POLICE = ("armed_response", "patrol_car", "foot_patrol")
@@ -235,9 +238,10 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
                       event_kind=OUTCOME_DISPATCHED, record_queued=True):
     """Send a drone (and a ground unit, if it has none) to a queued incident.
 
-    Returns the decision as a dict: ``outcome`` (``dispatched`` or ``queued``),
-    the chosen drone and unit with distance and ETA, and the runners-up with
-    why each was passed over. It is also the timeline event's details.
+    Returns the decision as a dict: ``outcome`` (``awaiting ATC`` or ``queued``),
+    the chosen drone and unit with distance and ETA, the runners-up with why
+    each was passed over, and the response flight plan filed for the drone. It
+    is also the timeline event's details.
     """
     point = (incident.latitude, incident.longitude)
     drone, runners_up = choose_drone(incident.id, point, rules, now, exclude_drone_ids)
@@ -263,9 +267,13 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
             _release_unit(unit["id"], incident.id, now)
         return None
     db.session.expire(incident)
-    outcome = OUTCOME_DISPATCHED if drone is not None else OUTCOME_QUEUED
+    outcome, plan_id = OUTCOME_QUEUED, None
+    if drone is not None:
+        outcome = OUTCOME_AWAITING_ATC
+        plan_id = flight_plans.file_response_plan(incident, drone["id"], rules, now).id
     decision = {
-        "outcome": outcome, "decided_at": now, "drone": drone, "ground_unit": unit,
+        "outcome": outcome, "decided_at": now, "drone": drone, "flight_plan_id": plan_id,
+        "ground_unit": unit,
         "runners_up": runners_up, "ground_unit_runners_up": unit_runners_up,
         "rules": {name: value for name, value in asdict(rules).items()
                   if name not in ("runners_up", "queue_batch")},

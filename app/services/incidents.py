@@ -2,12 +2,16 @@
 
 The incident's status drives its drone's and ground unit's: en route and on
 scene carry the drone along, closing the incident sends the drone home and frees
-the unit, and whatever becomes available is offered to the dispatch queue.
+the unit, and whatever becomes available is offered to the dispatch queue. A
+drone's response flight plan follows too: dropped with the drone before it
+launches, and when ATC denies it, the incident goes to the next best drone or,
+if none can go, is flagged for an operator.
 """
 
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Drone, GroundUnit, Incident, IncidentEvent
@@ -21,6 +25,7 @@ from app.models.fleet import (
     UNIT_DISPATCHED,
     UNIT_ON_SCENE,
 )
+from app.models.flight import APPROVED, DENIED
 from app.models.incident import (
     CANCELLED,
     DISPATCHED,
@@ -31,6 +36,7 @@ from app.models.incident import (
     RESOLVED,
 )
 from app.models.types import utcnow
+from app.services import flight_plans
 from app.services.dispatch import (
     dispatch_incident,
     dispatch_queued_incidents,
@@ -116,6 +122,8 @@ def change_status(incident, new_status, rules, actor_id=None, note=None, now=Non
                     DRONE_FOLLOWS.get(new_status, ()), actor_id, now)
     _follow(incident, GroundUnit, "ground_unit", incident.ground_unit_id,
             UNIT_FOLLOWS.get(new_status, ()), actor_id, now)
+    if current == DISPATCHED and new_status in CLOSED:
+        flight_plans.cancel_open_response_plans(incident.id, now)
     if freed:
         dispatch_queued_incidents(rules, now, drone_id=incident.drone_id)
     db.session.refresh(incident)
@@ -167,10 +175,46 @@ def redispatch(incident, rules, actor_id=None, now=None):
                        for r in decision["runners_up"]]
             raise Conflict(f"No other drone can respond now; drone {previous} stays assigned.",
                            errors={"drone": reasons or ["No other drone is in range."]})
+        flight_plans.cancel_open_response_plans(incident.id, now, drone_id=previous)
         if _follow(incident, Drone, "drone", previous, RELEASE_DRONE, actor_id, now):
             dispatch_queued_incidents(rules, now, drone_id=previous)
     db.session.refresh(incident)
     return incident, decision
+
+
+def follow_response_plan(plan, rules, now):
+    """Record ATC's decision on a response plan; after a denial, send another drone.
+
+    Only the plan of the drone the incident is still waiting for (dispatched,
+    not launched) moves the incident: a denial re-dispatches it to the next best
+    drone, never one ATC denied for it; if none can go, or ATC could not be
+    reached, the incident is flagged for an operator (``needs_operator``).
+    Returns the new dispatch decision, if there is one.
+    """
+    incident = db.session.get(Incident, plan.incident_id)
+    if incident is None:
+        return None
+    reason = plan.decision_reason if plan.state in (APPROVED, DENIED) else plan.last_error
+    record_event(incident.id, f"atc_{plan.state}", {
+        "flight_plan_id": plan.id, "drone_id": plan.drone_id,
+        "atc_reference": plan.atc_reference, "reason": reason}, now=now)
+    if plan.state == APPROVED or incident.drone_id != plan.drone_id \
+            or incident.status not in (DISPATCHED, EN_ROUTE, ON_SCENE):
+        return None
+    if plan.state == DENIED and incident.status == DISPATCHED:
+        decision = dispatch_incident(
+            incident, rules, now, exclude_drone_ids=flight_plans.denied_drone_ids(incident.id),
+            event_kind="redispatched", record_queued=False)
+        if decision is None:
+            return None  # a request changed the incident meanwhile; its change stands
+        if decision["drone"] is not None:
+            if _follow(incident, Drone, "drone", plan.drone_id, RELEASE_DRONE, None, now):
+                dispatch_queued_incidents(rules, now, drone_id=plan.drone_id)
+            return decision
+    record_event(incident.id, "needs_operator", {
+        "flight_plan_id": plan.id, "drone_id": plan.drone_id,
+        "reason": flight_plans.attention(incident)}, now=now)
+    return None
 
 
 def timeline_query(incident_id):
@@ -182,7 +226,8 @@ def timeline_query(incident_id):
 
 def incident_query(filters):
     """Return a select of incidents matching the list filters, newest first."""
-    stmt = select(Incident).order_by(Incident.reported_at.desc(), Incident.id.desc())
+    stmt = (select(Incident).options(selectinload(Incident.flight_plans))
+            .order_by(Incident.reported_at.desc(), Incident.id.desc()))
     if filters.get("status"):
         stmt = stmt.where(Incident.status.in_(filters["status"]))
     if filters.get("type"):

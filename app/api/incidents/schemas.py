@@ -14,6 +14,7 @@ from app.models.incident import (
     MAX_SEVERITY,
     MIN_SEVERITY,
 )
+from app.services import flight_plans
 
 SEVERITY = validate.Range(min=MIN_SEVERITY, max=MAX_SEVERITY)
 
@@ -61,6 +62,20 @@ class IncidentSchema(ma.Schema):
     closed_at = UTCDateTime(dump_only=True, allow_none=True)
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
+    flight_plan_id = ma.fields.Function(
+        lambda incident: getattr(flight_plans.response_plan(incident), "id", None),
+        dump_only=True, metadata={"type": "integer", "nullable": True,
+                                  "description": "The drone's response flight plan"})
+    atc_status = ma.fields.Function(flight_plans.atc_status, dump_only=True, metadata={
+        "type": "string", "nullable": True,
+        "enum": sorted(set(flight_plans.ATC_STATUS.values())),
+        "description": "ATC on the drone's flight: the drone may fly once approved"})
+    needs_operator = ma.fields.Function(flight_plans.needs_operator, dump_only=True, metadata={
+        "type": "boolean",
+        "description": "ATC denied the drone's flight (and no other drone could go) or "
+                       "could not be reached"})
+    attention = ma.fields.Function(flight_plans.attention, dump_only=True, metadata={
+        "type": "string", "nullable": True, "description": "Why an operator is needed"})
 
 
 class IncidentCreateSchema(ma.Schema):
@@ -167,10 +182,14 @@ class DispatchSchema(ma.Schema):
     """A dispatch decision: who was sent, and who was passed over and why."""
 
     outcome = ma.fields.String(metadata={
-        "description": "dispatched: a drone is on its way; queued: none can go yet",
-        "enum": ["dispatched", "queued"]})
+        "description": "awaiting ATC: a drone is assigned and its flight plan filed, it flies "
+                       "once ATC approves (see the incident's atc_status); queued: none can go "
+                       "yet",
+        "enum": ["awaiting ATC", "queued"]})
     decided_at = UTCDateTime()
     drone = ma.fields.Nested(DroneChoiceSchema, allow_none=True)
+    flight_plan_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The response flight plan filed for the drone"})
     ground_unit = ma.fields.Nested(GroundUnitChoiceSchema, allow_none=True)
     runners_up = ma.fields.List(ma.fields.Nested(DroneRunnerUpSchema))
     ground_unit_runners_up = ma.fields.List(ma.fields.Nested(GroundUnitRunnerUpSchema))

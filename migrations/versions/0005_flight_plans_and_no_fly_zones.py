@@ -1,6 +1,6 @@
 """flight plans and no-fly zones
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-21 20:03:41.937212
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
-revision = '0006'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

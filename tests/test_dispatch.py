@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.models import Drone, Incident
 from app.models.types import utcnow
+from app.services.atc.submissions import process_submissions
 from app.services.dispatch import commit_with_retry, dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import offset_point
@@ -238,8 +239,10 @@ def test_redispatch_without_an_alternative_changes_nothing(auth, db):
 def test_redispatch_is_refused_once_under_way(auth, db):
     make_drone(db)
     incident_id = report(auth)["incident"]["id"]
-    auth.client.post(f"/api/incidents/{incident_id}/status", json={"status": "en_route"},
-                     headers=auth.headers())
+    assert process_submissions() == {"approved": 1}
+    launched = auth.client.post(f"/api/incidents/{incident_id}/status",
+                                json={"status": "en_route"}, headers=auth.headers())
+    assert launched.status_code == 200
     response = auth.client.post(f"/api/incidents/{incident_id}/dispatch", headers=auth.headers())
     assert response.status_code == 409 and "en_route" in response.get_json()["detail"]
 

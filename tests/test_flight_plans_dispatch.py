@@ -220,3 +220,19 @@ def test_a_plan_filed_by_hand_for_the_incident_clears_the_flag_once_approved(aut
     assert process_submissions() == {"approved": 1}
     shown = incident_of(auth, incident_id).get_json()
     assert shown["needs_operator"] is False and shown["atc_status"] == "approved"
+
+
+def test_a_drone_may_not_launch_before_atc_approves_and_launching_activates_the_plan(auth, db):
+    drone_at(db, 90.0, 1500.0)
+    incident_id = report(auth)["incident"]["id"]
+    early = auth.client.post(f"/api/incidents/{incident_id}/status", json={"status": "en_route"},
+                             headers=auth.headers())
+    assert early.status_code == 409
+    assert "awaiting ATC" in early.get_json()["detail"]
+    assert fresh(db, Incident, incident_id).status == "dispatched"
+    assert process_submissions() == {"approved": 1}
+    launched = auth.client.post(f"/api/incidents/{incident_id}/status",
+                                json={"status": "en_route"}, headers=auth.headers())
+    assert launched.status_code == 200
+    plan_id = incident_of(auth, incident_id).get_json()["flight_plan_id"]
+    assert fresh(db, FlightPlan, plan_id).state == "active"

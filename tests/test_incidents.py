@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Drone, GroundUnit, Incident, IncidentEvent
+from app.services.atc.submissions import process_submissions
 from tests.factories import SOWETO, make_drone, make_ground_unit, make_incident
 
 REPORT = {"type": "burglary", "severity": 4, "latitude": -26.2500, "longitude": 27.8600,
@@ -22,6 +23,11 @@ def report(auth, headers=None, **changes):
                                 headers=headers or auth.headers("operator"))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def approve_flight_plans():
+    """Let the (simulated) ATC decide every submitted plan, as the scheduled job does."""
+    assert "approved" in process_submissions()
 
 
 def set_status(auth, incident_id, status, headers=None, **extra):
@@ -168,6 +174,7 @@ def test_the_drone_follows_the_incident_to_the_end(auth, db):
     drone = make_drone(db)
     unit = make_ground_unit(db)
     incident_id = report(auth)["incident"]["id"]
+    approve_flight_plans()
     expected = {"en_route": "en_route", "on_scene": "on_scene", "resolved": "returning"}
     for status, drone_status in expected.items():
         response = set_status(auth, incident_id, status)
@@ -188,6 +195,8 @@ def test_the_drone_follows_the_incident_to_the_end(auth, db):
 def test_illegal_status_changes_are_409_naming_the_allowed_ones(auth, db, path, target):
     make_drone(db)
     incident_id = report(auth)["incident"]["id"]
+    if path and path[0] == "en_route":
+        approve_flight_plans()
     for status in path:
         assert set_status(auth, incident_id, status).status_code == 200
     response = set_status(auth, incident_id, target)
@@ -213,6 +222,7 @@ def test_cancelling_recalls_the_drone_and_frees_the_unit(auth, db):
     drone = make_drone(db)
     unit = make_ground_unit(db)
     incident_id = report(auth)["incident"]["id"]
+    approve_flight_plans()
     assert set_status(auth, incident_id, "en_route").status_code == 200
     assert set_status(auth, incident_id, "cancelled", note="false alarm").status_code == 200
     db.session.expire_all()
@@ -240,13 +250,14 @@ def test_timeline_lists_every_decision_and_change_in_order(auth, db):
     headers = auth.headers(user=operator)
     drone = make_drone(db)
     incident_id = report(auth, headers)["incident"]["id"]
+    approve_flight_plans()
     for status in ("en_route", "on_scene", "resolved"):
         assert set_status(auth, incident_id, status, headers).status_code == 200
     body = auth.client.get(f"/api/incidents/{incident_id}/timeline",
                            headers=auth.headers("viewer")).get_json()
     events = body["items"]
     assert [(e["kind"], e["details"].get("to")) for e in events] == [
-        ("reported", None), ("dispatched", None),
+        ("reported", None), ("dispatched", None), ("atc_approved", None),
         ("status_changed", "en_route"), ("drone_status", "en_route"),
         ("status_changed", "on_scene"), ("drone_status", "on_scene"),
         ("status_changed", "resolved"), ("drone_status", "returning"),
@@ -257,4 +268,4 @@ def test_timeline_lists_every_decision_and_change_in_order(auth, db):
     assert events[1]["details"]["decided_at"].endswith("Z")
     times = [e["at"] for e in events]
     assert times == sorted(times) and all(t.endswith("Z") for t in times)
-    assert body["total"] == 8
+    assert body["total"] == 9

@@ -25,7 +25,7 @@ from app.models.fleet import (
     UNIT_DISPATCHED,
     UNIT_ON_SCENE,
 )
-from app.models.flight import APPROVED, DENIED
+from app.models.flight import ACTIVE, APPROVED, DENIED
 from app.models.incident import (
     CANCELLED,
     DISPATCHED,
@@ -105,6 +105,8 @@ def change_status(incident, new_status, rules, actor_id=None, note=None, now=Non
     if new_status == DISPATCHED:
         raise Conflict("An incident is dispatched by POST /api/incidents/{id}/dispatch, which "
                        "chooses the drone.", errors={"status": ["Set by dispatch."]})
+    if new_status == EN_ROUTE:
+        _launch_response_plan(incident, now)
     values = {"status": new_status, "updated_at": now}
     if new_status in CLOSED:
         values["closed_at"] = now
@@ -128,6 +130,21 @@ def change_status(incident, new_status, rules, actor_id=None, note=None, now=Non
         dispatch_queued_incidents(rules, now, drone_id=incident.drone_id)
     db.session.refresh(incident)
     return incident
+
+
+def _launch_response_plan(incident, now):
+    """A drone flies only on an approved plan: refuse en route otherwise, else activate it."""
+    if incident.drone_id is None:
+        return
+    plan = flight_plans.response_plan(incident)
+    if plan is not None and plan.state == ACTIVE:
+        return
+    if plan is None or plan.state != APPROVED:
+        state = "not filed" if plan is None else flight_plans.ATC_STATUS[plan.state]
+        raise Conflict(
+            f"Drone {incident.drone_id} may not launch: its flight plan is {state}. It can go "
+            "en route once ATC approves the plan.", errors={"status": [f"Flight plan {state}."]})
+    flight_plans.activate_plan(plan, now)
 
 
 def _follow(incident, model, label, row_id, steps, actor_id, now):

@@ -207,6 +207,10 @@ class Config:
     DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
     DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
 
+    # Hotspot analysis refuses study areas (cells, empty ones included) larger than this:
+    # memory and time grow with it. A city at resolution 9 is a few thousand cells.
+    HOTSPOT_MAX_CELLS = _env_int("HOTSPOT_MAX_CELLS", 150_000)
+
     @classmethod
     def check(cls):
         """Raise if the settings are unsafe or inconsistent for this environment."""

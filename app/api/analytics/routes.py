@@ -1,4 +1,4 @@
-"""Hotspot analytics over the stored incidents."""
+"""Hotspot analytics and patrol suggestions over the stored incidents."""
 
 import marshmallow as ma
 from flask import current_app, jsonify
@@ -9,13 +9,16 @@ from app.api.analytics.schemas import (
     HotspotAnalysisSchema,
     HotspotFeatureCollectionSchema,
     HotspotQueryArgsSchema,
+    PatrolQueryArgsSchema,
+    PatrolSuggestionsSchema,
 )
 from app.api.blueprint import Blueprint
-from app.services import hotspot_queries
+from app.services import hotspot_queries, patrols
+from app.services.dispatch_ranking import DispatchRules
 from app.services.hotspots import feature_collection
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
-                description="Hotspot analysis")
+                description="Hotspot analysis and patrol suggestions")
 
 GEOJSON_RESPONSE = {"content": {GEOJSON: {"schema": HotspotFeatureCollectionSchema}}}
 # Unknown query parameters are refused: a misspelt one would silently change the analysis.
@@ -36,3 +39,16 @@ class Hotspots(MethodView):
             response.mimetype = GEOJSON
             return response
         return result
+
+
+@blp.route("/patrols")
+class Patrols(MethodView):
+    @blp.login_required()
+    @blp.arguments(PatrolQueryArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.response(200, PatrolSuggestionsSchema)
+    def get(self, args):
+        """Suggest drone patrols: a loop over each top hot zone from the nearest able station."""
+        count = args.pop("zones")
+        return patrols.patrol_suggestions(
+            args, count, rules=DispatchRules.from_config(current_app.config),
+            max_cells=current_app.config["HOTSPOT_MAX_CELLS"])

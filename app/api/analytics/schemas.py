@@ -12,6 +12,7 @@ from app.services.hotspots.trend import LABELS
 
 GEOJSON = "application/geo+json"
 FORMATS = ("json", "geojson")
+MAX_PATROL_ZONES = 10
 
 
 class TypeList(ma.fields.List):
@@ -24,7 +25,7 @@ class TypeList(ma.fields.List):
 
 
 class HotspotFilterArgsSchema(ma.Schema):
-    """Which incidents to analyse, and how."""
+    """Which incidents to analyse, and how (shared by hotspots and patrols)."""
 
     since = UTCDateTime(metadata={"description": "Window start (default: 90 days before "
                                                  "`until`); taken to the whole second"})
@@ -71,6 +72,14 @@ class HotspotQueryArgsSchema(HotspotFilterArgsSchema):
     format = ma.fields.String(load_default="json", validate=validate.OneOf(FORMATS),
                               metadata={"description": f"`geojson` answers {GEOJSON}: a "
                                                        "FeatureCollection for a map"})
+
+
+class PatrolQueryArgsSchema(HotspotFilterArgsSchema):
+    """Which hot zones to patrol: the analysis parameters and how many zones."""
+
+    zones = ma.fields.Integer(load_default=3,
+                              validate=validate.Range(min=1, max=MAX_PATROL_ZONES),
+                              metadata={"description": "How many of the best zones"})
 
 
 class HotspotParametersSchema(ma.Schema):
@@ -212,3 +221,63 @@ class HotspotFeatureCollectionSchema(ma.Schema):
     parameters = ma.fields.Nested(HotspotParametersSchema)
     counts = ma.fields.Nested(HotspotCountsSchema)
     note = ma.fields.String(allow_none=True, metadata={"description": "Why the answer is empty"})
+
+
+class PatrolStationSchema(ma.Schema):
+    """The station the patrol starts from and returns to."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    latitude = ma.fields.Float()
+    longitude = ma.fields.Float()
+    distance_m = ma.fields.Float(metadata={"description": "To the zone centroid"})
+
+
+class PatrolDroneSchema(ma.Schema):
+    """The drone suggested for the patrol."""
+
+    id = ma.fields.Integer()
+    serial = ma.fields.String()
+    model = ma.fields.String()
+    battery_pct = ma.fields.Float()
+    cruise_speed_mps = ma.fields.Float()
+    battery_needed_pct = ma.fields.Float(metadata={"description": "The loop plus the reserve"})
+
+
+class WaypointSchema(ma.Schema):
+    """A point of the route: the station, or a cell centre."""
+
+    latitude = ma.fields.Float()
+    longitude = ma.fields.Float()
+    cell = ma.fields.String(allow_none=True, metadata={"description": "None at the station"})
+
+
+class PatrolRouteSchema(ma.Schema):
+    """A closed loop from the station over the zone's cells and back."""
+
+    waypoints = ma.fields.List(ma.fields.Nested(WaypointSchema))
+    length_m = ma.fields.Float()
+    flight_time_s = ma.fields.Float(metadata={"description": "Length / the drone's cruise "
+                                                             "speed"})
+
+
+class PatrolSchema(ma.Schema):
+    """A suggested drone patrol over one hot zone."""
+
+    zone_id = ma.fields.String()
+    zone = ma.fields.Nested(HotZoneSchema)
+    station = ma.fields.Nested(PatrolStationSchema, allow_none=True)
+    drone = ma.fields.Nested(PatrolDroneSchema, allow_none=True)
+    feasible = ma.fields.Boolean(metadata={"description": "The drone's charge covers the loop "
+                                                          "and the reserve"})
+    route = ma.fields.Nested(PatrolRouteSchema, allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class PatrolSuggestionsSchema(ma.Schema):
+    """Patrols over the best hot zones."""
+
+    parameters = ma.fields.Nested(HotspotParametersSchema)
+    zones_found = ma.fields.Integer()
+    patrols = ma.fields.List(ma.fields.Nested(PatrolSchema))
+    note = ma.fields.String(allow_none=True)

@@ -21,6 +21,7 @@ from app.services.hotspots import (
     analyse,
     bucket_origin,
     parent_mask_value,
+    rolling_backtest,
 )
 from app.services.hotspots.analysis import DEFAULT_RESOLUTION, DEFAULT_WINDOW_DAYS, SLICE_SECONDS
 from app.services.hotspots.grid import DEFAULT_MAX_CELLS, MAX_RESOLUTION, SECONDS_PER_DAY
@@ -108,6 +109,29 @@ def cell_counts(resolution, since, until, *, bucket_seconds=None, types=None,
     cells, buckets, counts = _columns(rows, 3)
     return CellCounts(resolution, cells, buckets, counts, float(origin), float(bucket_seconds),
                       type_cells, type_names, type_counts)
+
+
+def backtest_stored_incidents(*, resolution=DEFAULT_RESOLUTION, k=1, half_life_days=21.0,
+                              fit_days=90, recent_days=28, horizon_days=7, folds=8, seed=0,
+                              end=None):
+    """Run the rolling back-test on the stored incidents, counted per cell and day in SQL.
+
+    ``end`` (epoch seconds) defaults to just after the newest incident. Raises
+    ``InvalidInput`` when there is nothing to test.
+    """
+    if end is None:
+        newest = db.session.scalar(select(func.max(Incident.reported_epoch)))
+        if newest is None:
+            raise InvalidInput("there are no incidents to back-test")
+        end = newest + 1
+    end = math.ceil(end)
+    first = end - (folds * horizon_days + fit_days) * DAY
+    counts = cell_counts(resolution, first, end, bucket_seconds=DAY)
+    if counts.total == 0:
+        raise InvalidInput("no incidents fall in the back-test's fitting and forecast windows")
+    return rolling_backtest(counts, resolution=resolution, k=k, half_life_days=half_life_days,
+                            fit_days=fit_days, recent_days=recent_days,
+                            horizon_days=horizon_days, folds=folds, seed=seed, end=end)
 
 
 def _filters(since, until, types, min_severity, bbox):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import h3
 import numpy as np
 import pytest
+from sqlalchemy import event
 
 from app.services.hotspot_queries import hotspot_analysis
 from app.services.hotspots import Incidents, analyse
@@ -195,3 +196,25 @@ def test_the_spec_documents_both_formats(client):
 
 def test_hotspots_need_a_token(client, db):
     assert client.get(URL).status_code == 401
+
+
+def test_every_filter_is_answered_from_the_covering_index(db, backend):
+    if backend != "sqlite":
+        pytest.skip("query plans are engine-specific; MySQL keeps statistics of its own")
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "GROUP BY" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        hotspot_analysis({"type": ["burglary"], "min_severity": 3, "half_life_days": 7.0,
+                          "bbox": (27.8, -26.3, 27.9, -26.2)})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(statements) == 2
+    with db.engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            assert "USING COVERING INDEX ix_incidents_hotspots" in plan[0][-1], plan

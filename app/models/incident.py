@@ -68,8 +68,10 @@ class Incident(db.Model):
         Index("ix_incidents_position", "latitude", "longitude"),
         # The dispatch queue: highest severity first, then the oldest.
         Index("ix_incidents_queue", "status", "severity", "reported_at"),
-        # Hotspot analysis reads only this index: a time range, grouped by cell and type.
-        Index("ix_incidents_hotspots", "reported_epoch", "h3_cell", "type", "severity"),
+        # Hotspot analysis reads only this index: a time range, grouped by cell and type,
+        # filtered by type, severity and a lat/lon box.
+        Index("ix_incidents_hotspots", "reported_epoch", "h3_cell", "type", "severity",
+              "latitude", "longitude"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 from sqlalchemy import BigInteger, bindparam, func, select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from app.extensions import db
 from app.models import Incident
@@ -137,17 +139,28 @@ def backtest_stored_incidents(*, resolution=DEFAULT_RESOLUTION, k=1, half_life_d
 def _filters(since, until, types, min_severity, bbox):
     where = [Incident.reported_epoch >= since, Incident.reported_epoch < until]
     if types:
-        where.append(Incident.type.in_(sorted(types)))
+        where.append(_unindexed(Incident.type).in_(sorted(types)))
     if min_severity is not None:
-        where.append(Incident.severity >= min_severity)
+        where.append(_unindexed(Incident.severity) >= min_severity)
     if bbox is not None:
         min_lon, min_lat, max_lon, max_lat = bbox
         if min_lon > max_lon:
             raise InvalidInput("hotspot analysis does not take a bbox across the antimeridian",
                                field="bbox")
-        where += [Incident.latitude.between(min_lat, max_lat),
-                  Incident.longitude.between(min_lon, max_lon)]
+        where += [_unindexed(Incident.latitude).between(min_lat, max_lat),
+                  _unindexed(Incident.longitude).between(min_lon, max_lon)]
     return where
+
+
+def _unindexed(column):
+    """``+column``: the term is checked on the covering index, not looked up in its own.
+
+    Without statistics SQLite's planner takes a type equality or a latitude range for more
+    selective than the time window and reads the table row by row, many times slower at a
+    million incidents. A unary plus keeps a term off its column's index; MySQL reads it as
+    a no-op.
+    """
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def _rows(stmt):

@@ -38,8 +38,9 @@ def upgrade():
         batch_op.alter_column('h3_cell', existing_type=sa.BigInteger(), nullable=False)
         batch_op.alter_column('reported_epoch', existing_type=sa.BigInteger(), nullable=False)
         batch_op.create_index(batch_op.f('ix_incidents_h3_cell'), ['h3_cell'], unique=False)
-        batch_op.create_index('ix_incidents_hotspots',
-                              ['reported_epoch', 'h3_cell', 'type', 'severity'], unique=False)
+        batch_op.create_index('ix_incidents_hotspots', ['reported_epoch', 'h3_cell', 'type',
+                                                        'severity', 'latitude', 'longitude'],
+                              unique=False)
 
 
 def backfill(bind, batch=BATCH):

@@ -42,27 +42,23 @@ def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
     ``k``, ``half_life_days``, ``alpha``, ``trend`` and ``slice``. The result adds the types
     and a ``note`` to the engine's answer, and the SQL time to its timing.
     """
-    until = math.floor(params["until"].timestamp() if params.get("until") else
-                       (time.time() if now is None else now.timestamp()))
-    since = (math.floor(params["since"].timestamp()) if params.get("since")
-             else until - DEFAULT_WINDOW_DAYS * DAY)
+    since, until = _window(params, now)
     resolution = params.get("resolution")
     resolution = DEFAULT_RESOLUTION if resolution is None else resolution
     if not 0 <= resolution <= MAX_RESOLUTION:
         raise InvalidInput(f"resolution must be 0-{MAX_RESOLUTION}", field="resolution")
-    if since >= until:
-        raise InvalidInput("since must be before until", field="since")
     trend, slice_name = params.get("trend", False), params.get("slice", "week")
-    half_life = params.get("half_life_days")
     if slice_name not in SLICE_SECONDS:
         raise InvalidInput(f"slice must be one of {sorted(SLICE_SECONDS)}", field="slice")
     if trend and (until - since) // SLICE_SECONDS[slice_name] > MAX_TREND_SLICES:
         raise InvalidInput(f"the trend takes at most {MAX_TREND_SLICES} slices: shorten the "
                            "window or use slice=month", field="since")
-
-    started = time.perf_counter()
+    half_life = params.get("half_life_days")
+    # Decay ages incidents by the day; the trend needs counts per slice; otherwise one bucket.
     bucket_seconds = DAY if half_life is not None else (
         int(SLICE_SECONDS[slice_name]) if trend else None)
+
+    started = time.perf_counter()
     counts = cell_counts(resolution, since, until, bucket_seconds=bucket_seconds,
                          types=params.get("type"), min_severity=params.get("min_severity"),
                          bbox=params.get("bbox"))
@@ -75,7 +71,7 @@ def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
                      bbox=_south_west_north_east(bbox), min_severity=params.get("min_severity"),
                      max_cells=max_cells)
     result["parameters"]["bbox"] = list(bbox) if bbox else None
-    result["parameters"]["types"] = sorted(params["type"]) if params.get("type") else None
+    result["parameters"]["types"] = sorted(set(params["type"])) if params.get("type") else None
     result["note"] = _note(result)
     timing = result["timing_ms"]
     result["timing_ms"] = {"query": query_ms, **timing,
@@ -136,10 +132,23 @@ def backtest_stored_incidents(*, resolution=DEFAULT_RESOLUTION, k=1, half_life_d
                             horizon_days=horizon_days, folds=folds, seed=seed, end=end)
 
 
+def _window(params, now):
+    """Return (since, until) in whole epoch seconds; the default is the last 90 days."""
+    if params.get("until"):
+        until = math.floor(params["until"].timestamp())
+    else:
+        until = math.floor(time.time() if now is None else now.timestamp())
+    since = (math.floor(params["since"].timestamp()) if params.get("since")
+             else until - DEFAULT_WINDOW_DAYS * DAY)
+    if since >= until:
+        raise InvalidInput("since must be before until", field="since")
+    return since, until
+
+
 def _filters(since, until, types, min_severity, bbox):
     where = [Incident.reported_epoch >= since, Incident.reported_epoch < until]
     if types:
-        where.append(_unindexed(Incident.type).in_(sorted(types)))
+        where.append(_unindexed(Incident.type).in_(sorted(set(types))))
     if min_severity is not None:
         where.append(_unindexed(Incident.severity) >= min_severity)
     if bbox is not None:

@@ -237,6 +237,9 @@ class Config:
     ATC_POLL_INTERVAL_S = _env_float("ATC_POLL_INTERVAL_S", 5.0)
     ATC_DECISION_TIMEOUT_S = _env_float("ATC_DECISION_TIMEOUT_S", 900.0)
     ATC_CLAIM_TIMEOUT_S = _env_float("ATC_CLAIM_TIMEOUT_S", 120.0)
+    # Hotspot analysis refuses study areas (cells, empty ones included) larger than this:
+    # memory and time grow with it. A city at resolution 9 is a few thousand cells.
+    HOTSPOT_MAX_CELLS = _env_int("HOTSPOT_MAX_CELLS", 150_000)
 
     @classmethod
     def check(cls):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from app.services.hotspots.counts import Incidents
+from app.services.hotspots.counts import Incidents, aggregate_incidents, bucket_origin
 from app.services.hotspots.evaluation import (
     flagged_count,
     hit_rate_and_pai,
@@ -87,3 +87,17 @@ def test_backtest_folds_step_back_by_the_horizon():
     assert starts == [end - 3 * 14 * DAY, end - 2 * 14 * DAY, end - 14 * DAY]
     window = (incidents.reported_at >= starts[-1]) & (incidents.reported_at < end)
     assert report["folds"][-1]["forecast_incidents"] == int(window.sum())
+
+
+def test_backtest_on_day_counts_equals_the_backtest_on_incidents():
+    incidents = city_with_stable_hot_spots(n=3000, days=120)
+    incidents = Incidents(incidents.lat, incidents.lon, np.floor(incidents.reported_at))
+    end = float(incidents.reported_at.max()) + 1
+    first = end - (3 * 7 + 60) * DAY
+    counts = aggregate_incidents(incidents, 9, bucket_origin(first, end))
+    options = {"fit_days": 60, "horizon_days": 7, "folds": 3, "end": end, "seed": 4}
+    assert rolling_backtest(counts, **options) == rolling_backtest(incidents, **options)
+    with pytest.raises(ValueError):
+        rolling_backtest(counts, **{**options, "end": end + DAY / 2})
+    with pytest.raises(ValueError):
+        rolling_backtest(counts, **{**options, "end": None})

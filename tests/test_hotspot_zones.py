@@ -80,3 +80,15 @@ def test_no_hot_cells_no_zones():
     cells, _ = area_and_positions()
     assert hot_zones(cells, np.zeros(cells.size, bool), np.zeros(cells.size),
                      np.zeros(cells.size), np.zeros(cells.size)) == []
+
+
+def test_a_zone_is_named_by_its_highest_z_cell():
+    group = h3.grid_disk(CENTRE, 1)
+    cells, (at,) = area_and_positions(group)
+    hot = np.zeros(cells.size, dtype=bool)
+    hot[at] = True
+    z = np.where(hot, 2.5, 0.0)
+    peak = as_int(group[4])
+    z[np.searchsorted(cells, peak)] = 4.0
+    (zone,) = hot_zones(cells, hot, hot * 3.0, hot * 3.0, z)
+    assert zone["id"] == zone["cells"][0] == group[4]

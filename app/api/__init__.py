@@ -1,5 +1,6 @@
 """The API's feature blueprints, registered from one list."""
 
+from app.api.analytics.routes import blp as analytics_blp
 from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
 from app.api.devices.routes import blp as devices_blp
@@ -20,6 +21,7 @@ BLUEPRINTS = [
     incidents_blp,
     flight_plans_blp,
     no_fly_zones_blp,
+    analytics_blp,
     areas_blp,
     monitor_blp,
     devices_blp,

@@ -6,6 +6,7 @@ malls, residential pockets), more on Friday and Saturday nights, fewer before
 dawn, and background noise everywhere else.
 """
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +18,12 @@ from sqlalchemy import func, insert, select
 from app.extensions import db
 from app.models import Drone, GroundUnit, Incident, IncidentEvent, Station
 from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE
-from app.models.incident import CANCELLED, RESOLVED, SYSTEM_ACTOR
+from app.models.incident import CANCELLED, RESOLVED, STORED_CELL_RESOLUTION, SYSTEM_ACTOR
 from app.models.types import utcnow
 from app.services.dispatch import SUITABLE_UNIT_KINDS, dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import METRES_PER_DEGREE, great_circle_m
+from app.services.hotspots import cells_of_points
 
 HISTORY_SIZE = 5000
 HISTORY_DAYS = 365
@@ -155,6 +157,7 @@ def generate_history(size=HISTORY_SIZE, days=HISTORY_DAYS, end=None, seed=SEED):
         "latitude": lat[order].round(6), "longitude": lon[order].round(6),
         "type": kind[order], "severity": severity[order],
         "reported_at": [start + timedelta(seconds=int(s)) for s in seconds[order]],
+        "reported_epoch": math.floor(start.timestamp()) + seconds[order],
         "cancelled": rng.random(size)[order] < 0.07,
         "dispatch_s": rng.integers(2, 30, size)[order],
         "duration_s": rng.integers(15 * 60, 120 * 60, size)[order],
@@ -178,6 +181,8 @@ def seed_history(echo, size=HISTORY_SIZE):
         np.array([s.latitude for s in stations])[:, None],
         np.array([s.longitude for s in stations])[:, None],
         history["latitude"][None, :], history["longitude"][None, :]), axis=0)
+    # The hotspot columns, computed for all rows at once rather than per inserted row.
+    cells = cells_of_points(history["latitude"], history["longitude"], STORED_CELL_RESOLUTION)
     first_id = (db.session.scalar(select(func.max(Incident.id))) or 0) + 1
     incidents, events = [], []
     for n in range(size):
@@ -194,6 +199,7 @@ def seed_history(echo, size=HISTORY_SIZE):
             "latitude": float(history["latitude"][n]),
             "longitude": float(history["longitude"][n]),
             "reported_at": reported, "status": CANCELLED if cancelled else RESOLVED,
+            "h3_cell": int(cells[n]), "reported_epoch": int(history["reported_epoch"][n]),
             "drone_id": drones[n % len(drones)] if drones and not cancelled else None,
             "ground_unit_id": suitable[n % len(suitable)] if suitable and not cancelled
             else None,

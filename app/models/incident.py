@@ -1,8 +1,10 @@
 """Incidents, their lifecycle, and the timeline of what happened to each."""
 
+import math
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, SmallInteger, String, Text
+import h3.api.basic_int as h3
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -34,6 +36,29 @@ OPEN_STATUSES = (QUEUED, DISPATCHED, EN_ROUTE, ON_SCENE)
 SYSTEM_ACTOR = "system"
 USER_ACTOR = "user"
 
+# Hotspot analysis groups incidents by H3 cell in SQL: each row keeps its finest cell, and
+# any coarser cell is a bit mask away (app.services.hotspots.grid.parent_mask_value).
+STORED_CELL_RESOLUTION = 15
+
+
+def stored_cell(latitude, longitude):
+    """Return the resolution-15 H3 cell of a point as a signed 64-bit integer."""
+    return h3.latlng_to_cell(latitude, longitude, STORED_CELL_RESOLUTION)
+
+
+def epoch_seconds(moment):
+    """Return a timezone-aware datetime as whole seconds since 1970 (floored)."""
+    return math.floor(moment.timestamp())
+
+
+def _cell_of_row(context):
+    row = context.get_current_parameters()
+    return stored_cell(row["latitude"], row["longitude"])
+
+
+def _epoch_of_row(context):
+    return epoch_seconds(context.get_current_parameters()["reported_at"])
+
 
 class Incident(db.Model):
     """Something reported at a place and time, and the response to it."""
@@ -43,6 +68,10 @@ class Incident(db.Model):
         Index("ix_incidents_position", "latitude", "longitude"),
         # The dispatch queue: highest severity first, then the oldest.
         Index("ix_incidents_queue", "status", "severity", "reported_at"),
+        # Hotspot analysis reads only this index: a time range, grouped by cell and type,
+        # filtered by type, severity and a lat/lon box.
+        Index("ix_incidents_hotspots", "reported_epoch", "h3_cell", "type", "severity",
+              "latitude", "longitude"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +81,10 @@ class Incident(db.Model):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Derived at insert from latitude/longitude and reported_at (whatever inserts the row);
+    # bulk loaders pass them precomputed. Incidents never move or change their report time.
+    h3_cell: Mapped[int] = mapped_column(BigInteger, default=_cell_of_row, index=True)
+    reported_epoch: Mapped[int] = mapped_column(BigInteger, default=_epoch_of_row)
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     drone_id: Mapped[int | None] = mapped_column(
         ForeignKey("drones.id", ondelete="SET NULL"), index=True

@@ -12,7 +12,12 @@ Random flagging scores a PAI of about 1 whatever the coverage; higher is better.
 
 import numpy as np
 
-from app.services.hotspots.counts import Incidents, aggregate_incidents, bucket_origin
+from app.services.hotspots.counts import (
+    CellCounts,
+    Incidents,
+    aggregate_incidents,
+    bucket_origin,
+)
 from app.services.hotspots.grid import SECONDS_PER_DAY, neighbour_matrix, study_area
 from app.services.hotspots.stats import gi_star
 
@@ -69,15 +74,26 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=30.0, fit_d
     counts decayed with ``half_life_days``), ``recent_counts`` (plain counts over the last
     ``recent_days`` of the window) and ``random`` (seeded). Returns per-fold figures and the
     mean over folds whose forecast period had incidents.
+
+    ``incidents`` may also be ``CellCounts`` in day buckets ending at ``end`` (what a SQL
+    ``GROUP BY cell, day`` returns); ``end`` is then required.
     """
-    if not isinstance(incidents, Incidents):
-        incidents = Incidents(*incidents)
-    if incidents.reported_at.size == 0:
-        raise ValueError("no incidents to back-test")
     day = SECONDS_PER_DAY
-    end = float(incidents.reported_at.max()) + 1 if end is None else float(end)
-    first = end - (folds * horizon_days + fit_days) * day
-    data = aggregate_incidents(incidents, resolution, bucket_origin(first, end, day), day)
+    if isinstance(incidents, CellCounts):
+        data = incidents
+        if end is None or data.resolution != resolution or data.bucket_seconds != day:
+            raise ValueError("counts need day buckets at the back-test's resolution and an end")
+        end = float(end)
+        if (end - data.origin) % day:
+            raise ValueError("the counts' day buckets must end at the back-test's end")
+    else:
+        if not isinstance(incidents, Incidents):
+            incidents = Incidents(*incidents)
+        if incidents.reported_at.size == 0:
+            raise ValueError("no incidents to back-test")
+        end = float(incidents.reported_at.max()) + 1 if end is None else float(end)
+        first = end - (folds * horizon_days + fit_days) * day
+        data = aggregate_incidents(incidents, resolution, bucket_origin(first, end, day), day)
     area = study_area(data.occupied(), resolution, margin=k)
     neighbours = neighbour_matrix(area, k)
     rng = np.random.default_rng(seed)

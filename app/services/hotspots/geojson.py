@@ -7,9 +7,12 @@ def feature_collection(result):
     """Return the significant cells as polygons and the zones as points, figures as properties."""
     features = [_cell_feature(cell) for cell in result["cells"]]
     features += [_zone_feature(zone) for zone in result["zones"]]
-    # "parameters" and "counts" are GeoJSON foreign members (RFC 7946 section 6.1).
-    return {"type": "FeatureCollection", "features": features,
-            "parameters": result["parameters"], "counts": result["counts"]}
+    # "parameters", "counts" and "note" are GeoJSON foreign members (RFC 7946 section 6.1).
+    collection = {"type": "FeatureCollection", "features": features,
+                  "parameters": result["parameters"], "counts": result["counts"]}
+    if "note" in result:
+        collection["note"] = result["note"]
+    return collection
 
 
 def _cell_feature(cell):
@@ -23,6 +26,6 @@ def _cell_feature(cell):
 
 def _zone_feature(zone):
     properties = {"kind": "zone", **{k: v for k, v in zone.items() if k not in ("lat", "lon")}}
-    return {"type": "Feature", "id": f"zone-{zone['rank']}",
+    return {"type": "Feature", "id": f"zone-{zone['id']}",
             "geometry": {"type": "Point", "coordinates": [zone["lon"], zone["lat"]]},
             "properties": properties}

@@ -22,7 +22,8 @@ def hot_zones(cells, hot, counts, weights, z, type_counts=None, type_names=(),
     sharing an edge (H3 grid distance 1, whatever k the statistic used) form one zone.
     ``counts`` are incidents per cell, ``weights`` the time-decayed counts, ``z`` the Gi*
     z-scores and ``type_counts`` an optional (cells x types) sparse matrix of incidents per
-    type. Each zone gives its rank, member cells, centroid (incident-weighted, on the sphere),
+    type. Each zone gives its ``id`` (its highest-z cell: stable while that cell leads the
+    zone), rank, member cells (highest z first), centroid (incident-weighted, on the sphere),
     ``radius_m`` (farthest member-cell vertex from the centroid), incidents, weighted
     incidents, mean and max z, score (``zone_score``) and dominant incident types.
     """
@@ -42,8 +43,10 @@ def hot_zones(cells, hot, counts, weights, z, type_counts=None, type_names=(),
         c_lat, c_lon = _centroid(lat[own], lon[own], counts[own])
         incidents = int(round(counts[own].sum()))
         mean_z = float(z[own].mean())
+        ids = cell_ids(hot_cells[own[np.argsort(-z[own], kind="stable")]])
         zones.append({
-            "cells": cell_ids(hot_cells[own[np.argsort(-z[own], kind="stable")]]),
+            "id": ids[0],
+            "cells": ids,
             "lat": c_lat,
             "lon": c_lon,
             "radius_m": _radius_m(hot_cells[own], c_lat, c_lon),

@@ -1,0 +1,57 @@
+"""Hotspot analytics and patrol suggestions over the stored incidents."""
+
+import marshmallow as ma
+from flask import current_app, jsonify
+from flask.views import MethodView
+
+from app.api.analytics.cli import backtest_command
+from app.api.analytics.schemas import (
+    GEOJSON,
+    HotspotAnalysisSchema,
+    HotspotFeatureCollectionSchema,
+    HotspotQueryArgsSchema,
+    PatrolQueryArgsSchema,
+    PatrolSuggestionsSchema,
+)
+from app.api.blueprint import Blueprint
+from app.services import hotspot_queries, patrols
+from app.services.dispatch_ranking import DispatchRules
+from app.services.hotspots import feature_collection
+
+blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
+                description="Hotspot analysis and patrol suggestions")
+# ``flask analytics backtest``: how well the hot spots forecast the next period.
+blp.cli.add_command(backtest_command)
+
+GEOJSON_RESPONSE = {"content": {GEOJSON: {"schema": HotspotFeatureCollectionSchema}}}
+# Unknown query parameters are refused: a misspelt one would silently change the analysis.
+
+
+@blp.route("/hotspots")
+class Hotspots(MethodView):
+    @blp.login_required()
+    @blp.arguments(HotspotQueryArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.response(200, HotspotAnalysisSchema)
+    @blp.doc(responses={200: GEOJSON_RESPONSE})
+    def get(self, args):
+        """Find significant hot and cold spots of incidents (Gi* with FDR) and hot zones."""
+        result = hotspot_queries.hotspot_analysis(
+            args, max_cells=current_app.config["HOTSPOT_MAX_CELLS"])
+        if args["format"] == "geojson":
+            response = jsonify(HotspotFeatureCollectionSchema().dump(feature_collection(result)))
+            response.mimetype = GEOJSON
+            return response
+        return result
+
+
+@blp.route("/patrols")
+class Patrols(MethodView):
+    @blp.login_required()
+    @blp.arguments(PatrolQueryArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.response(200, PatrolSuggestionsSchema)
+    def get(self, args):
+        """Suggest drone patrols: a loop over each top hot zone from the nearest able station."""
+        count = args.pop("zones")
+        return patrols.patrol_suggestions(
+            args, count, rules=DispatchRules.from_config(current_app.config),
+            max_cells=current_app.config["HOTSPOT_MAX_CELLS"])

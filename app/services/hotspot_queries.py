@@ -1,0 +1,209 @@
+"""Hotspot analysis of stored incidents: SQL does the counting, the engine the statistics.
+
+Incidents are never loaded one by one. Two ``GROUP BY`` queries run on the covering index
+``ix_incidents_hotspots``: incidents per (parent cell, type), and, when decay or a trend
+needs time, per (parent cell, time bucket). The parent cell at any resolution is a bit mask
+on the stored resolution-15 cell (``grid.parent_mask_value``), so the same SQL runs on
+SQLite and MySQL. The rows become ``CellCounts`` and go to ``hotspots.analyse``.
+"""
+
+import math
+import time
+
+import numpy as np
+from sqlalchemy import BigInteger, bindparam, func, select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
+
+from app.extensions import db
+from app.models import Incident
+from app.services.errors import InvalidInput
+from app.services.hotspots import (
+    CellCounts,
+    analyse,
+    bucket_origin,
+    parent_mask_value,
+    rolling_backtest,
+)
+from app.services.hotspots.analysis import DEFAULT_RESOLUTION, DEFAULT_WINDOW_DAYS, SLICE_SECONDS
+from app.services.hotspots.grid import DEFAULT_MAX_CELLS, MAX_RESOLUTION, SECONDS_PER_DAY
+
+DAY = int(SECONDS_PER_DAY)
+# Mann-Kendall compares every pair of slices per cell; two years of weeks is plenty.
+MAX_TREND_SLICES = 104
+
+
+def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
+    """Analyse the stored incidents with the endpoint's parameters; return the engine's dict.
+
+    ``params`` holds the query arguments (all optional): ``since``/``until`` (aware
+    datetimes, taken to the whole second; default the last 90 days up to ``now``), ``type``
+    (list), ``min_severity``, ``bbox`` (min_lon, min_lat, max_lon, max_lat), ``resolution``,
+    ``k``, ``half_life_days``, ``alpha``, ``trend`` and ``slice``. The result adds the types
+    and a ``note`` to the engine's answer, and the SQL time to its timing.
+    """
+    since, until = _window(params, now)
+    resolution = params.get("resolution")
+    resolution = DEFAULT_RESOLUTION if resolution is None else resolution
+    if not 0 <= resolution <= MAX_RESOLUTION:
+        raise InvalidInput(f"resolution must be 0-{MAX_RESOLUTION}", field="resolution")
+    trend, slice_name = params.get("trend", False), params.get("slice", "week")
+    if slice_name not in SLICE_SECONDS:
+        raise InvalidInput(f"slice must be one of {sorted(SLICE_SECONDS)}", field="slice")
+    if trend and (until - since) // SLICE_SECONDS[slice_name] > MAX_TREND_SLICES:
+        raise InvalidInput(f"the trend takes at most {MAX_TREND_SLICES} slices: shorten the "
+                           "window or use slice=month", field="since")
+    half_life = params.get("half_life_days")
+    # Decay ages incidents by the day; the trend needs counts per slice; otherwise one bucket.
+    bucket_seconds = DAY if half_life is not None else (
+        int(SLICE_SECONDS[slice_name]) if trend else None)
+
+    started = time.perf_counter()
+    counts = cell_counts(resolution, since, until, bucket_seconds=bucket_seconds,
+                         types=params.get("type"), min_severity=params.get("min_severity"),
+                         bbox=params.get("bbox"))
+    query_ms = round((time.perf_counter() - started) * 1000, 3)
+
+    bbox = params.get("bbox")
+    result = analyse(counts, since=since, until=until, resolution=resolution,
+                     k=params.get("k", 1), half_life_days=half_life,
+                     alpha=params.get("alpha", 0.05), trend=trend, slice=slice_name,
+                     bbox=_south_west_north_east(bbox), min_severity=params.get("min_severity"),
+                     max_cells=max_cells)
+    result["parameters"]["bbox"] = list(bbox) if bbox else None
+    result["parameters"]["types"] = sorted(set(params["type"])) if params.get("type") else None
+    result["note"] = _note(result)
+    timing = result["timing_ms"]
+    result["timing_ms"] = {"query": query_ms, **timing,
+                           "total": round(query_ms + timing["total"], 3)}
+    return result
+
+
+def cell_counts(resolution, since, until, *, bucket_seconds=None, types=None,
+                min_severity=None, bbox=None):
+    """Count stored incidents reported in [since, until) per cell, time bucket and type.
+
+    Times are whole epoch seconds. With ``bucket_seconds`` None the whole window is one
+    bucket and only the (cell, type) query runs; otherwise buckets end exactly at ``until``.
+    ``bbox`` is (min_lon, min_lat, max_lon, max_lat), edges included.
+    """
+    since, until = int(since), int(until)
+    mask, value = parent_mask_value(resolution)
+    cell = (Incident.h3_cell.bitwise_and(bindparam("mask", mask, BigInteger))
+            .bitwise_or(bindparam("value", value, BigInteger))).label("cell")
+    where = _filters(since, until, types, min_severity, bbox)
+    type_rows = _rows(select(cell, Incident.type, func.count()).where(*where)
+                      .group_by("cell", Incident.type))
+    type_cells, type_names, type_counts = _columns(type_rows, 3)
+    if bucket_seconds is None:
+        cells, totals = _sum_by_cell(type_cells, type_counts)
+        return CellCounts(resolution, cells, np.zeros(cells.size, dtype=np.int64), totals,
+                          float(since), float(until - since), type_cells, type_names,
+                          type_counts)
+    origin = int(bucket_origin(since, until, bucket_seconds))
+    bucket = ((Incident.reported_epoch - bindparam("origin", origin, BigInteger))
+              // bucket_seconds).label("bucket")
+    rows = _rows(select(cell, bucket, func.count()).where(*where).group_by("cell", "bucket"))
+    cells, buckets, counts = _columns(rows, 3)
+    return CellCounts(resolution, cells, buckets, counts, float(origin), float(bucket_seconds),
+                      type_cells, type_names, type_counts)
+
+
+def backtest_stored_incidents(*, resolution=DEFAULT_RESOLUTION, k=1, half_life_days=21.0,
+                              fit_days=90, recent_days=28, horizon_days=7, folds=8, seed=0,
+                              end=None):
+    """Run the rolling back-test on the stored incidents, counted per cell and day in SQL.
+
+    ``end`` (epoch seconds) defaults to just after the newest incident. Raises
+    ``InvalidInput`` when there is nothing to test.
+    """
+    if end is None:
+        newest = db.session.scalar(select(func.max(Incident.reported_epoch)))
+        if newest is None:
+            raise InvalidInput("there are no incidents to back-test")
+        end = newest + 1
+    end = math.ceil(end)
+    first = end - (folds * horizon_days + fit_days) * DAY
+    counts = cell_counts(resolution, first, end, bucket_seconds=DAY)
+    if counts.total == 0:
+        raise InvalidInput("no incidents fall in the back-test's fitting and forecast windows")
+    return rolling_backtest(counts, resolution=resolution, k=k, half_life_days=half_life_days,
+                            fit_days=fit_days, recent_days=recent_days,
+                            horizon_days=horizon_days, folds=folds, seed=seed, end=end)
+
+
+def _window(params, now):
+    """Return (since, until) in whole epoch seconds; the default is the last 90 days."""
+    if params.get("until"):
+        until = math.floor(params["until"].timestamp())
+    else:
+        until = math.floor(time.time() if now is None else now.timestamp())
+    since = (math.floor(params["since"].timestamp()) if params.get("since")
+             else until - DEFAULT_WINDOW_DAYS * DAY)
+    if since >= until:
+        raise InvalidInput("since must be before until", field="since")
+    return since, until
+
+
+def _filters(since, until, types, min_severity, bbox):
+    where = [Incident.reported_epoch >= since, Incident.reported_epoch < until]
+    if types:
+        where.append(_unindexed(Incident.type).in_(sorted(set(types))))
+    if min_severity is not None:
+        where.append(_unindexed(Incident.severity) >= min_severity)
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        if min_lon > max_lon:
+            raise InvalidInput("hotspot analysis does not take a bbox across the antimeridian",
+                               field="bbox")
+        where += [_unindexed(Incident.latitude).between(min_lat, max_lat),
+                  _unindexed(Incident.longitude).between(min_lon, max_lon)]
+    return where
+
+
+def _unindexed(column):
+    """``+column``: the term is checked on the covering index, not looked up in its own.
+
+    Without statistics SQLite's planner takes a type equality or a latitude range for more
+    selective than the time window and reads the table row by row, many times slower at a
+    million incidents. A unary plus keeps a term off its column's index; MySQL reads it as
+    a no-op.
+    """
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def _rows(stmt):
+    """Run an aggregate select as plain tuples (no ORM)."""
+    return db.session.connection().execute(stmt).all()
+
+
+def _columns(rows, width):
+    if not rows:
+        return tuple(np.empty(0) for _ in range(width))
+    return tuple(np.array(column) for column in zip(*rows, strict=True))
+
+
+def _sum_by_cell(cells, counts):
+    if cells.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    unique, position = np.unique(cells.astype(np.int64), return_inverse=True)
+    return unique, np.bincount(position, weights=counts.astype(float))
+
+
+def _south_west_north_east(bbox):
+    if bbox is None:
+        return None
+    min_lon, min_lat, max_lon, max_lat = bbox
+    return (min_lat, min_lon, max_lat, max_lon)
+
+
+def _note(result):
+    counts = result["counts"]
+    if counts["incidents"] == 0:
+        return ("No incidents match these filters between since and until: there is nothing "
+                "to analyse.")
+    if counts["hot_cells"] + counts["cold_cells"] == 0:
+        return (f"No cell is significantly hot or cold at a false discovery rate of "
+                f"{result['parameters']['alpha']}: the incidents are spread about as evenly "
+                "as chance would spread them.")
+    return None

@@ -41,3 +41,13 @@ def test_drift_check_can_fail(backend, new_database):
         assert any(change[0] == "remove_column" and change[3].name == "nickname"
                    for change in drift)
         db.engine.dispose()
+
+
+def test_coordinates_keep_full_precision(auth, db):
+    """MySQL FLOAT would round them to about 1e-4 degrees (metres on the ground)."""
+    from tests.factories import make_station
+
+    station = make_station(db, latitude=-26.2398765, longitude=27.8612345)
+    response = auth.client.get(f"/api/stations/{station.id}", headers=auth.headers("viewer"))
+    body = response.get_json()
+    assert (body["latitude"], body["longitude"]) == (-26.2398765, 27.8612345)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Double, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -56,8 +56,8 @@ class Station(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)
     capacity: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -83,11 +83,11 @@ class Drone(db.Model):
         ForeignKey("stations.id", ondelete="RESTRICT"), index=True
     )
     status: Mapped[str] = mapped_column(String(16), default=DRONE_AVAILABLE, index=True)
-    battery_pct: Mapped[float] = mapped_column(Float, default=100.0)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
-    cruise_speed_mps: Mapped[float] = mapped_column(Float)
-    max_range_m: Mapped[float] = mapped_column(Float, index=True)
+    battery_pct: Mapped[float] = mapped_column(Double, default=100.0)
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)
+    cruise_speed_mps: Mapped[float] = mapped_column(Double)
+    max_range_m: Mapped[float] = mapped_column(Double, index=True)
     last_telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The incident this drone is flying for. No foreign key: incidents already
     # reference drones, and a cycle would complicate every migration.
@@ -110,9 +110,9 @@ class GroundUnit(db.Model):
     callsign: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), default=UNIT_AVAILABLE, index=True)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
-    speed_mps: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)
+    speed_mps: Mapped[float] = mapped_column(Double)
     location_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incident_id: Mapped[int | None]  # the incident it is answering (no foreign key)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

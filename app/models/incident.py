@@ -4,7 +4,7 @@ import math
 from datetime import datetime
 
 import h3.api.basic_int as h3
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -78,8 +78,8 @@ class Incident(db.Model):
     type: Mapped[str] = mapped_column(String(32), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[int] = mapped_column(SmallInteger, index=True)
-    latitude: Mapped[float] = mapped_column(Float)
-    longitude: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Derived at insert from latitude/longitude and reported_at (whatever inserts the row);
     # bulk loaders pass them precomputed. Incidents never move or change their report time.

@@ -160,3 +160,51 @@ def test_patrol_parameters_are_checked(client, auth, db):
     response = client.get("/api/analytics/patrols", query_string={"zones": 0},
                           headers=auth.headers("viewer"))
     assert response.status_code == 422 and list(response.get_json()["errors"]) == ["zones"]
+
+
+# Filing a suggested patrol as a flight plan
+
+
+def file_patrol(client, headers, zone, body=None, **params):
+    return client.post(f"/api/analytics/patrols/{zone}/plan", json=body or {},
+                       query_string={**WINDOW, **params}, headers=headers)
+
+
+def test_a_suggested_patrol_is_filed_as_a_patrol_flight_plan(client, auth, db, planted, fleet):
+    suggestion = patrols(client, auth.headers("viewer"), zones=1)["patrols"][0]
+    operator = auth.user("operator")
+    response = file_patrol(client, auth.headers(user=operator), suggestion["zone_id"],
+                           {"starts_at": "2030-01-01T10:00:00Z", "min_altitude_m": 40})
+    assert response.status_code == 202, response.get_json()
+    plan = response.get_json()
+    assert plan["purpose"] == "patrol" and plan["state"] == "submitted"
+    assert plan["drone_id"] == suggestion["drone"]["id"]
+    assert plan["route"] == [{"latitude": p["latitude"], "longitude": p["longitude"]}
+                             for p in suggestion["route"]["waypoints"]]
+    assert plan["min_altitude_m"] == 40 and plan["max_altitude_m"] == 90
+    assert plan["starts_at"] == "2030-01-01T10:00:00Z"
+    flown_s = (datetime.fromisoformat(plan["ends_at"]) - datetime.fromisoformat(
+        plan["starts_at"])).total_seconds()
+    assert flown_s >= suggestion["route"]["flight_time_s"]
+    shown = client.get(f"/api/flight-plans/{plan['id']}", headers=auth.headers("viewer"))
+    assert shown.status_code == 200 and shown.get_json()["created_by_id"] == operator.id
+
+
+def test_a_patrol_plan_can_be_a_draft(client, auth, db, planted, fleet):
+    zone = patrols(client, auth.headers("viewer"), zones=1)["patrols"][0]["zone_id"]
+    response = file_patrol(client, auth.headers("operator"), zone, {"draft": True})
+    assert response.status_code == 201 and response.get_json()["state"] == "draft"
+
+
+def test_filing_a_patrol_needs_a_writer_a_known_zone_and_an_able_drone(
+        client, auth, db, planted, fleet):
+    zone = patrols(client, auth.headers("viewer"), zones=1)["patrols"][0]["zone_id"]
+    assert file_patrol(client, auth.headers("viewer"), zone).status_code == 403
+    assert file_patrol(client, auth.headers("operator"), "89bcc3ccc67ffff").status_code == 404
+    for drone in (fleet["drone_a"], fleet["drone_c"]):
+        drone.battery_pct = 10.0
+    db.session.commit()
+    stranded = file_patrol(client, auth.headers("operator"), zone)
+    assert stranded.status_code == 409 and "current charge" in stranded.get_json()["detail"]
+    bad = file_patrol(client, auth.headers("operator"), zone, {"min_altitude_m": -5})
+    assert bad.status_code == 422 and "min_altitude_m" in bad.get_json()["errors"]

@@ -6,14 +6,20 @@ the zone (nearest neighbour, then 2-opt) and returns to the station. Zones are f
 their id (the zone's highest-z cell), so a plan can be filed later with the same parameters.
 """
 
+import math
+from datetime import timedelta
+
 import numpy as np
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Drone, Station
 from app.models.fleet import DRONE_AVAILABLE
+from app.models.flight import PATROL
+from app.models.types import utcnow
+from app.services import flight_plans
 from app.services.dispatch_ranking import DispatchRules
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.geo import great_circle_m
 from app.services.hotspot_queries import hotspot_analysis
 from app.services.hotspots.grid import DEFAULT_MAX_CELLS, cell_centres, cells_from_ids
@@ -49,6 +55,30 @@ def patrol_for_zone(zone_id, params, *, rules=None, now=None, max_cells=DEFAULT_
     if zone is None:
         raise NotFound(f"No hot zone contains cell {zone_id} with these parameters.")
     return plan_patrol(zone, available_drones_by_station(), rules or DispatchRules())
+
+
+def file_patrol_plan(zone_id, params, *, starts_at, min_altitude_m, max_altitude_m,
+                     created_by=None, submit=True, rules=None, now=None,
+                     max_cells=DEFAULT_MAX_CELLS):
+    """File the patrol of hot zone ``zone_id`` as a ``patrol`` flight plan; return the plan.
+
+    The loop and drone are those ``patrol_for_zone`` suggests; the window runs from
+    ``starts_at`` for the loop's flight time plus the response-plan time margin.
+    Raises NotFound (no such zone) or Conflict (no drone can fly it). The caller commits.
+    """
+    now = now or utcnow()
+    patrol = patrol_for_zone(zone_id, params, rules=rules, now=now, max_cells=max_cells)
+    if not patrol["feasible"]:
+        raise Conflict(patrol["note"] or "No available drone can fly this patrol.",
+                       errors={"zone": [patrol["note"] or "No drone can fly it."]})
+    plan_rules = flight_plans.plan_rules()
+    seconds = patrol["route"]["flight_time_s"] + plan_rules.response_time_margin_s
+    route = [(point["latitude"], point["longitude"]) for point in patrol["route"]["waypoints"]]
+    return flight_plans.file_flight_plan(
+        db.session.get(Drone, patrol["drone"]["id"]), PATROL, route,
+        min_altitude_m=min_altitude_m, max_altitude_m=max_altitude_m, starts_at=starts_at,
+        ends_at=starts_at + timedelta(seconds=math.ceil(seconds)), created_by=created_by,
+        submit=submit, now=now, rules=plan_rules)
 
 
 def available_drones_by_station():

@@ -3,17 +3,25 @@
 import marshmallow as ma
 from flask import current_app, jsonify
 from flask.views import MethodView
+from flask_jwt_extended import current_user
 
 from app.api.analytics.cli import backtest_command
 from app.api.analytics.schemas import (
     GEOJSON,
     HotspotAnalysisSchema,
     HotspotFeatureCollectionSchema,
+    HotspotFilterArgsSchema,
     HotspotQueryArgsSchema,
+    PatrolPlanCreateSchema,
     PatrolQueryArgsSchema,
     PatrolSuggestionsSchema,
 )
 from app.api.blueprint import Blueprint
+from app.api.flight_plans.schemas import FlightPlanSchema
+from app.extensions import db
+from app.models.flight import DRAFT
+from app.models.types import utcnow
+from app.models.user import WRITERS
 from app.services import hotspot_queries, patrols
 from app.services.dispatch_ranking import DispatchRules
 from app.services.hotspots import feature_collection
@@ -55,3 +63,23 @@ class Patrols(MethodView):
         return patrols.patrol_suggestions(
             args, count, rules=DispatchRules.from_config(current_app.config),
             max_cells=current_app.config["HOTSPOT_MAX_CELLS"])
+
+
+@blp.route("/patrols/<string:zone>/plan")
+class PatrolPlan(MethodView):
+    @blp.login_required(roles=WRITERS)
+    @blp.arguments(HotspotFilterArgsSchema, location="query", unknown=ma.RAISE)
+    @blp.arguments(PatrolPlanCreateSchema)
+    @blp.response(202, FlightPlanSchema, description="Filed and submitted; ATC decides shortly")
+    @blp.alt_response(201, schema=FlightPlanSchema, description="Saved as a draft")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, args, body, zone):
+        """File a hot zone's suggested patrol as a ``patrol`` flight plan (same query as GET)."""
+        plan = patrols.file_patrol_plan(
+            zone, args, starts_at=body.pop("starts_at", None) or utcnow(),
+            submit=not body.pop("draft"), created_by=current_user.id,
+            rules=DispatchRules.from_config(current_app.config),
+            max_cells=current_app.config["HOTSPOT_MAX_CELLS"], **body)
+        db.session.commit()
+        return plan, 201 if plan.state == DRAFT else 202

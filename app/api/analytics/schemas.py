@@ -82,6 +82,18 @@ class PatrolQueryArgsSchema(HotspotFilterArgsSchema):
                               metadata={"description": "How many of the best zones"})
 
 
+class PatrolPlanCreateSchema(ma.Schema):
+    """When and how high the patrol flies; the route and drone come from the suggestion."""
+
+    starts_at = UTCDateTime(metadata={"description": "Take-off (default: now)"})
+    min_altitude_m = ma.fields.Float(load_default=30.0, allow_nan=False,
+                                     validate=validate.Range(min=0, max=10_000))
+    max_altitude_m = ma.fields.Float(load_default=90.0, allow_nan=False,
+                                     validate=validate.Range(min=0, max=10_000))
+    draft = ma.fields.Boolean(load_default=False,
+                              metadata={"description": "Save without submitting to ATC"})
+
+
 class HotspotParametersSchema(ma.Schema):
     """The parameters the analysis used, defaults filled in."""
 

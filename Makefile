@@ -26,7 +26,8 @@ run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/python seed.py
 	@echo "CPS is starting on http://127.0.0.1:$(PORT)  (Swagger UI: http://127.0.0.1:$(PORT)/apidocs)"
-	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} \
+	DEMO_DOCK_REPORT_INTERVAL_S=$${DEMO_DOCK_REPORT_INTERVAL_S:-30} $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
 	$(BIN)/pytest

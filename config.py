@@ -206,6 +206,13 @@ class Config:
     DISPATCH_RUNNERS_UP = _env_int("DISPATCH_RUNNERS_UP", 3)
     DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
     DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
+    # Scheduled fleet jobs: a queue pass for incidents no drone could take, and the sweep
+    # that marks available drones offline when they stop reporting.
+    DISPATCH_QUEUE_INTERVAL_S = _env_int("DISPATCH_QUEUE_INTERVAL_S", 15)
+    DRONE_OFFLINE_AFTER_S = _env_int("DRONE_OFFLINE_AFTER_S", 600)
+    TELEMETRY_SWEEP_INTERVAL_S = _env_int("TELEMETRY_SWEEP_INTERVAL_S", 60)
+    # Demo only: docks report their resting drones every N seconds (0: off; make run: 30).
+    DEMO_DOCK_REPORT_INTERVAL_S = _env_int("DEMO_DOCK_REPORT_INTERVAL_S", 0)
 
     # Flight plans: the horizontal margin around a route that a plan reserves, and the
     # altitude band and spare time of the response plan filed when a drone is dispatched.

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.models import Drone, GroundUnit, Incident, IncidentEvent, Station
-from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE
+from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE, DRONE_OFFLINE
 from app.models.incident import CANCELLED, RESOLVED, STORED_CELL_RESOLUTION, SYSTEM_ACTOR
 from app.models.types import utcnow
 from app.services.dispatch import SUITABLE_UNIT_KINDS, dispatch_queued_incidents
@@ -217,7 +217,10 @@ def seed_history(echo, size=HISTORY_SIZE):
 
 
 def report_docked_drones(now=None):
-    """Docks report in: every drone resting at its station has fresh telemetry now."""
+    """Docks report in: every drone resting at its station has fresh telemetry now.
+
+    A drone that reports is online, so a docked ``offline`` drone is available again.
+    """
     now = now or utcnow()
     drones = db.session.scalars(
         select(Drone).join(Station).where(
@@ -225,6 +228,8 @@ def report_docked_drones(now=None):
     ).all()
     for drone in drones:
         drone.last_telemetry_at = drone.updated_at = now
+        if drone.status == DRONE_OFFLINE:
+            drone.status = DRONE_AVAILABLE
     return drones
 
 

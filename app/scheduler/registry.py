@@ -9,11 +9,14 @@ context and commits afterwards (rolls back if it raises).
 
 from functools import partial
 
+from app.demo.fleet import report_docked_drones
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
 from app.scheduler.specs import JobSpec, cron, every
-from app.services import auth, devices, notifications
+from app.services import auth, devices, fleet, notifications
 from app.services.atc.submissions import process_submissions
+from app.services.dispatch import dispatch_queued_incidents
+from app.services.dispatch_ranking import DispatchRules
 
 
 def scheduled_jobs(config):
@@ -26,11 +29,16 @@ def scheduled_jobs(config):
         JobSpec("scheduler.prune-job-runs", prune_job_runs, cron(minute=47)),
         JobSpec("atc.process-submissions", process_submissions,
                 every(seconds=config["ATC_PROCESS_INTERVAL_S"])),
-        # Feature jobs, one line each once their services exist:
-        # JobSpec("dispatch.queued-incidents", dispatch.dispatch_queued_incidents,
-        #         every(seconds=15)),
-        # JobSpec("telemetry.stale-sweep", telemetry.mark_stale_units, every(seconds=30)),
+        JobSpec("dispatch.queued-incidents",
+                partial(dispatch_queued_incidents, DispatchRules.from_config(config)),
+                every(seconds=config["DISPATCH_QUEUE_INTERVAL_S"])),
+        JobSpec("fleet.offline-sweep",
+                partial(fleet.mark_silent_drones_offline, config["DRONE_OFFLINE_AFTER_S"]),
+                every(seconds=config["TELEMETRY_SWEEP_INTERVAL_S"])),
     ]
+    if config["DEMO_DOCK_REPORT_INTERVAL_S"]:
+        jobs.append(JobSpec("demo.dock-reports", report_docked_drones,
+                            every(seconds=config["DEMO_DOCK_REPORT_INTERVAL_S"])))
     if config["SCHEDULER_PROBE_FILE"]:
         jobs.append(JobSpec("scheduler.probe",
                             partial(write_probe_line, config["SCHEDULER_PROBE_FILE"]),

@@ -23,7 +23,7 @@ from app.models import Drone, GroundUnit, Incident, IncidentEvent
 from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED, UNIT_AVAILABLE, UNIT_DISPATCHED
 from app.models.incident import DISPATCHED, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
-from app.services import flight_plans
+from app.services import flight_plans, notifications
 from app.services.dispatch_ranking import (
     BUSY,
     FEASIBLE,
@@ -286,7 +286,23 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         kind = "ground_unit_dispatched" if unit is not None else None
     if kind:
         record_event(incident.id, kind, _jsonable(decision), actor_id, now)
+    if drone is not None:
+        _tell_operators(incident, drone, unit)
     return decision
+
+
+def _tell_operators(incident, drone, unit):
+    """Queue a push about the dispatch to the operators on duty (sent by the outbox)."""
+    recipients = notifications.operators_on_duty()
+    if not recipients:
+        return
+    crew = f"Drone {drone['serial']} dispatched, ETA {drone['eta_s']:.0f} s"
+    if unit is not None:
+        crew += f"; {unit['callsign']} ETA {unit['eta_s']:.0f} s"
+    notifications.notify_users(
+        recipients, f"Incident {incident.id}: {incident.type} (severity {incident.severity})",
+        f"{crew}. Awaiting ATC approval of the flight plan.",
+        {"kind": "dispatch", "incident_id": incident.id, "path": f"/api/incidents/{incident.id}"})
 
 
 def _release_unit(unit_id, incident_id, now):

@@ -5,6 +5,9 @@ against, so it cannot overwrite a concurrent dispatch. A drone that ends up
 available, or reports in while available, is offered to the dispatch queue.
 """
 
+import logging
+from datetime import timedelta
+
 from sqlalchemy import func, select, update
 
 from app.extensions import db
@@ -12,6 +15,7 @@ from app.models import Drone, GroundUnit, Station
 from app.models.fleet import (
     DRONE_AVAILABLE,
     DRONE_DISPATCHED,
+    DRONE_OFFLINE,
     DRONE_ON_MISSION,
     DRONE_TRANSITIONS,
     UNIT_AVAILABLE,
@@ -22,6 +26,8 @@ from app.models.fleet import (
 from app.models.types import utcnow
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 # Only dispatch moves a drone or unit onto an incident or hands it back unused.
 DRONE_DISPATCH_ONLY = {(DRONE_AVAILABLE, DRONE_DISPATCHED), (DRONE_DISPATCHED, DRONE_AVAILABLE)}
@@ -150,16 +156,40 @@ def update_drone(drone, changes, rules, now=None):
 
 
 def report_telemetry(drone, report, rules, now=None):
-    """Record where a drone is and its charge (and status, if it says so)."""
+    """Record where a drone is and its charge (and status, if it says so).
+
+    ``offline`` means not heard from: a drone that reports is back online, so an
+    offline drone becomes available unless the report names another status.
+    """
     now = now or utcnow()
     drone.latitude, drone.longitude = report["latitude"], report["longitude"]
     drone.battery_pct = report["battery_pct"]
     drone.last_telemetry_at = drone.updated_at = now
     db.session.flush()
-    status = report.get("status")
+    status = report.get("status") or (DRONE_AVAILABLE if drone.status == DRONE_OFFLINE else None)
     if status is not None and status != drone.status:
         change_drone_status(drone, status, now)
     return _offer_to_queue(drone, rules, now)
+
+
+def mark_silent_drones_offline(offline_after_s, now=None):
+    """Available drones not heard from for ``offline_after_s`` go ``offline``; return their ids.
+
+    Dispatch already skips stale drones; this keeps the fleet's status honest for
+    the people looking at it. The drone's next report brings it back.
+    """
+    now = now or utcnow()
+    silent = (Drone.status == DRONE_AVAILABLE) & (
+        Drone.last_telemetry_at.is_(None)
+        | (Drone.last_telemetry_at < now - timedelta(seconds=offline_after_s)))
+    ids = list(db.session.scalars(select(Drone.id).where(silent)))
+    if ids:
+        db.session.execute(update(Drone).where(Drone.id.in_(ids), silent)
+                           .values(status=DRONE_OFFLINE, updated_at=now)
+                           .execution_options(synchronize_session=False))
+        log.info("drones went offline: no telemetry for %s s", offline_after_s,
+                 extra={"fields": {"drone_ids": ids}})
+    return ids
 
 
 def change_drone_status(drone, new, now):

@@ -17,9 +17,10 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Device, Notification, NotificationRecipient
+from app.models import Device, Notification, NotificationRecipient, User
 from app.models.notification import FAILED, PENDING, SENDING, SENT
 from app.models.types import utcnow
+from app.models.user import WRITERS
 from app.services.devices import area_topic
 from app.services.notifier import DELIVERED, RETRY, TOKEN_DEAD, Push, get_notifier
 
@@ -55,6 +56,13 @@ def notify_users(user_ids, title, body, data=None):
     db.session.add_all(rows)
     db.session.flush()
     return rows
+
+
+def operators_on_duty():
+    """Ids of the active operators and admins with a phone registered for pushes."""
+    return list(db.session.scalars(
+        select(User.id).distinct().join(Device, Device.user_id == User.id)
+        .where(User.is_active.is_(True), User.role.in_(WRITERS)).order_by(User.id)))
 
 
 def notify_area(area_id, user_ids, title, body, data=None):

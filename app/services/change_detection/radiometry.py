@@ -1,0 +1,151 @@
+"""Radiometric normalisation: make the newer image's colours comparable with the older's.
+
+Three steps in linear BGR (where sunlight, exposure and haze act as a gain and an
+offset per channel), all estimated over valid (overlapping) pixels only:
+
+1. **Global** gain and offset per channel, from medians and median absolute
+   deviations refined with outliers trimmed, so changed pixels do not pull the fit.
+   (Histogram matching was tried first: it also absorbs large real changes.)
+2. **Local**, per block of ``radiometry_block_px`` pixels (see ``local_correction``):
+   haze and thin cloud lift and flatten one part of the tile more than another.
+   Block statistics are median-filtered over 3×3 blocks, which changes are small
+   next to, and interpolated smoothly.
+3. **Per colour**: the season turns grass straw-coloured but leaves roofs and roads
+   as they were, so no single transform fits. The mean difference between the
+   images is learnt for each colour bin (``colour_levels`` per channel) and applied
+   both ways round: the older image predicts the newer (a new roof on common grass
+   stands out) and the newer predicts the older (a vanished roof stands out).
+   Rare colours, which a change could dominate, are shrunk towards no correction.
+"""
+
+import cv2
+import numpy as np
+
+from app.services.change_detection.settings import ChangeDetectionSettings
+
+_DEFAULTS = ChangeDetectionSettings()
+_STRIDE = 4  # block statistics use every fourth row and column
+_LAB_SCALE = np.float32([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]])
+
+
+def to_lab(image_bgr):
+    """BGR uint8 → CIE Lab float32 (L 0…100, a and b about −128…127)."""
+    lab = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2Lab).astype(np.float32)
+    return cv2.transform(lab, _LAB_SCALE)
+
+
+def robust_linear_fit(source, reference, valid, iterations=3):
+    """Per-channel gain and offset taking ``source`` to ``reference``, ignoring outliers.
+
+    Starts from medians and median absolute deviations (unmoved by changes covering
+    less than half the tile), then refits on the pixels whose residual lies within 3
+    robust standard deviations. The gain is the ratio of spreads, not a least-squares
+    slope, which noise and haze would bias towards zero.
+    """
+    step = max(1, int(np.sqrt(valid.sum() / 8000)))
+    sample = valid[::step, ::step]
+    src = source[::step, ::step][sample].astype(np.float64)
+    ref = reference[::step, ::step][sample].astype(np.float64)
+    gains, offsets = np.ones(src.shape[1]), np.zeros(src.shape[1])
+    for channel in range(src.shape[1]):
+        x, y = src[:, channel], ref[:, channel]
+        x_med, y_med = np.median(x), np.median(y)
+        gain = np.clip((np.median(np.abs(y - y_med)) + 0.5) / (np.median(np.abs(x - x_med)) + 0.5),
+                       0.5, 2.0)
+        offset = y_med - gain * x_med
+        for _ in range(iterations):
+            residual = np.abs(y - (gain * x + offset))
+            keep = residual <= max(3 * 1.4826 * np.median(residual), 2.0)
+            if keep.sum() < 10 or np.std(x[keep]) < 2.0:
+                break
+            gain = float(np.clip(np.std(y[keep]) / np.std(x[keep]), 0.5, 2.0))
+            offset = float(np.mean(y[keep]) - gain * np.mean(x[keep]))
+        gains[channel], offsets[channel] = gain, offset
+    return gains.astype(np.float32), offsets.astype(np.float32)
+
+
+def _nan_median_3x3(grid):
+    padded = np.pad(grid, ((1, 1), (1, 1), (0, 0)), constant_values=np.nan)
+    rows, cols = grid.shape[:2]
+    stack = [padded[i:i + rows, j:j + cols] for i in range(3) for j in range(3)]
+    return np.nanmedian(np.stack(stack), axis=0)
+
+
+def _blocks(image, counts, side):
+    rows, cols = counts
+    trimmed = image[:rows * side[0]:_STRIDE, :cols * side[1]:_STRIDE]
+    shaped = trimmed.reshape(rows, trimmed.shape[0] // rows, cols, trimmed.shape[1] // cols, -1)
+    return shaped.transpose(0, 2, 1, 3, 4).reshape(rows, cols, -1, image.shape[2])
+
+
+def _detail_spread(image, counts, side):
+    detail = np.abs(image - cv2.blur(image, (9, 9)))
+    return np.median(_blocks(detail, counts, side), axis=2).sum(axis=2)
+
+
+def local_correction(source, reference, block_px):
+    """Move ``source`` towards ``reference`` block by block: ``m_ref + gain (source − m_src)``.
+
+    ``m_src`` and ``m_ref`` are block medians per channel, median-filtered over 3×3
+    blocks and interpolated smoothly. The gain is the ratio of fine detail (pixel minus
+    its 9×9 mean), which a haze gradient across a block does not inflate; one gain
+    serves all three channels, as haze scales them alike and adds its own colour.
+    Writing the correction about the local medians keeps an error in the gain to a
+    small error on pixels near the local median.
+    """
+    height, width = source.shape[:2]
+    counts = (max(1, round(height / block_px)), max(1, round(width / block_px)))
+    side = (height // counts[0] // _STRIDE * _STRIDE, width // counts[1] // _STRIDE * _STRIDE)
+    gain = (_detail_spread(reference, counts, side) + 0.5) / (
+        _detail_spread(source, counts, side) + 0.5)
+    gain = _nan_median_3x3(np.clip(gain, 0.5, 2.5)[:, :, None])[:, :, 0]
+    size = (width, height)
+
+    def smooth(grid):
+        return cv2.resize(grid.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+
+    src_median = smooth(_nan_median_3x3(np.median(_blocks(source, counts, side), axis=2)))
+    ref_median = smooth(_nan_median_3x3(np.median(_blocks(reference, counts, side), axis=2)))
+    gain_map = smooth(gain)
+    return ref_median + cv2.merge([gain_map] * 3) * (source - src_median)
+
+
+def normalise(newer, older, valid, settings=_DEFAULTS):
+    """Return the newer image (float BGR) with the older one's lighting, globally and locally.
+
+    Pixels outside ``valid`` take the older image's values, so they never differ.
+    """
+    newer, older = newer.astype(np.float32), older.astype(np.float32)
+    gains, offsets = robust_linear_fit(newer, older, valid)
+    matched = newer * gains + offsets
+    matched[~valid] = older[~valid]
+    return local_correction(matched, older, settings.radiometry_block_px)
+
+
+def colour_keys(image_u8, levels):
+    """Index of each pixel's colour bin, ``levels`` per channel (a power of two ≤ 256)."""
+    shift = 8 - int(np.log2(levels))
+    quantised = (image_u8 >> shift).astype(np.int32)
+    return (quantised[..., 0] * levels + quantised[..., 1]) * levels + quantised[..., 2]
+
+
+def colour_corrections(keys, difference, valid, bins, prior_px=50):
+    """Mean ``difference`` (H×W×C) per colour bin: a table of ``bins`` rows.
+
+    A bin's mean is shrunk by n / (n + prior_px) towards zero, so a colour seen on few
+    pixels (perhaps only on a change) is barely corrected; a second pass leaves out the
+    pixels the first could not explain. Learnt on a regular sample of about 40 000 pixels.
+    """
+    step = max(1, round(np.sqrt(keys.size / 40000)))
+    sample = valid[::step, ::step]
+    keys, difference = keys[::step, ::step][sample], difference[::step, ::step][sample]
+    keep = np.ones(len(keys), bool)
+    for _ in range(2):
+        chosen = keys[keep]
+        count = np.bincount(chosen, minlength=bins).astype(np.float32)
+        table = np.stack([np.bincount(chosen, weights=difference[keep, c], minlength=bins)
+                          for c in range(difference.shape[1])], axis=1).astype(np.float32)
+        table /= (count + prior_px)[:, None]
+        residual = np.abs(difference - table[keys]).sum(axis=1)
+        keep = residual <= max(3.0 * float(np.median(residual)), 6.0)
+    return table

@@ -1,0 +1,74 @@
+"""Change score per pixel and the absolute threshold it is cut at.
+
+The score is a colour difference in CIE Lab (ΔE, with L down-weighted) between each
+image and its prediction from the other (see ``radiometry.colour_corrections``), the
+larger of the two ways round. It is made tolerant to what is left of misregistration:
+a pixel only differs by as much as its colour lies outside the range of colours of the
+other image's 3×3 neighbourhood, taken both ways round. A thin edge that moved by a
+pixel therefore scores nothing; a new roof scores fully.
+"""
+
+import cv2
+import numpy as np
+
+from app.services.change_detection.radiometry import colour_corrections, colour_keys, to_lab
+from app.services.change_detection.settings import ChangeDetectionSettings
+
+_DEFAULTS = ChangeDetectionSettings()
+_NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
+
+
+def _outside_range(image, other, weights):
+    excess = cv2.add(cv2.max(cv2.subtract(image, cv2.dilate(other, _NEIGHBOURHOOD)), 0.0),
+                     cv2.max(cv2.subtract(cv2.erode(other, _NEIGHBOURHOOD), image), 0.0))
+    excess = cv2.multiply(excess, weights)
+    return cv2.sqrt(cv2.transform(cv2.multiply(excess, excess), np.ones((1, 3), np.float32)))
+
+
+def tolerant_difference(first_lab, second_lab, weights):
+    """ΔE between two Lab images, forgiving a one-pixel misalignment either way."""
+    return cv2.min(_outside_range(first_lab, second_lab, weights),
+                   _outside_range(second_lab, first_lab, weights))
+
+
+def change_score(older, newer, valid, settings=_DEFAULTS):
+    """Return the per-pixel change magnitude (ΔE units, float32); zero outside ``valid``.
+
+    ``older`` and ``newer`` are registered, radiometrically normalised BGR images
+    (uint8, or float 0…255). Each is predicted from the other by the mean Lab
+    difference of its colour bin; the larger of the two residuals is the score.
+    """
+    older, newer = (np.clip(image, 0, 255).astype(np.uint8) if image.dtype != np.uint8
+                    else image for image in (older, newer))
+    older_lab, newer_lab = to_lab(older), to_lab(newer)
+    levels = settings.colour_levels
+    older_keys, newer_keys = colour_keys(older, levels), colour_keys(newer, levels)
+    difference = newer_lab - older_lab
+    predicted_newer = older_lab + colour_corrections(older_keys, difference, valid,
+                                                     levels ** 3)[older_keys]
+    predicted_older = newer_lab - colour_corrections(newer_keys, difference, valid,
+                                                     levels ** 3)[newer_keys]
+    weights = (settings.luminance_weight, 1.0, 1.0, 0.0)
+    appeared = tolerant_difference(newer_lab, predicted_newer, weights)
+    vanished = tolerant_difference(older_lab, predicted_older, weights)
+    score = cv2.max(appeared, vanished)
+    score[~valid] = 0.0
+    return score
+
+
+def sensitivity_factor(sensitivity):
+    """Threshold multiplier: 1 at sensitivity 0.5, halved at 1.0, doubled at 0.0."""
+    return 2.0 ** (1.0 - 2.0 * min(1.0, max(0.0, sensitivity)))
+
+
+def thresholds(score, valid, sensitivity=0.5, settings=_DEFAULTS):
+    """Return (seed, grow) thresholds: an absolute floor, raised on noisy pairs.
+
+    The seed threshold is ``max(floor, noise_factor × median score)`` scaled by the
+    sensitivity; the median stands for the noise level because changes cover far less
+    than half a tile. Never a split of the histogram (Otsu would always find a change).
+    """
+    noise = float(np.median(score[valid])) if valid.any() else 0.0
+    seed = max(settings.threshold_floor, settings.noise_factor * noise)
+    seed *= sensitivity_factor(sensitivity)
+    return seed, seed * settings.grow_ratio

@@ -65,7 +65,7 @@ def _phase_shift(older, newer):
 
 
 def _ecc(older, newer, initial, settings):
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, settings.ecc_iterations, 1e-4)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, settings.ecc_iterations, 1e-3)
     warp = np.asarray(initial, np.float32).copy()
     correlation, warp = cv2.findTransformECC(older, newer, warp, cv2.MOTION_EUCLIDEAN,
                                              criteria, None, 5)

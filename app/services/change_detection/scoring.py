@@ -11,7 +11,12 @@ pixel therefore scores nothing; a new roof scores fully.
 import cv2
 import numpy as np
 
-from app.services.change_detection.radiometry import colour_corrections, colour_keys, to_lab
+from app.services.change_detection.radiometry import (
+    apply_by_colour,
+    colour_corrections,
+    colour_keys,
+    to_lab,
+)
 from app.services.change_detection.settings import ChangeDetectionSettings
 
 _DEFAULTS = ChangeDetectionSettings()
@@ -41,13 +46,12 @@ def change_score(older, newer, valid, settings=_DEFAULTS):
     older, newer = (np.clip(image, 0, 255).astype(np.uint8) if image.dtype != np.uint8
                     else image for image in (older, newer))
     older_lab, newer_lab = to_lab(older), to_lab(newer)
-    levels = settings.colour_levels
-    older_keys, newer_keys = colour_keys(older, levels), colour_keys(newer, levels)
-    difference = newer_lab - older_lab
-    predicted_newer = older_lab + colour_corrections(older_keys, difference, valid,
-                                                     levels ** 3)[older_keys]
-    predicted_older = newer_lab - colour_corrections(newer_keys, difference, valid,
-                                                     levels ** 3)[newer_keys]
+    older_keys, newer_keys = colour_keys(older), colour_keys(newer)
+    difference = cv2.subtract(newer_lab, older_lab)
+    predicted_newer = cv2.add(older_lab, apply_by_colour(
+        older_keys, colour_corrections(older_keys, difference, valid)))
+    predicted_older = cv2.subtract(newer_lab, apply_by_colour(
+        newer_keys, colour_corrections(newer_keys, difference, valid)))
     weights = (settings.luminance_weight, 1.0, 1.0, 0.0)
     appeared = tolerant_difference(newer_lab, predicted_newer, weights)
     vanished = tolerant_difference(older_lab, predicted_older, weights)
@@ -68,7 +72,8 @@ def thresholds(score, valid, sensitivity=0.5, settings=_DEFAULTS):
     sensitivity; the median stands for the noise level because changes cover far less
     than half a tile. Never a split of the histogram (Otsu would always find a change).
     """
-    noise = float(np.median(score[valid])) if valid.any() else 0.0
+    sample = score[::2, ::2][valid[::2, ::2]]
+    noise = float(np.median(sample)) if sample.size else 0.0
     seed = max(settings.threshold_floor, settings.noise_factor * noise)
     seed *= sensitivity_factor(sensitivity)
     return seed, seed * settings.grow_ratio

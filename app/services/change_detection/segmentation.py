@@ -27,8 +27,9 @@ def changed_mask(score, seed_threshold, grow_threshold):
     seeded = np.zeros(count, bool)
     seeded[np.unique(labels[(score >= seed_threshold) & (grow > 0)])] = True
     seeded[0] = False
-    mask = seeded[labels].astype(np.uint8)
-    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _CLOSE)
+    mask = cv2.morphologyEx(seeded[labels].astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
+    # the score forgives a pixel of misalignment, so it stops a pixel short of each edge
+    return cv2.dilate(mask, _OPEN)
 
 
 def regions(mask, score, min_pixels):

@@ -13,7 +13,7 @@ class ChangeDetectionSettings:
     saturated_share: float = 0.30  # share of clipped pixels (any channel ≥ 254, or all ≤ 1)
     cloud_share: float = 0.50  # share of bright, colourless, smooth pixels
     # registration
-    registration_size: int = 320  # longest side the images are reduced to for estimation
+    registration_size: int = 256  # longest side the images are reduced to for estimation
     max_shift_px: float = 24.0  # larger estimated shifts are not trusted
     max_rotation_deg: float = 5.0
     ecc_iterations: int = 40
@@ -21,7 +21,6 @@ class ChangeDetectionSettings:
     min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
     # radiometric normalisation
     radiometry_block_px: int = 64  # block side for the local gain/offset correction
-    colour_levels: int = 8  # per channel, for the per-colour correction (8 → 512 colours)
     # change score and threshold (CIE Lab colour difference units, ΔE)
     blur_sigma: float = 1.0
     luminance_weight: float = 0.8  # lighting leaves more residue in L than in colour

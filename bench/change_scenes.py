@@ -115,6 +115,19 @@ def find_window(index, want_town, size, seed):
     raise RuntimeError("no window of the wanted kind found")
 
 
+def land(px0, py0, size, season=0.3, seed=0):
+    """The terrain of a square window at ``ZOOM`` (float BGR), with no capture effects."""
+    return synthetic.terrain(ZOOM, px0, py0, size, size, seed,
+                             synthetic.Conditions(season=season))
+
+
+def capture(image, noise_sigma=1.5, noise_seed=0):
+    """An 8-bit capture of a float BGR image, with sensor noise."""
+    rng = np.random.default_rng(noise_seed)
+    noisy = image + rng.normal(0, noise_sigma, image.shape).astype(np.float32)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
 def _lab(image):
     return to_lab(np.clip(image, 0, 255).astype(np.uint8))
 
@@ -126,7 +139,8 @@ def _insert_changes(land, rng, count, size):
         if len(masks) == count:
             break
         kind = synthetic.CHANGE_KINDS[int(rng.integers(len(synthetic.CHANGE_KINDS)))]
-        extent = rng.uniform(*CHANGE_SIZES[kind]) / 2 ** (synthetic.Z_REF - ZOOM)
+        extent = min(rng.uniform(*CHANGE_SIZES[kind]) / 2 ** (synthetic.Z_REF - ZOOM),
+                     size / 2)
         lo, hi = MARGIN + extent, MARGIN + size - extent
         center = (rng.uniform(lo, hi), rng.uniform(lo, hi))
         trial = land.copy()

@@ -106,6 +106,8 @@ def register(older_bgr, newer_bgr, settings=_DEFAULTS):
     factor = min(1.0, settings.registration_size / max(older_bgr.shape[:2]))
     older, newer = _detail(older_bgr, factor), _detail(newer_bgr, factor)
     dx, dy, response = _phase_shift(older, newer)
+    if response < settings.min_phase_response:
+        dx = dy = 0.0  # no clear peak: start from the nominal alignment instead
     candidate = np.float32([[1, 0, dx], [0, 1, dy]])
     matrix, method, quality = None, "none", 0.0
     try:
@@ -118,7 +120,8 @@ def register(older_bgr, newer_bgr, settings=_DEFAULTS):
         warp, inlier_share = _orb(older, newer)
         if _plausible(warp, settings, factor):
             matrix, method, quality = warp, "orb", inlier_share
-    if matrix is None and _plausible(candidate, settings, factor):
+    if (matrix is None and response >= settings.min_phase_response
+            and _plausible(candidate, settings, factor)):
         matrix, method, quality = candidate, "phase", response
     if matrix is None:
         return Registration()
@@ -139,6 +142,7 @@ def warp_onto_older(newer_bgr, registration, shape):
     inside = np.full(newer_bgr.shape[:2], 255, np.uint8)
     valid = cv2.warpAffine(inside, matrix, (width, height), flags=cv2.INTER_NEAREST
                            | cv2.WARP_INVERSE_MAP, borderValue=0)
+    # a margin against pixels interpolated from beyond the newer image's edge
     valid = cv2.erode(valid, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                      borderValue=0)
+                      borderValue=255)
     return warped, valid > 0

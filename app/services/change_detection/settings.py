@@ -17,6 +17,7 @@ class ChangeDetectionSettings:
     max_shift_px: float = 24.0  # larger estimated shifts are not trusted
     max_rotation_deg: float = 5.0
     ecc_iterations: int = 40
+    min_phase_response: float = 0.05  # weaker phase-correlation peaks are noise
     min_ecc_correlation: float = 0.6
     min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
     # radiometric normalisation

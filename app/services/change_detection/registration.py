@@ -16,6 +16,7 @@ from app.services.change_detection.settings import ChangeDetectionSettings
 
 _DEFAULTS = ChangeDetectionSettings()
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+_MIN_INLIERS, _MIN_INLIER_SHARE = 15, 0.25
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,18 @@ def _orb(older, newer):
              for g in (older, newer)]
     orb = cv2.ORB_create(nfeatures=800, fastThreshold=10)
     (kp1, des1), (kp2, des2) = (orb.detectAndCompute(g, None) for g in to_u8)
-    if des1 is None or des2 is None or len(kp1) < 8 or len(kp2) < 8:
+    if des1 is None or des2 is None or len(kp1) < _MIN_INLIERS or len(kp2) < _MIN_INLIERS:
         return None, 0.0
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(des1, des2)
-    if len(matches) < 8:
+    if len(matches) < _MIN_INLIERS:
         return None, 0.0
     src = np.float32([kp1[m.queryIdx].pt for m in matches])
     dst = np.float32([kp2[m.trainIdx].pt for m in matches])
     matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                                   ransacReprojThreshold=2.0)
-    if matrix is None or inliers is None or inliers.sum() < 8:
-        return None, 0.0
+    if (matrix is None or inliers is None or inliers.sum() < _MIN_INLIERS
+            or inliers.mean() < _MIN_INLIER_SHARE):
+        return None, 0.0  # too few agreeing matches: likely a chance alignment
     return matrix, float(inliers.mean())
 
 

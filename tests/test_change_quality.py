@@ -69,3 +69,8 @@ def test_comparison_is_skipped_with_the_reason_and_which_capture(tile, land):
     assert result.changes == ()
     result = compare_tiles(placeholder(), tile, bounds=BOUNDS, zoom=18)
     assert result.skipped.startswith("before placeholder")
+
+
+def test_captures_of_different_sizes_are_skipped(tile):
+    larger = cv2.resize(tile, (256, 256))
+    assert compare_tiles(tile, larger, bounds=BOUNDS, zoom=18).skipped.startswith("sizes differ")

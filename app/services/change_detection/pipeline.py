@@ -107,6 +107,10 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
         reason = unusable_reason(image, settings)
         if reason:
             return TileComparison(skipped=f"{label} {reason}")
+    if before_bgr.shape != after_bgr.shape:
+        return TileComparison(skipped=f"sizes differ: before {before_bgr.shape[1]}×"
+                              f"{before_bgr.shape[0]}, after {after_bgr.shape[1]}×"
+                              f"{after_bgr.shape[0]} pixels")
     georef = TileGeoref(tuple(bounds), before_bgr.shape[1], before_bgr.shape[0], zoom)
     metres_per_pixel = georef.metres_per_pixel()
     registration = register(before_bgr, after_bgr, settings)

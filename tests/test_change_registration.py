@@ -91,3 +91,22 @@ def test_unrelated_images_are_not_registered():
     older = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), (0, 0), 2)
     newer = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), (0, 0), 2)
     assert registration.register(older, newer).method == "none"
+
+
+def test_a_rotation_ecc_wandered_off_to_is_not_trusted(town, monkeypatch):
+    real = cv2.findTransformECC
+
+    def wandering(template, image, warp, motion, *args):
+        correlation, found = real(template, image, warp, motion, *args)
+        if motion == cv2.MOTION_EUCLIDEAN:  # claims a confident 3° turn that is not there
+            turn = math.radians(3.0)
+            found = np.float32([[math.cos(turn), -math.sin(turn), found[0, 2]],
+                                [math.sin(turn), math.cos(turn), found[1, 2]]])
+            correlation = 0.99
+        return correlation, found
+
+    monkeypatch.setattr(registration.cv2, "findTransformECC", wandering)
+    newer, rotation, offset = _displaced(town, 3, -2)
+    found = registration.register(_older(town), newer)
+    assert abs(found.rotation_deg) < 0.2
+    assert _max_error_px(found, rotation, offset) < 1.0

@@ -65,12 +65,37 @@ def _phase_shift(older, newer):
     return dx, dy, response
 
 
-def _ecc(older, newer, initial, settings):
+def _ecc(older, newer, initial, motion, settings):
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, settings.ecc_iterations, 1e-3)
     warp = np.asarray(initial, np.float32).copy()
-    correlation, warp = cv2.findTransformECC(older, newer, warp, cv2.MOTION_EUCLIDEAN,
-                                             criteria, None, 5)
+    correlation, warp = cv2.findTransformECC(older, newer, warp, motion, criteria, None, 5)
     return warp, correlation
+
+
+def _correlation(older, newer, matrix):
+    """Correlation of the older image with the newer one warped by ``matrix``, over the overlap."""
+    height, width = older.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(newer, matrix, (width, height), flags=flags)
+    inside = cv2.warpAffine(np.ones_like(newer), matrix, (width, height), flags=flags) > 0.99
+    if inside.mean() < 0.5:
+        return -1.0
+    a, b = older[inside], warped[inside]
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-9))
+
+
+def _ecc_candidates(older, newer, candidate, settings):
+    """ECC for the shift alone, then for shift and rotation from it: the converged ones."""
+    found, start = [], candidate
+    for motion in (cv2.MOTION_TRANSLATION, cv2.MOTION_EUCLIDEAN):
+        try:
+            warp, _ = _ecc(older, newer, start, motion, settings)
+        except cv2.error:
+            continue  # ECC did not converge
+        found.append(warp)
+        start = warp
+    return found
 
 
 def _orb(older, newer):
@@ -111,20 +136,23 @@ def register(older_bgr, newer_bgr, settings=_DEFAULTS):
     if response < settings.min_phase_response:
         dx = dy = 0.0  # no clear peak: start from the nominal alignment instead
     candidate = np.float32([[1, 0, dx], [0, 1, dy]])
-    matrix, method, quality = None, "none", 0.0
-    try:
-        warp, correlation = _ecc(older, newer, candidate, settings)
-        if correlation >= settings.min_ecc_correlation and _plausible(warp, settings, factor):
-            matrix, method, quality = warp, "ecc", correlation
-    except cv2.error:
-        pass  # ECC did not converge: fall through to features
-    if matrix is None:
-        warp, inlier_share = _orb(older, newer)
+    # keep the plausible transform under which the images correlate best: on tiles with
+    # little texture but a new building, ECC can wander off to a worse optimum
+    ecc = [(_correlation(older, newer, warp), "ecc", warp)
+           for warp in _ecc_candidates(older, newer, candidate, settings)
+           if _plausible(warp, settings, factor)]
+    ecc = [scored for scored in ecc if scored[0] >= settings.min_registration_correlation]
+    best = max(ecc, key=lambda scored: scored[0], default=(settings.min_registration_correlation,
+                                                            "none", None))
+    others = [("phase", candidate)] if response >= settings.min_phase_response else []
+    if len(ecc) < 2 or best is not ecc[-1]:  # no trusted rotation from ECC: ask the features
+        others.append(("orb", _orb(older, newer)[0]))
+    for name, warp in others:
         if _plausible(warp, settings, factor):
-            matrix, method, quality = warp, "orb", inlier_share
-    if (matrix is None and response >= settings.min_phase_response
-            and _plausible(candidate, settings, factor)):
-        matrix, method, quality = candidate, "phase", response
+            correlation = _correlation(older, newer, warp)
+            if correlation > best[0] + (0.01 if best[2] is not None else 0.0):
+                best = (correlation, name, warp)
+    quality, method, matrix = best
     if matrix is None:
         return Registration()
     full = np.array(matrix, np.float64)

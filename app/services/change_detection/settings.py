@@ -18,7 +18,7 @@ class ChangeDetectionSettings:
     max_rotation_deg: float = 5.0
     ecc_iterations: int = 40
     min_phase_response: float = 0.05  # weaker phase-correlation peaks are noise
-    min_ecc_correlation: float = 0.3  # of the band-passed images; changes and noise lower it
+    min_registration_correlation: float = 0.3  # band-passed images; changes and noise lower it
     min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
     # radiometric normalisation
     radiometry_block_px: int = 64  # block side for the local gain/offset correction

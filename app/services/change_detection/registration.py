@@ -1,9 +1,11 @@
 """Registration: find how the newer image is displaced from the older and undo it.
 
-Phase correlation gives the shift; ECC refines it to a rotation plus shift with
-sub-pixel accuracy; ORB features with RANSAC are the fallback when ECC does not
-converge or disagrees. Estimation runs on reduced images (``registration_size``);
-the transform is scaled back to full resolution.
+Phase correlation gives the shift; ECC refines it, first the shift alone, then shift
+and rotation, with sub-pixel accuracy; ORB features with RANSAC are consulted when
+ECC does not converge or gives no trusted rotation. Every plausible candidate is
+scored by how well it aligns the images and the best one is kept. Estimation runs on
+band-passed grey images reduced to ``registration_size``; the transform is scaled
+back to full resolution.
 """
 
 import math
@@ -30,7 +32,7 @@ class Registration:
 
     matrix: tuple = _IDENTITY
     method: str = "none"
-    quality: float = 0.0  # ECC correlation, ORB inlier share or phase-correlation peak
+    quality: float = 0.0  # correlation of the band-passed images once aligned
 
     @property
     def shift_px(self):
@@ -50,8 +52,7 @@ class Registration:
 
 
 def _detail(image, factor):
-    """Reduced grey image band-passed: without sensor noise, nor the broad shading that
-    haze and cloud change."""
+    """Reduced, band-passed grey image: no sensor noise, no broad shading from haze."""
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if factor != 1.0:
         grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

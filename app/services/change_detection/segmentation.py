@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-_CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 
 @dataclass(frozen=True)

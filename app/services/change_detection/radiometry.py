@@ -131,11 +131,15 @@ def apply_by_colour(keys, table):
 
 
 def colour_corrections(keys, difference, valid, prior_px=50):
-    """Mean ``difference`` (H×W×3) per colour bin (``colour_keys``): a 256 × 3 table.
+    """Per colour bin (``colour_keys``): the mean ``difference`` (H×W×3) and its reliability.
 
-    A bin's mean is shrunk by n / (n + prior_px) towards zero, so a colour seen on few
-    pixels (perhaps only on a change) is barely corrected; a second pass leaves out the
-    pixels the first could not explain. Learnt on a regular sample of about 16 000 pixels.
+    Returns a 256 × 3 table of corrections and 256 reliabilities. A bin's mean is shrunk
+    by n / (n + prior_px) towards zero, so a colour seen on few pixels (perhaps only on a
+    change) is barely corrected; a second pass leaves out the pixels the first could not
+    explain. Reliability is ``min(1, typical spread / the bin's spread)``: where two
+    kinds of land share a colour in one capture but not in the other (bare soil and dry
+    grass), the correction cannot be right for both and its residuals count for less.
+    Learnt on a regular sample of about 16 000 pixels.
     """
     bins = 256
     step = max(1, round(np.sqrt(keys.size / 16000)))
@@ -150,4 +154,8 @@ def colour_corrections(keys, difference, valid, prior_px=50):
         table /= (count + prior_px)[:, None]
         residual = np.abs(difference - table[keys]).sum(axis=1)
         keep = residual <= max(3.0 * float(np.median(residual)), 6.0)
-    return table
+    squared = np.bincount(keys[keep], weights=residual[keep] ** 2, minlength=bins)
+    spread = np.sqrt((squared + prior_px * 4.0) / (count + prior_px))
+    typical = float(np.median(spread[keys[keep]])) if keep.any() else 1.0
+    reliability = np.minimum(1.0, typical / spread).astype(np.float32)
+    return table, reliability

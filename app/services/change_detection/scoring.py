@@ -48,13 +48,15 @@ def change_score(older, newer, valid, settings=_DEFAULTS):
     older_lab, newer_lab = to_lab(older), to_lab(newer)
     older_keys, newer_keys = colour_keys(older), colour_keys(newer)
     difference = cv2.subtract(newer_lab, older_lab)
-    predicted_newer = cv2.add(older_lab, apply_by_colour(
-        older_keys, colour_corrections(older_keys, difference, valid)))
-    predicted_older = cv2.subtract(newer_lab, apply_by_colour(
-        newer_keys, colour_corrections(newer_keys, difference, valid)))
+    forward, forward_reliability = colour_corrections(older_keys, difference, valid)
+    backward, backward_reliability = colour_corrections(newer_keys, difference, valid)
+    predicted_newer = cv2.add(older_lab, apply_by_colour(older_keys, forward))
+    predicted_older = cv2.subtract(newer_lab, apply_by_colour(newer_keys, backward))
     weights = (settings.luminance_weight, 1.0, 1.0, 0.0)
-    appeared = tolerant_difference(newer_lab, predicted_newer, weights)
-    vanished = tolerant_difference(older_lab, predicted_older, weights)
+    appeared = cv2.multiply(tolerant_difference(newer_lab, predicted_newer, weights),
+                            cv2.LUT(older_keys, forward_reliability))
+    vanished = cv2.multiply(tolerant_difference(older_lab, predicted_older, weights),
+                            cv2.LUT(newer_keys, backward_reliability))
     score = cv2.max(appeared, vanished)
     score[~valid] = 0.0
     return score

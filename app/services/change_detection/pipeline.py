@@ -125,9 +125,12 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
                               valid_share=valid_share)
     blur = settings.blur_sigma
     older = cv2.GaussianBlur(before_bgr, (0, 0), blur)
-    newer = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older, valid,
-                                 settings)
-    score = scoring.change_score(older, newer, valid, settings)
+    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
+                                            valid, settings)
+    # under haze the correction amplifies noise as much as the land: judge the contrast
+    # that was actually observed
+    score = cv2.divide(scoring.change_score(older, newer, valid, settings),
+                       cv2.max(haze_gain, 1.0))
     seed, grow = scoring.thresholds(score, valid, sensitivity, settings)
     mask = segmentation.changed_mask(score, seed, grow)
     min_pixels = max(1, int(np.ceil(min_change_area_m2 / metres_per_pixel ** 2)))

@@ -80,36 +80,40 @@ def _detail_spread(image, counts):
     return _block_means(detail, counts).sum(axis=2)
 
 
-def local_correction(source, reference, block_px):
-    """Move ``source`` towards ``reference`` block by block: ``m_ref + gain (source − m_src)``.
+def local_correction(source, reference, block_px, min_gain_change=0.08):
+    """Undo haze that varies across the tile: ``A + gain (source − A)``; return it and the gain.
 
-    ``m_src`` and ``m_ref`` are block means per channel, median-filtered over 3×3
-    blocks (so a block a change dominates takes its neighbours' values) and
-    interpolated smoothly. The gain is the ratio of fine detail (pixel minus its 9×9
-    mean), which a haze gradient across a block does not inflate; one gain serves all
-    three channels, as haze scales them alike and adds its own colour. Writing the
-    correction about the local means keeps an error in the gain to a small error on
-    pixels near the local mean.
+    Haze and thin cloud mix the ground with one airlight colour ``A`` in a proportion
+    that varies smoothly, which scales contrast by a local gain about ``A``. The gain
+    is the ratio of fine detail (pixel minus its 9×9 mean) per block of ``block_px``,
+    which a haze gradient across a block does not inflate, median-filtered over 3×3
+    blocks (which changes are small next to) and interpolated smoothly. ``A`` follows
+    from the block means where the gain moved. Tying the offset to the gain keeps the
+    season, which shifts one kind of land and not its neighbour, from bleeding across
+    field edges; where no block's gain moved by ``min_gain_change`` nothing is done.
     """
     height, width = source.shape[:2]
     counts = (max(1, round(height / block_px)), max(1, round(width / block_px)))
     gain = (_detail_spread(reference, counts) + 0.5) / (_detail_spread(source, counts) + 0.5)
     gain = _nan_median_3x3(np.clip(gain, 0.5, 2.5)[:, :, None])[:, :, 0]
-    size = (width, height)
-
-    def smooth(grid):
-        return cv2.resize(grid.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-
-    src_mean = smooth(_nan_median_3x3(_block_means(source, counts)))
-    ref_mean = smooth(_nan_median_3x3(_block_means(reference, counts)))
-    gain_map = cv2.merge([smooth(gain)] * 3)
-    return cv2.add(ref_mean, cv2.multiply(gain_map, cv2.subtract(source, src_mean)))
+    hazy = np.abs(gain - 1.0) >= min_gain_change
+    if not hazy.any():
+        return source, np.ones((height, width), np.float32)
+    src_mean = _nan_median_3x3(_block_means(source, counts))[hazy]
+    ref_mean = _nan_median_3x3(_block_means(reference, counts))[hazy]
+    airlight = np.median(src_mean - (ref_mean - src_mean) / (gain[hazy] - 1.0)[:, None], axis=0)
+    airlight = np.clip(airlight, 0, 255).astype(np.float32)
+    gain_map = cv2.resize(gain.astype(np.float32), (width, height),
+                          interpolation=cv2.INTER_LINEAR)
+    return cv2.add(cv2.multiply(cv2.merge([gain_map] * 3), cv2.subtract(source, airlight)),
+                   airlight), gain_map
 
 
 def normalise(newer, older, valid, settings=_DEFAULTS):
-    """Return the newer image (float BGR) with the older one's lighting, globally and locally.
+    """Return the newer image (float BGR) with the older one's lighting, and the local gain.
 
-    Pixels outside ``valid`` take the older image's values, so they never differ.
+    Pixels outside ``valid`` take the older image's values, so they never differ. The
+    local gain map says how much the haze correction amplified the newer image's noise.
     """
     newer, older = newer.astype(np.float32), older.astype(np.float32)
     gains, offsets = robust_linear_fit(newer, older, valid)

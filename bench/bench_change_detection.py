@@ -20,6 +20,7 @@ from bench.common import md_table, time_calls
 PAIRS = 40  # changed pairs per scenario, and as many unchanged ones
 WORLDS = 4  # terrain seeds the pairs cycle through
 SIZE = 256
+LARGE = (640, 20, ("season", "all"))  # size, pairs of each kind, scenarios also run at it
 MIN_AREA_M2 = 25.0
 NAIVE_THRESHOLD = 30  # grey levels
 TIMING_REPEAT = 15
@@ -152,13 +153,17 @@ def run():
     cv2.setNumThreads(1)
     try:
         rows, worst_f1, worst_quiet = [], (math.inf, ""), (math.inf, "")
-        for scenario in change_scenes.SCENARIOS:
-            pairs = scenario_pairs(scenario)
+        large_size, large_count, large_scenarios = LARGE
+        runs = [(scenario, PAIRS, SIZE) for scenario in change_scenes.SCENARIOS]
+        runs += [(scenario, large_count, large_size) for scenario in large_scenarios]
+        for scenario, count, size in runs:
+            pairs = scenario_pairs(scenario, count, size)
             ours = evaluate(pairs, ours_compare)
             naive = evaluate(pairs, naive_regions)
-            rows += [_row(scenario, "ours", ours), _row("", "naive", naive)]
-            worst_f1 = min(worst_f1, (ours["f1"], scenario))
-            worst_quiet = min(worst_quiet, (ours["quiet_share"], scenario))
+            label = scenario if size == SIZE else f"{scenario}, {size}×{size}"
+            rows += [_row(label, "ours", ours), _row("", "naive", naive)]
+            worst_f1 = min(worst_f1, (ours["f1"], label))
+            worst_quiet = min(worst_quiet, (ours["quiet_share"], label))
         speed = {size: timings(size) for size in (256, 640)}
     finally:
         cv2.setNumThreads(previous_threads)
@@ -183,8 +188,10 @@ def _section(rows, worst_f1, worst_quiet, speed):
         "",
         f"{PAIRS} pairs with inserted changes (1–3 new structures, clearings or dumps each) "
         f"and {PAIRS} unchanged pairs per scenario, {SIZE}×{SIZE} px at zoom "
-        f"{change_scenes.ZOOM} (about 0.54 m/px), half town and half country, from "
-        "`bench/change_scenes.py` (its docstring gives the nuisance ranges). Both methods "
+        f"{change_scenes.ZOOM} (about 0.54 m/px), half town and half country, over "
+        f"{WORLDS} terrain seeds, from `bench/change_scenes.py` (its docstring gives the "
+        f"nuisance ranges); rows marked {LARGE[0]}×{LARGE[0]} use {LARGE[1]} + {LARGE[1]} "
+        "pairs of that size, which hold more kinds of land per tile. Both methods "
         f"keep regions of at least {MIN_AREA_M2:g} m². Naive: grey-level absolute "
         f"difference > {NAIVE_THRESHOLD}. Pixel scores are summed over all pairs of a "
         "scenario; an object is found when a region matches it with IoU ≥ 0.5.",

@@ -173,7 +173,7 @@ def warp_onto_older(newer_bgr, registration, shape):
     inside = np.full(newer_bgr.shape[:2], 255, np.uint8)
     valid = cv2.warpAffine(inside, matrix, (width, height), flags=cv2.INTER_NEAREST
                            | cv2.WARP_INVERSE_MAP, borderValue=0)
-    # a margin against pixels interpolated from beyond the newer image's edge
-    valid = cv2.erode(valid, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT,
+    # a margin, as blurs and neighbourhoods reach 4 px beyond the newer image's edge
+    valid = cv2.erode(valid, np.ones((9, 9), np.uint8), borderType=cv2.BORDER_CONSTANT,
                       borderValue=255)
     return warped, valid > 0

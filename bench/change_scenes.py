@@ -30,7 +30,13 @@ from app.services.change_detection.radiometry import to_lab
 from app.services.imagery import synthetic
 
 ZOOM = 18
-MARGIN = 16  # rendered around the window so shifts and rotations have ground to show
+MAX_SHIFT_PX, MAX_ROTATION_DEG = 5.0, 1.5
+
+
+def margin_for(size):
+    """Ground rendered around a window so the largest shift and rotation still show land."""
+    return math.ceil(size / 2 * math.sqrt(2) * math.radians(MAX_ROTATION_DEG)
+                     + MAX_SHIFT_PX * math.sqrt(2)) + 4
 CHANGE_SIZES = {"structure": (24, 48), "clearing": (40, 90), "dumping": (22, 52)}  # zoom-18 px
 MIN_VISIBLE_DELTA_E = 12.0  # a drawn change must differ this much on average to count
 CLOUD_CELL = 1200  # zoom-18 px (about 650 m): thin cloud thickens and thins over hundreds of m
@@ -75,8 +81,9 @@ def nuisance_for(scenario, rng):
                            tint=(rng.uniform(0.92, 1.08), 1.0, rng.uniform(0.92, 1.08))),
         "noise": dict(noise_sigma=rng.uniform(6, 10)),
         "jpeg": dict(jpeg_quality=int(rng.integers(60, 91))),
-        "shift": dict(shift_px=(signs[0] * rng.uniform(1, 5), signs[1] * rng.uniform(1, 5)),
-                      rotation_deg=signs[2] * rng.uniform(0.2, 1.5)),
+        "shift": dict(shift_px=(signs[0] * rng.uniform(1, MAX_SHIFT_PX),
+                                signs[1] * rng.uniform(1, MAX_SHIFT_PX)),
+                      rotation_deg=signs[2] * rng.uniform(0.2, MAX_ROTATION_DEG)),
         "season": dict(season_delta=rng.uniform(0.3, 0.4)),
         "cloud": dict(cloud_opacity=rng.uniform(0.3, 0.5)),
     }
@@ -132,7 +139,7 @@ def _lab(image):
     return to_lab(np.clip(image, 0, 255).astype(np.uint8))
 
 
-def _insert_changes(land, rng, count, size):
+def _insert_changes(land, rng, count, size, margin):
     """Draw up to ``count`` visible, separate changes on ``land`` (float BGR, in place)."""
     masks = []
     for _ in range(count * 10):
@@ -141,7 +148,7 @@ def _insert_changes(land, rng, count, size):
         kind = synthetic.CHANGE_KINDS[int(rng.integers(len(synthetic.CHANGE_KINDS)))]
         extent = min(rng.uniform(*CHANGE_SIZES[kind]) / 2 ** (synthetic.Z_REF - ZOOM),
                      size / 2)
-        lo, hi = MARGIN + extent, MARGIN + size - extent
+        lo, hi = margin + extent, margin + size - extent
         center = (rng.uniform(lo, hi), rng.uniform(lo, hi))
         trial = land.copy()
         mask = synthetic.draw_change(trial, kind, center, extent, rng.uniform(0, 180),
@@ -165,9 +172,9 @@ def _cloud(image, z, px0, py0, opacity, seed):
     return image * (1 - alpha) + np.float32([236, 236, 240]) * alpha
 
 
-def _observe(land, nuisance, rng, newer):
-    """Turn rendered land (with margin) into a captured uint8 window."""
-    size = land.shape[0] - 2 * MARGIN
+def _observe(land, nuisance, rng, newer, margin):
+    """Turn rendered land (with ``margin``) into a captured uint8 window."""
+    size = land.shape[0] - 2 * margin
     image = land
     if newer:
         image = image * np.float32(nuisance.tint) * nuisance.gain + nuisance.offset
@@ -175,12 +182,12 @@ def _observe(land, nuisance, rng, newer):
         c = (size - 1) / 2
         rotation = np.array([[math.cos(angle), -math.sin(angle)],
                              [math.sin(angle), math.cos(angle)]])
-        offset = np.array([c, c]) + np.array(nuisance.shift_px) + MARGIN - rotation @ [c, c]
+        offset = np.array([c, c]) + np.array(nuisance.shift_px) + margin - rotation @ [c, c]
         matrix = np.hstack([rotation, offset[:, None]])
         image = cv2.warpAffine(image, matrix, (size, size),
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     else:
-        image = image[MARGIN:MARGIN + size, MARGIN:MARGIN + size]
+        image = image[margin:margin + size, margin:margin + size]
     image = image + rng.normal(0, nuisance.noise_sigma, image.shape).astype(np.float32)
     image = np.clip(image, 0, 255).astype(np.uint8)
     if nuisance.jpeg_quality:
@@ -196,22 +203,24 @@ def make_pair(index, scenario, *, changed, size=256, seed=0):
     px0, py0 = find_window(index, town, size, seed)
     nuisance = nuisance_for(scenario, rng)
     season = rng.uniform(0.05, 0.55)
-    big = size + 2 * MARGIN
-    origin = (px0 - MARGIN, py0 - MARGIN)
+    margin = margin_for(size)
+    big = size + 2 * margin
+    origin = (px0 - margin, py0 - margin)
     older = synthetic.terrain(ZOOM, *origin, big, big, seed, synthetic.Conditions(season=season))
     newer = older.copy()
     if nuisance.season_delta:
         dry = synthetic.Conditions(season=min(1.0, season + nuisance.season_delta))
         newer = synthetic.terrain(ZOOM, *origin, big, big, seed, dry)
-    masks = _insert_changes(newer, rng, int(rng.integers(1, 4)), size) if changed else []
+    masks = (_insert_changes(newer, rng, int(rng.integers(1, 4)), size, margin) if changed
+             else [])
     if nuisance.cloud_opacity:
         newer = _cloud(newer, ZOOM, *origin, nuisance.cloud_opacity, seed + index)
-    window = (slice(MARGIN, MARGIN + size),) * 2
+    window = (slice(margin, margin + size),) * 2
     objects = tuple(mask[window] for mask in masks)
     truth = np.zeros((size, size), bool)
     for mask in objects:
         truth |= mask
-    return ScenePair(_observe(older, nuisance, rng, newer=False),
-                     _observe(newer, nuisance, rng, newer=True), truth, objects,
+    return ScenePair(_observe(older, nuisance, rng, False, margin),
+                     _observe(newer, nuisance, rng, True, margin), truth, objects,
                      window_bounds(ZOOM, px0, py0, size, size), ZOOM,
                      "town" if town else "country", nuisance)

@@ -3,8 +3,8 @@
 Three steps in linear BGR (where sunlight, exposure and haze act as a gain and an
 offset per channel), all estimated over valid (overlapping) pixels only:
 
-1. **Global** gain and offset per channel, from medians and median absolute
-   deviations refined with outliers trimmed, so changed pixels do not pull the fit.
+1. **Global** gain and offset per channel, from the ratio of fine detail and the
+   median difference, so neither changed pixels nor haze gradients pull the fit.
    (Histogram matching was tried first: it also absorbs large real changes.)
 2. **Local**, per block of ``radiometry_block_px`` pixels (see ``local_correction``):
    haze and thin cloud lift and flatten one part of the tile more than another.
@@ -24,6 +24,7 @@ import numpy as np
 from app.services.change_detection.settings import ChangeDetectionSettings
 
 _DEFAULTS = ChangeDetectionSettings()
+_CONTRAST_BOX = (21, 21)  # contrast against the surroundings: land, more than noise
 _LAB_SCALE = np.float32([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]])
 
 
@@ -33,33 +34,23 @@ def to_lab(image_bgr):
     return cv2.transform(lab, _LAB_SCALE)
 
 
-def robust_linear_fit(source, reference, valid, iterations=3):
-    """Per-channel gain and offset taking ``source`` to ``reference``, ignoring outliers.
+def detail_gain_fit(source, reference, valid):
+    """Per-channel gain and offset taking ``source`` to ``reference``, ignoring changes.
 
-    Starts from medians and median absolute deviations (unmoved by changes covering
-    less than half the tile), then refits on the pixels whose residual lies within 3
-    robust standard deviations. The gain is the ratio of spreads, not a least-squares
-    slope, which noise and haze would bias towards zero.
+    The gain is the ratio of the median fine detail (pixel minus its 9×9 mean) of the
+    two images, which neither haze varying across the tile nor changes covering less
+    than half of it move much (a ratio of overall spreads was pulled down by haze
+    gradients); the offset is the median remaining difference. Estimated on a regular
+    sample of about 20 000 valid pixels.
     """
-    step = max(1, int(np.sqrt(valid.sum() / 5000)))
+    step = max(1, int(np.sqrt(valid.sum() / 20000)))
     sample = valid[::step, ::step]
-    src = source[::step, ::step][sample].astype(np.float64)
-    ref = reference[::step, ::step][sample].astype(np.float64)
-    gains, offsets = np.ones(src.shape[1]), np.zeros(src.shape[1])
-    for channel in range(src.shape[1]):
-        x, y = src[:, channel], ref[:, channel]
-        x_med, y_med = np.median(x), np.median(y)
-        gain = np.clip((np.median(np.abs(y - y_med)) + 0.5) / (np.median(np.abs(x - x_med)) + 0.5),
-                       0.5, 2.0)
-        offset = y_med - gain * x_med
-        for _ in range(iterations):
-            residual = np.abs(y - (gain * x + offset))
-            keep = residual <= max(3 * 1.4826 * np.median(residual), 2.0)
-            if keep.sum() < 10 or np.std(x[keep]) < 2.0:
-                break
-            gain = float(np.clip(np.std(y[keep]) / np.std(x[keep]), 0.5, 2.0))
-            offset = float(np.mean(y[keep]) - gain * np.mean(x[keep]))
-        gains[channel], offsets[channel] = gain, offset
+    src, ref = source[::step, ::step][sample], reference[::step, ::step][sample]
+    src_detail = cv2.absdiff(source, cv2.blur(source, _CONTRAST_BOX))[::step, ::step][sample]
+    ref_detail = cv2.absdiff(reference, cv2.blur(reference, _CONTRAST_BOX))[::step, ::step][sample]
+    gains = np.clip((np.median(ref_detail, axis=0) + 0.5) / (np.median(src_detail, axis=0) + 0.5),
+                    0.5, 2.5)
+    offsets = np.median(ref - gains * src, axis=0)
     return gains.astype(np.float32), offsets.astype(np.float32)
 
 
@@ -116,7 +107,7 @@ def normalise(newer, older, valid, settings=_DEFAULTS):
     local gain map says how much the haze correction amplified the newer image's noise.
     """
     newer, older = newer.astype(np.float32), older.astype(np.float32)
-    gains, offsets = robust_linear_fit(newer, older, valid)
+    gains, offsets = detail_gain_fit(newer, older, valid)
     matched = cv2.transform(newer, np.hstack([np.diag(gains), offsets[:, None]]))
     matched[~valid] = older[~valid]
     return local_correction(matched, older, settings.radiometry_block_px)

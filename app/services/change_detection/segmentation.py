@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 _OPEN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+_SEED = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 
@@ -25,7 +26,10 @@ def changed_mask(score, seed_threshold, grow_threshold):
     grow = cv2.morphologyEx((score >= grow_threshold).astype(np.uint8), cv2.MORPH_OPEN, _OPEN)
     count, labels = cv2.connectedComponents(grow, connectivity=8)
     seeded = np.zeros(count, bool)
-    seeded[np.unique(labels[(score >= seed_threshold) & (grow > 0)])] = True
+    # a seed is a pixel above the threshold with its four neighbours: noise and JPEG peak
+    # in single pixels
+    seeds = cv2.erode((score >= seed_threshold).astype(np.uint8), _SEED) > 0
+    seeded[np.unique(labels[seeds & (grow > 0)])] = True
     seeded[0] = False
     mask = cv2.morphologyEx(seeded[labels].astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
     # the score forgives a pixel of misalignment, so it stops a pixel short of each edge

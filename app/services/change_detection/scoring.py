@@ -41,7 +41,10 @@ def change_score(older, newer, valid, settings=_DEFAULTS):
 
     ``older`` and ``newer`` are registered, radiometrically normalised BGR images
     (uint8, or float 0…255). Each is predicted from the other by the mean Lab
-    difference of its colour bin; the larger of the two residuals is the score.
+    difference of its colour bin; the larger of the two residuals is the score, the
+    newer-keyed one ("vanished") weighted by ``vanished_weight``: what land watch looks
+    for (buildings, clearing, dumping) appears, and colours of the newer capture are
+    the more ambiguous ones after a season (dry grass next to bare soil).
     """
     older, newer = (np.clip(image, 0, 255).astype(np.uint8) if image.dtype != np.uint8
                     else image for image in (older, newer))
@@ -57,7 +60,7 @@ def change_score(older, newer, valid, settings=_DEFAULTS):
                             cv2.LUT(older_keys, forward_reliability))
     vanished = cv2.multiply(tolerant_difference(older_lab, predicted_older, weights),
                             cv2.LUT(newer_keys, backward_reliability))
-    score = cv2.max(appeared, vanished)
+    score = cv2.max(appeared, vanished * settings.vanished_weight)
     score[~valid] = 0.0
     return score
 

@@ -25,6 +25,7 @@ class ChangeDetectionSettings:
     # change score and threshold (CIE Lab colour difference units, ΔE)
     blur_sigma: float = 1.0
     luminance_weight: float = 0.8  # lighting leaves more residue in L than in colour
+    vanished_weight: float = 0.75  # weight of what disappeared next to what appeared
     threshold_floor: float = 14.0  # seed threshold never goes below this at sensitivity 0.5
     noise_factor: float = 4.0  # … nor below this many times the median score (noise level)
     grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold

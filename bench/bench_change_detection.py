@@ -20,7 +20,7 @@ from bench.common import md_table, time_calls
 PAIRS = 40  # changed pairs per scenario, and as many unchanged ones
 WORLDS = 4  # terrain seeds the pairs cycle through
 SIZE = 256
-LARGE = (640, 20, ("season", "all"))  # size, pairs of each kind, scenarios also run at it
+LARGE = (640, 40, ("season", "all"))  # size, pairs of each kind, scenarios also run at it
 MIN_AREA_M2 = 25.0
 NAIVE_THRESHOLD = 30  # grey levels
 TIMING_REPEAT = 15

@@ -176,3 +176,13 @@ def test_result_serialises_to_json_with_geojson_features(scene):
     assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Polygon"
     assert document["registration"]["method"] == "ecc"
     assert document["changed_area_m2"] == pytest.approx(result.changes[0].area_m2, abs=0.1)
+
+
+def test_a_demolished_block_is_found_too(scene):
+    land, bounds = scene
+    built, _, centre = _with_block(land, bounds, 20.0)
+    result = _compare(change_scenes.capture(_crop(built), noise_seed=1),
+                      change_scenes.capture(_crop(land), noise_seed=2), bounds)
+    assert len(result.changes) == 1
+    assert result.changes[0].area_m2 == pytest.approx(400, rel=0.25)
+    assert distance_m(*result.changes[0].centroid, *centre) < 2.0

@@ -1,21 +1,22 @@
 """Radiometric normalisation: make the newer image's colours comparable with the older's.
 
-Three steps in linear BGR (where sunlight, exposure and haze act as a gain and an
-offset per channel), all estimated over valid (overlapping) pixels only:
+Steps in BGR (where sunlight, exposure and haze act as a gain and an offset per
+channel), all estimated over valid (overlapping) pixels only:
 
-1. **Global** gain and offset per channel, from the ratio of fine detail and the
-   median difference, so neither changed pixels nor haze gradients pull the fit.
-   (Histogram matching was tried first: it also absorbs large real changes.)
-2. **Local**, per block of ``radiometry_block_px`` pixels (see ``local_correction``):
-   haze and thin cloud lift and flatten one part of the tile more than another.
-   Block statistics are median-filtered over 3×3 blocks, which changes are small
-   next to, and interpolated smoothly.
-3. **Per colour**: the season turns grass straw-coloured but leaves roofs and roads
-   as they were, so no single transform fits. The mean difference between the
-   images is learnt for each of 256 colour bins and applied
-   both ways round: the older image predicts the newer (a new roof on common grass
-   stands out) and the newer predicts the older (a vanished roof stands out).
-   Rare colours, which a change could dominate, are shrunk towards no correction.
+1. **Global** gain and offset per channel: the ratio of contrast against a 21×21
+   neighbourhood and the median difference, which neither changed pixels nor haze
+   gradients pull much. (Histogram matching was tried first: it also absorbs large
+   real changes.)
+2. **Haze** (``local_correction``): thin cloud mixes the ground with one airlight
+   colour in a proportion that varies across the tile.
+
+Then, in CIE Lab, **per colour** (``colour_corrections``, used by ``scoring``): the
+season turns grass straw-coloured but leaves roofs and roads as they were, so no
+single transform fits. The mean difference between the images is learnt for each of
+256 colour bins and applied both ways round: the older image predicts the newer (a
+new roof on common grass stands out) and the newer predicts the older (a vanished
+roof stands out). Rare colours, which a change could dominate, are shrunk towards no
+correction.
 """
 
 import cv2
@@ -34,22 +35,22 @@ def to_lab(image_bgr):
     return cv2.transform(lab, _LAB_SCALE)
 
 
-def detail_gain_fit(source, reference, valid):
+def contrast_gain_fit(source, reference, valid):
     """Per-channel gain and offset taking ``source`` to ``reference``, ignoring changes.
 
-    The gain is the ratio of the median fine detail (pixel minus its 9×9 mean) of the
+    The gain is the ratio of the median contrast (pixel minus its 21×21 mean) of the
     two images, which neither haze varying across the tile nor changes covering less
     than half of it move much (a ratio of overall spreads was pulled down by haze
-    gradients); the offset is the median remaining difference. Estimated on a regular
-    sample of about 20 000 valid pixels.
+    gradients; a 9×9 mean let a noisier capture pull it down); the offset is the median
+    remaining difference. Estimated on a regular sample of about 20 000 valid pixels.
     """
     step = max(1, int(np.sqrt(valid.sum() / 20000)))
     sample = valid[::step, ::step]
     src, ref = source[::step, ::step][sample], reference[::step, ::step][sample]
-    src_detail = cv2.absdiff(source, cv2.blur(source, _CONTRAST_BOX))[::step, ::step][sample]
-    ref_detail = cv2.absdiff(reference, cv2.blur(reference, _CONTRAST_BOX))[::step, ::step][sample]
-    gains = np.clip((np.median(ref_detail, axis=0) + 0.5) / (np.median(src_detail, axis=0) + 0.5),
-                    0.5, 2.5)
+    src_contrast = cv2.absdiff(source, cv2.blur(source, _CONTRAST_BOX))[::step, ::step]
+    ref_contrast = cv2.absdiff(reference, cv2.blur(reference, _CONTRAST_BOX))[::step, ::step]
+    gains = np.clip((np.median(ref_contrast[sample], axis=0) + 0.5)
+                    / (np.median(src_contrast[sample], axis=0) + 0.5), 0.5, 2.5)
     offsets = np.median(ref - gains * src, axis=0)
     return gains.astype(np.float32), offsets.astype(np.float32)
 
@@ -107,7 +108,7 @@ def normalise(newer, older, valid, settings=_DEFAULTS):
     local gain map says how much the haze correction amplified the newer image's noise.
     """
     newer, older = newer.astype(np.float32), older.astype(np.float32)
-    gains, offsets = detail_gain_fit(newer, older, valid)
+    gains, offsets = contrast_gain_fit(newer, older, valid)
     matched = cv2.transform(newer, np.hstack([np.diag(gains), offsets[:, None]]))
     matched[~valid] = older[~valid]
     return local_correction(matched, older, settings.radiometry_block_px)

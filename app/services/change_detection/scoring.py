@@ -2,7 +2,8 @@
 
 The score is a colour difference in CIE Lab (ΔE, with L down-weighted) between each
 image and its prediction from the other (see ``radiometry.colour_corrections``), the
-larger of the two ways round. It is made tolerant to what is left of misregistration:
+larger of the two ways round, each weighted by how reliable its colour's correction
+is. It is made tolerant to what is left of misregistration:
 a pixel only differs by as much as its colour lies outside the range of colours of the
 other image's 3×3 neighbourhood, taken both ways round. A thin edge that moved by a
 pixel therefore scores nothing; a new roof scores fully.

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 from app.services.change_detection.georef import distance_m
+from app.services.change_detection.settings import ChangeDetectionSettings
 
 SUSPECTED, CONFIRMED = "suspected", "confirmed"
 
@@ -42,7 +43,7 @@ def _inside(point, polygon):
     return inside
 
 
-def same_place(new, old, max_distance_m=10.0):
+def same_place(new, old, max_distance_m=ChangeDetectionSettings.confirm_distance_m):
     """Whether two changes are in the same place; return the centroid distance or None.
 
     Same place: either centroid lies inside the other's polygon, or the centroids are
@@ -56,7 +57,8 @@ def same_place(new, old, max_distance_m=10.0):
     return distance if overlap or distance <= reach else None
 
 
-def confirm_changes(previous, detections, max_distance_m=10.0):
+def confirm_changes(previous, detections,
+                    max_distance_m=ChangeDetectionSettings.confirm_distance_m):
     """Decide, for each new detection in order, whether it confirms a previous suspicion.
 
     ``previous`` are PreviousChange; ``detections`` anything with ``polygon``,

@@ -21,7 +21,7 @@ class ChangeDetectionSettings:
     min_registration_correlation: float = 0.3  # band-passed images; changes and noise lower it
     min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
     # radiometric normalisation
-    radiometry_block_px: int = 64  # block side for the local gain/offset correction
+    radiometry_block_px: int = 64  # block side for the haze correction
     # change score and threshold (CIE Lab colour difference units, ΔE)
     blur_sigma: float = 1.0
     luminance_weight: float = 0.8  # lighting leaves more residue in L than in colour
@@ -29,5 +29,5 @@ class ChangeDetectionSettings:
     threshold_floor: float = 14.0  # seed threshold never goes below this at sensitivity 0.5
     noise_factor: float = 4.0  # … nor below this many times the median score (noise level)
     grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold
-    # confirmation
+    # confirmation: centroids this close (or closer, for large changes) are the same place
     confirm_distance_m: float = 10.0

@@ -1,0 +1,155 @@
+"""Compare two captures of one tile: quality gate → registration → normalisation → changes."""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.services.change_detection import radiometry, scoring, segmentation
+from app.services.change_detection.georef import TileGeoref
+from app.services.change_detection.quality import unusable_reason
+from app.services.change_detection.registration import (
+    Registration,
+    register,
+    warp_onto_older,
+)
+from app.services.change_detection.settings import ChangeDetectionSettings
+
+_DEFAULTS = ChangeDetectionSettings()
+_REGISTRATION_TRUST = {"ecc": 1.0, "orb": 1.0, "phase": 0.85, "none": 0.6}
+
+
+@dataclass(frozen=True)
+class DetectedChange:
+    """One change found in a tile: an alert detail before it is stored."""
+
+    polygon: dict  # GeoJSON Polygon, lon/lat, exterior ring counter-clockwise
+    centroid: tuple  # (lon, lat)
+    area_m2: float
+    score: float  # mean change magnitude over the region, ΔE units
+    confidence: float  # 0…1, see change_confidence
+    bbox_px: tuple  # (x, y, width, height) in the older image
+    outline_px: tuple = field(repr=False, default=())  # boundary pixels, older image
+
+    def as_feature(self, **properties):
+        """Return a GeoJSON Feature for this change, with extra ``properties`` merged in."""
+        return {"type": "Feature", "geometry": self.polygon,
+                "properties": {"area_m2": self.area_m2, "score": self.score,
+                               "confidence": self.confidence,
+                               "centroid": list(self.centroid), **properties}}
+
+
+@dataclass(frozen=True)
+class TileComparison:
+    """What comparing two captures of a tile found, or why it was skipped."""
+
+    skipped: str | None = None
+    changes: tuple = ()
+    registration: Registration | None = None
+    threshold: float | None = None  # seed threshold used, ΔE units
+    metres_per_pixel: float | None = None
+    valid_share: float = 0.0  # share of the older tile the newer one covered
+    registered_after: np.ndarray | None = field(default=None, repr=False)
+    change_mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def changed_area_m2(self):
+        """Total area of the detected changes, m²."""
+        return sum(change.area_m2 for change in self.changes)
+
+    def as_dict(self):
+        """Plain values for storage or JSON (no images)."""
+        return {"skipped": self.skipped,
+                "changes": [change.as_feature() for change in self.changes],
+                "registration": self.registration.as_dict() if self.registration else None,
+                "threshold": self.threshold, "metres_per_pixel": self.metres_per_pixel,
+                "valid_share": round(self.valid_share, 4),
+                "changed_area_m2": round(self.changed_area_m2, 1)}
+
+
+def change_confidence(score, threshold, area_m2, min_area_m2, registration_method):
+    """Confidence in 0…1 from contrast, size and how well the pair was registered.
+
+    ``strength`` grows from 0.25 at the threshold to 1 at 2.5× it; ``extent`` from 0.25
+    at the minimum area to 1 at four times it. Confidence is ``0.6 strength + 0.4
+    extent``, times 0.85 when only phase correlation registered the pair (no
+    rotation estimate) and 0.6 when nothing did.
+    """
+    strength = min(1.0, max(0.0, (score / threshold - 0.5) / 2.0))
+    extent = min(1.0, max(0.25, area_m2 / (4.0 * max(min_area_m2, 1e-6))))
+    return round((0.6 * strength + 0.4 * extent) * _REGISTRATION_TRUST[registration_method], 3)
+
+
+def geo_polygon(outline_px, georef):
+    """Return the GeoJSON Polygon (lon/lat, closed, counter-clockwise) of a pixel outline."""
+    contour = np.array(outline_px, np.float32).reshape(-1, 1, 2)
+    simplified = cv2.approxPolyDP(contour, 0.75, True)[:, 0, :]
+    if len(simplified) < 3:
+        simplified = contour[:, 0, :]
+    ring = [list(georef.lonlat(float(x) + 0.5, float(y) + 0.5)) for x, y in simplified]
+    closing = zip(ring, ring[1:] + ring[:1], strict=True)
+    signed = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in closing)
+    if signed < 0:
+        ring.reverse()
+    ring.append(list(ring[0]))
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m2=25.0,
+                  sensitivity=0.5, settings=_DEFAULTS):
+    """Compare the newer capture of a tile with the older one and list what changed.
+
+    ``bounds`` is (west, south, east, north) of the older image. ``sensitivity`` in 0…1
+    scales the threshold (0.5 is the default, 1 halves it). Returns a TileComparison
+    with ``skipped`` set to the reason when the pair cannot be compared.
+    """
+    for label, image in (("before", before_bgr), ("after", after_bgr)):
+        reason = unusable_reason(image, settings)
+        if reason:
+            return TileComparison(skipped=f"{label} {reason}")
+    if before_bgr.shape != after_bgr.shape:
+        return TileComparison(skipped=f"sizes differ: before {before_bgr.shape[1]}×"
+                              f"{before_bgr.shape[0]}, after {after_bgr.shape[1]}×"
+                              f"{after_bgr.shape[0]} pixels")
+    georef = TileGeoref(tuple(bounds), before_bgr.shape[1], before_bgr.shape[0], zoom)
+    metres_per_pixel = georef.metres_per_pixel()
+    registration = register(before_bgr, after_bgr, settings)
+    if registration.method == "none":
+        return TileComparison(skipped="registration failed: no reliable alignment found",
+                              registration=registration, metres_per_pixel=metres_per_pixel)
+    registered, valid = warp_onto_older(after_bgr, registration, before_bgr.shape)
+    valid_share = float(valid.mean())
+    if valid_share < settings.min_valid_share:
+        return TileComparison(skipped=f"overlap too small: {valid_share:.0%} of the tile",
+                              registration=registration, metres_per_pixel=metres_per_pixel,
+                              valid_share=valid_share)
+    blur = settings.blur_sigma
+    older = cv2.GaussianBlur(before_bgr, (0, 0), blur)
+    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
+                                            valid, settings)
+    # under haze the correction amplifies noise as much as the land: judge the contrast
+    # that was actually observed
+    score = cv2.divide(scoring.change_score(older, newer, valid, settings),
+                       cv2.max(haze_gain, 1.0))
+    seed, grow = scoring.thresholds(score, valid, sensitivity, settings)
+    mask = segmentation.changed_mask(score, seed, grow)
+    min_pixels = max(1, int(np.ceil(min_change_area_m2 / metres_per_pixel ** 2)))
+    changes = []
+    for region in segmentation.regions(mask, score, min_pixels):
+        lat = georef.lonlat(*region.centroid)[1]
+        area_m2 = round(region.pixel_count * georef.metres_per_pixel(lat) ** 2, 1)
+        changes.append(DetectedChange(
+            polygon=geo_polygon(region.outline, georef),
+            centroid=georef.lonlat(*region.centroid),
+            area_m2=area_m2,
+            score=round(region.mean_score, 2),
+            confidence=change_confidence(region.mean_score, seed, area_m2, min_change_area_m2,
+                                         registration.method),
+            bbox_px=region.bbox,
+            outline_px=region.outline,
+        ))
+    changes.sort(key=lambda change: -change.area_m2)
+    found = segmentation.outlines_mask([c.outline_px for c in changes], before_bgr.shape)
+    return TileComparison(changes=tuple(changes), registration=registration, threshold=seed,
+                          metres_per_pixel=metres_per_pixel, valid_share=valid_share,
+                          registered_after=registered, change_mask=found)

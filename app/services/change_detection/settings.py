@@ -1,0 +1,33 @@
+"""Tuning of the change detector, with the defaults the benchmark was run with."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChangeDetectionSettings:
+    """Every threshold of the pipeline; pass a modified copy to tune one area."""
+
+    # quality gate (shares of the tile)
+    blank_grey_std: float = 3.0  # below: one flat colour, nothing was imaged
+    placeholder_share: float = 0.85  # share of pixels within ±8 levels of the commonest grey
+    saturated_share: float = 0.30  # share of clipped pixels (any channel ≥ 254, or all ≤ 1)
+    cloud_share: float = 0.50  # share of bright, colourless, smooth pixels
+    # registration
+    registration_size: int = 256  # longest side the images are reduced to for estimation
+    max_shift_px: float = 24.0  # larger estimated shifts are not trusted
+    max_rotation_deg: float = 5.0
+    ecc_iterations: int = 40
+    min_phase_response: float = 0.05  # weaker phase-correlation peaks are noise
+    min_registration_correlation: float = 0.3  # band-passed images; changes and noise lower it
+    min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
+    # radiometric normalisation
+    radiometry_block_px: int = 64  # block side for the haze correction
+    # change score and threshold (CIE Lab colour difference units, ΔE)
+    blur_sigma: float = 1.0
+    luminance_weight: float = 0.8  # lighting leaves more residue in L than in colour
+    vanished_weight: float = 0.75  # weight of what disappeared next to what appeared
+    threshold_floor: float = 14.0  # seed threshold never goes below this at sensitivity 0.5
+    noise_factor: float = 4.0  # … nor below this many times the median score (noise level)
+    grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold
+    # confirmation: centroids this close (or closer, for large changes) are the same place
+    confirm_distance_m: float = 10.0

@@ -1,4 +1,6 @@
-"""Hotspot statistics: vectorised Gi* vs a per-cell loop, the full analysis, DBSCAN, back-test.
+"""Hotspot statistics: vectorised Gi* vs a per-cell loop, and the full analysis at scale.
+
+DBSCAN and the back-test are measured end to end, on stored incidents, in bench_hotspots.
 
 Synthetic city (about 20 x 20 km around London): a uniform background plus hot spots whose
 intensity rises or fades over the 90 days, so decay and trend have something to find.
@@ -13,7 +15,7 @@ import tracemalloc
 import h3.api.basic_int as h3
 import numpy as np
 
-from app.services.hotspots import Incidents, analyse, bucket_origin, rolling_backtest
+from app.services.hotspots import Incidents, analyse, bucket_origin
 from app.services.hotspots.counts import aggregate_incidents
 from app.services.hotspots.grid import neighbour_matrix
 from app.services.hotspots.stats import gi_star
@@ -22,11 +24,6 @@ from bench.common import md_table, ratio, time_calls
 DAY = 86_400.0
 UNTIL = 1_750_000_000.0
 CENTRE = (51.50, -0.12)
-DBSCAN_SIZES = (10_000, 50_000, 100_000, 200_000, 400_000, 1_000_000)
-DBSCAN_STOP_S = 20.0
-DBSCAN_MEMORY_LIMIT_GIB = 4.0
-DBSCAN_EPS_M = 100.0
-DBSCAN_MIN_SAMPLES = 20
 
 
 def synthetic_city(n, seed=0, days=90):
@@ -114,68 +111,10 @@ def analysis_section():
     return table, memory
 
 
-def dbscan_section():
-    from sklearn.cluster import DBSCAN
-
-    rows = []
-    stop_note = f"DBSCAN finished at every size up to {DBSCAN_SIZES[-1]:,} points."
-    for n in DBSCAN_SIZES:
-        incidents = synthetic_city(n, seed=2)
-        points = np.radians(np.column_stack([incidents.lat, incidents.lon]))
-        eps = DBSCAN_EPS_M / 6_371_008.8
-        need_gib = _neighbour_lists_gib(points, eps)
-        if need_gib > DBSCAN_MEMORY_LIMIT_GIB:
-            stop_note = (f"At {n:,} points DBSCAN's neighbour lists alone would take about "
-                         f"{need_gib:.1f} GiB (estimated from a sample), over the "
-                         f"{DBSCAN_MEMORY_LIMIT_GIB:.0f} GiB allowed here: not run.")
-            break
-        model = DBSCAN(eps=eps, min_samples=DBSCAN_MIN_SAMPLES, metric="haversine",
-                       algorithm="ball_tree", n_jobs=1)
-        dbscan = time_calls(lambda p=points, m=model: m.fit(p), 1, warmup=0)
-        if dbscan[0] < DBSCAN_STOP_S / 2:
-            dbscan += time_calls(lambda p=points, m=model: m.fit(p), 2, warmup=0)
-        clusters = len(set(model.labels_) - {-1})
-        ours = time_calls(lambda i=incidents: analyse(i, until=UNTIL, half_life_days=30), 3)
-        rows.append([f"{n:,}", _ms(dbscan), len(dbscan), clusters, f"{need_gib:.2f}",
-                     _ms(ours), f"{ratio(dbscan, ours):.1f}x"])
-        if statistics.median(dbscan) > DBSCAN_STOP_S:
-            stop_note = (f"DBSCAN took more than {DBSCAN_STOP_S:.0f} s at {n:,} points; "
-                         "larger sizes were not run.")
-            break
-    table = md_table(["points", "DBSCAN ms", "runs", "DBSCAN clusters",
-                      "neighbour lists GiB (est.)", "ours ms (plain arrays, binning included)",
-                      "ratio"], rows)
-    return table, stop_note
-
-
-def _neighbour_lists_gib(points, eps, sample=2_000):
-    """Estimate the memory of DBSCAN's precomputed neighbour lists (8 bytes per entry)."""
-    from sklearn.neighbors import BallTree
-
-    rng = np.random.default_rng(0)
-    picks = rng.choice(points.shape[0], size=min(sample, points.shape[0]), replace=False)
-    tree = BallTree(points, metric="haversine")
-    mean_neighbours = tree.query_radius(points[picks], eps, count_only=True).mean()
-    return mean_neighbours * points.shape[0] * 8 / 2**30
-
-
-def backtest_section():
-    incidents = synthetic_city(150_000, seed=3, days=200)
-    report = rolling_backtest(incidents, resolution=9, half_life_days=21, fit_days=90,
-                              recent_days=28, horizon_days=7, folds=8, seed=0, end=UNTIL)
-    rows = []
-    for name, scores in report["summary"].items():
-        rows.append([name] + [f"{s['hit_rate']:.1%} / {s['pai']:.1f}" for s in scores])
-    return md_table(["method", "1 % of area: hit rate / PAI", "5 % of area: hit rate / PAI"],
-                    rows), report
-
-
 def run():
     """Run every comparison; return the Markdown section."""
     gi_table = gi_star_section()
     analysis_table, memory = analysis_section()
-    dbscan_table, stop_note = dbscan_section()
-    backtest_table, report = backtest_section()
     return "\n".join([
         "## Hotspot statistics",
         "",
@@ -203,29 +142,6 @@ def run():
         f"Peak traced memory of one analysis of 1,000,000 incidents from counts: "
         f"{memory.get('peak_mib', float('nan')):.0f} MiB.",
         "",
-        "### DBSCAN over the raw points vs our analysis",
-        "",
-        f"scikit-learn DBSCAN, haversine metric, ball tree, eps {DBSCAN_EPS_M:.0f} m, "
-        f"min_samples {DBSCAN_MIN_SAMPLES}, n_jobs 1, against `analyse` on the same plain "
-        "arrays (binning every point included, trend off). DBSCAN gives clusters with no "
-        "significance, no empty-cell evidence and no trend; the ratio is what the naive "
-        "approach costs for less. Its fixed eps/min_samples also change meaning with "
-        "density: as the points grow, the uniform background starts forming clusters of "
-        "its own (the clusters column).",
-        "",
-        dbscan_table,
-        "",
-        stop_note,
-        "",
-        "### Back-test (rolling, 8 weekly folds, 90-day fit window)",
-        "",
-        f"150,000 synthetic incidents over 200 days, resolution 9 "
-        f"({report['study_area_cells']:,} study-area cells; 1 % = "
-        f"{report['flagged_cells'][0]} cells, 5 % = {report['flagged_cells'][1]}). "
-        "Gi* with a 21-day half-life, plain counts over the last 28 days, random cells. "
-        "Seeded demo data replaces this table once incidents are stored.",
-        "",
-        backtest_table,
     ])
 
 

@@ -143,3 +143,16 @@ def client(app, db):
 def auth(app, db, client):
     """Users and tokens: ``auth.headers("operator")``, ``auth.login(...)``."""
     return AuthActions(app, db, client)
+
+
+class Sleeps(list):
+    """Records the delays a client with retries asks for, instead of sleeping."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps():
+    """A stand-in for ``time.sleep`` that records the delays (pass as ``sleep=``)."""
+    return Sleeps()

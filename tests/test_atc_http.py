@@ -30,18 +30,6 @@ def submission(**changes):
     return Submission(**(values | changes))
 
 
-class Sleeps(list):
-    """Records the delays the client asks for instead of sleeping."""
-
-    def __call__(self, seconds):
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps():
-    return Sleeps()
-
-
 @pytest.fixture
 def atc(httpserver):
     return AtcStandIn(httpserver, token=TOKEN)

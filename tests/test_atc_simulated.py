@@ -20,6 +20,7 @@ from app.services.atc import (
 )
 from app.services.atc.simulated import DatabaseAirspace
 from app.services.atc.submissions import process_submissions, submission_of
+from tests.conftest import Sleeps
 from tests.factories import SOWETO, make_drone, make_flight_plan, make_no_fly_zone, towards
 
 ROUTE = (SOWETO, towards(SOWETO, 90.0, 2000.0))
@@ -34,11 +35,6 @@ class EmptySky:
 
     def reserved_near(self, volume, drone_id=None):
         return []
-
-
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
 
 
 def submission(**changes):

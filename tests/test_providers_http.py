@@ -21,18 +21,6 @@ Z, X, Y = 18, 151354, 150891
 TILE_PATH = f"/tiles/{Z}/{X}/{Y}.png"
 
 
-class Sleeps(list):
-    """Records the delays the client asks for instead of sleeping."""
-
-    def __call__(self, seconds):
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps():
-    return Sleeps()
-
-
 @pytest.fixture
 def make_xyz(httpserver, sleeps):
     def factory(template="/tiles/{z}/{x}/{y}.png", **options):

@@ -97,6 +97,8 @@ class Config:
     ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 2)
 
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # Prefix of the limiter's keys, so deployments sharing one Redis keep their counts apart.
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "")
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     LOGIN_FAILURE_LIMITS = _env("LOGIN_FAILURE_LIMITS", "5 per minute;20 per hour")

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import models  # noqa: F401 - registers every table on the metadata
 from app.api import register_blueprints
+from app.api.blueprint import RowIdConverter
 from app.cli import register_cli
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate, swagger
@@ -97,6 +98,7 @@ def _sqlite_pragmas(busy_timeout_ms):
 
 def register_api(app):
     """Register the blueprints on flask-smorest and serve the docs with flasgger."""
+    app.url_map.converters["int"] = RowIdConverter
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api.fields import UTCDateTime
+from app.api.fields import ONE_OR_MORE, JSONBoolean, UTCDateTime
 from app.api.incidents.schemas import SEVERITY, BoundingBox
 from app.models.incident import INCIDENT_TYPES
 from app.services.hotspots.analysis import DEFAULT_RESOLUTION, MAX_K, SLICE_SECONDS
@@ -31,6 +31,7 @@ class HotspotFilterArgsSchema(ma.Schema):
                                                  "`until`); taken to the whole second"})
     until = UTCDateTime(metadata={"description": "Window end, exclusive (default: now)"})
     type = TypeList(ma.fields.String(validate=validate.OneOf(INCIDENT_TYPES)),
+                    validate=ONE_OR_MORE,
                     metadata={"description": "Incident types (repeat the parameter or "
                                              "separate with commas); default all"})
     min_severity = ma.fields.Integer(validate=SEVERITY)
@@ -90,7 +91,7 @@ class PatrolPlanCreateSchema(ma.Schema):
                                      validate=validate.Range(min=0, max=10_000))
     max_altitude_m = ma.fields.Float(load_default=90.0, allow_nan=False,
                                      validate=validate.Range(min=0, max=10_000))
-    draft = ma.fields.Boolean(load_default=False,
+    draft = JSONBoolean(load_default=False,
                               metadata={"description": "Save without submitting to ATC"})
 
 

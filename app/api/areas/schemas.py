@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api.fields import UTCDateTime
+from app.api.fields import JSONBoolean, RowId, SizedList, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.services.areas import MAX_ZOOM, MIN_ZOOM
 
@@ -18,7 +18,7 @@ class AreaFieldsSchema(ma.Schema):
     geometry = ma.fields.Dict(metadata={
         "description": "GeoJSON Polygon (lon, lat): closed rings, no self-intersection",
         "example": EXAMPLE_POLYGON})
-    bbox = ma.fields.List(
+    bbox = SizedList(
         ma.fields.Float(allow_nan=False), validate=validate.Length(equal=4),
         metadata={"description": "[min_lon, min_lat, max_lon, max_lat], instead of geometry",
                   "example": [27.852, -26.25, 27.856, -26.247]})
@@ -30,14 +30,14 @@ class AreaFieldsSchema(ma.Schema):
     schedule = ma.fields.String(validate=validate.Length(min=9, max=120), metadata={
         "description": "Capture schedule, a 5-field cron expression in UTC (daily by default)",
         "example": "0 6 * * *"})
-    enabled = ma.fields.Boolean(metadata={"description": "Capture on the schedule"})
+    enabled = JSONBoolean(metadata={"description": "Capture on the schedule"})
     sensitivity = ma.fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1),
                                   metadata={"description": "Change detection sensitivity, 0–1"})
     min_change_area_m2 = ma.fields.Float(
         allow_nan=False, validate=validate.Range(min=1, max=1_000_000),
         metadata={"description": "Smallest change worth reporting, m²"})
-    notify = ma.fields.Boolean(metadata={"description": "Push alerts to the owner's devices"})
-    immediate_alerts = ma.fields.Boolean(metadata={
+    notify = JSONBoolean(metadata={"description": "Push alerts to the owner's devices"})
+    immediate_alerts = JSONBoolean(metadata={
         "description": "Alert on every detected change, not only confirmed ones"})
 
     @ma.validates_schema
@@ -54,13 +54,13 @@ class AreaCreateSchema(AreaFieldsSchema):
                             metadata={"example": "Orlando West plots"})
     zoom = ma.fields.Integer(load_default=18, validate=validate.Range(min=MIN_ZOOM, max=MAX_ZOOM),
                              metadata={"description": "XYZ zoom of the captured tiles"})
-    enabled = ma.fields.Boolean(load_default=True)
+    enabled = JSONBoolean(load_default=True)
     sensitivity = ma.fields.Float(load_default=0.5, allow_nan=False,
                                   validate=validate.Range(min=0, max=1))
     min_change_area_m2 = ma.fields.Float(load_default=25.0, allow_nan=False,
                                          validate=validate.Range(min=1, max=1_000_000))
-    notify = ma.fields.Boolean(load_default=True)
-    immediate_alerts = ma.fields.Boolean(load_default=False)
+    notify = JSONBoolean(load_default=True)
+    immediate_alerts = JSONBoolean(load_default=False)
 
     @ma.validates_schema
     def one_shape(self, data, **kwargs):
@@ -107,4 +107,4 @@ class AreaQueryArgsSchema(PageArgsSchema):
 
     enabled = ma.fields.Boolean()
     provider = ma.fields.String(validate=validate.Length(max=32))
-    owner_id = ma.fields.Integer(metadata={"description": "Admins: one owner's areas"})
+    owner_id = RowId(metadata={"description": "Admins: one owner's areas"})

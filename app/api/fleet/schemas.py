@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from app.api.fields import Latitude, Longitude, UTCDateTime
+from app.api.fields import ONE_OR_MORE, JSONBoolean, Latitude, Longitude, RowId, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.fleet import (
     DRONE_AVAILABLE,
@@ -58,7 +58,7 @@ class StationCreateSchema(ma.Schema):
     capacity = ma.fields.Integer(required=True, strict=True,
                                  validate=validate.Range(min=0, max=1000),
                                  metadata={"description": "Drone docks", "example": 4})
-    active = ma.fields.Boolean(load_default=True)
+    active = JSONBoolean(load_default=True)
 
 
 class StationUpdateSchema(ma.Schema):
@@ -68,7 +68,7 @@ class StationUpdateSchema(ma.Schema):
     latitude = Latitude()
     longitude = Longitude()
     capacity = ma.fields.Integer(strict=True, validate=validate.Range(min=0, max=1000))
-    active = ma.fields.Boolean()
+    active = JSONBoolean()
 
 
 class StationQueryArgsSchema(PageArgsSchema):
@@ -110,7 +110,7 @@ class DroneCreateSchema(ma.Schema):
     serial = ma.fields.String(required=True, validate=SERIAL, metadata={"example": "CPS-D0013"})
     model = ma.fields.String(required=True, validate=MODEL,
                              metadata={"example": "DJI Matrice 30T"})
-    station_id = ma.fields.Integer(required=True, strict=True)
+    station_id = RowId(required=True, strict=True)
     status = ma.fields.String(validate=validate.OneOf(
         (DRONE_AVAILABLE, DRONE_MAINTENANCE, DRONE_OFFLINE)))
     battery_pct = _float(PERCENT, load_default=100.0)
@@ -132,7 +132,7 @@ class DroneUpdateSchema(ma.Schema):
 
     serial = ma.fields.String(validate=SERIAL)
     model = ma.fields.String(validate=MODEL)
-    station_id = ma.fields.Integer(strict=True)
+    station_id = RowId(strict=True)
     status = ma.fields.String(validate=validate.OneOf(DRONE_STATUSES))
     cruise_speed_mps = _float(SPEED)
     max_range_m = _float(RANGE_M)
@@ -151,8 +151,9 @@ class DroneQueryArgsSchema(PageArgsSchema):
     """Filters for the drone list."""
 
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(DRONE_STATUSES)),
+                           validate=ONE_OR_MORE,
                            metadata={"description": "One or more, comma-separated"})
-    station_id = ma.fields.Integer()
+    station_id = RowId()
 
 
 DronePageSchema = page_of(DroneSchema, "DronePageSchema")
@@ -208,8 +209,10 @@ class GroundUnitLocationSchema(ma.Schema):
 class GroundUnitQueryArgsSchema(PageArgsSchema):
     """Filters for the ground unit list."""
 
-    status = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_STATUSES)))
-    kind = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_KINDS)))
+    status = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_STATUSES)),
+                           validate=ONE_OR_MORE)
+    kind = DelimitedList(ma.fields.String(validate=validate.OneOf(UNIT_KINDS)),
+                         validate=ONE_OR_MORE)
 
 
 GroundUnitPageSchema = page_of(GroundUnitSchema, "GroundUnitPageSchema")

@@ -4,7 +4,15 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from app.api.fields import Latitude, Longitude, UTCDateTime
+from app.api.fields import (
+    ONE_OR_MORE,
+    JSONBoolean,
+    Latitude,
+    Longitude,
+    RowId,
+    SizedList,
+    UTCDateTime,
+)
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.flight import PLAN_STATES, PURPOSES
 from app.services.airspace import MAX_WAYPOINTS
@@ -79,12 +87,12 @@ class FlightPlanSchema(ma.Schema):
 class FlightPlanCreateSchema(ma.Schema):
     """A flight plan to file: submitted to ATC at once unless it is a draft."""
 
-    drone_id = ma.fields.Integer(required=True, strict=True, metadata={"example": 1})
+    drone_id = RowId(required=True, strict=True, metadata={"example": 1})
     purpose = ma.fields.String(required=True, validate=validate.OneOf(PURPOSES),
                                metadata={"example": "patrol"})
-    incident_id = ma.fields.Integer(strict=True, allow_none=True, metadata={
+    incident_id = RowId(strict=True, allow_none=True, metadata={
         "description": "The incident a response plan answers (required for response)"})
-    route = ma.fields.List(
+    route = SizedList(
         ma.fields.Nested(WaypointSchema), required=True,
         validate=validate.Length(min=2, max=MAX_WAYPOINTS,
                                  error="A route needs {min} to {max} waypoints."),
@@ -97,7 +105,7 @@ class FlightPlanCreateSchema(ma.Schema):
                                                       "example": 90})
     starts_at = UTCDateTime(required=True, metadata={"example": "2030-01-01T10:00:00Z"})
     ends_at = UTCDateTime(required=True, metadata={"example": "2030-01-01T10:30:00Z"})
-    draft = ma.fields.Boolean(load_default=False, metadata={
+    draft = JSONBoolean(load_default=False, metadata={
         "description": "Save without submitting (201); submit later with /submit"})
 
 
@@ -105,10 +113,11 @@ class FlightPlanQueryArgsSchema(PageArgsSchema):
     """Filters for the flight plan list (combined with AND)."""
 
     state = DelimitedList(ma.fields.String(validate=validate.OneOf(PLAN_STATES)),
+                          validate=ONE_OR_MORE,
                           metadata={"description": "One or more, comma-separated"})
     purpose = ma.fields.String(validate=validate.OneOf(PURPOSES))
-    drone_id = ma.fields.Integer()
-    incident_id = ma.fields.Integer()
+    drone_id = RowId()
+    incident_id = RowId()
     active_at = UTCDateTime(metadata={"description": "Plans whose window includes this time"})
 
 

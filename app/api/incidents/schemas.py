@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from app.api.fields import Latitude, Longitude, UTCDateTime
+from app.api.fields import ONE_OR_MORE, Latitude, Longitude, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.incident import (
     INCIDENT_STATUSES,
@@ -96,8 +96,10 @@ class IncidentQueryArgsSchema(PageArgsSchema):
     """Filters for the incident list (all optional, combined with AND)."""
 
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(INCIDENT_STATUSES)),
+                           validate=ONE_OR_MORE,
                            metadata={"description": "One or more, comma-separated"})
     type = DelimitedList(ma.fields.String(validate=validate.OneOf(INCIDENT_TYPES)),
+                         validate=ONE_OR_MORE,
                          metadata={"description": "One or more, comma-separated"})
     severity = ma.fields.Integer(validate=SEVERITY)
     min_severity = ma.fields.Integer(validate=SEVERITY)

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from flask import url_for
 
-from app.api.fields import UTCDateTime
+from app.api.fields import RowId, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.area import RUN_STATES, RUN_TRIGGERS
 from app.services.tiles import ground_resolution_m
@@ -97,6 +97,6 @@ ImageTilePageSchema = page_of(ImageTileSchema, "ImageTilePageSchema")
 class ImageTileQueryArgsSchema(PageArgsSchema):
     """Filters for an area's image tiles."""
 
-    capture_run_id = ma.fields.Integer(metadata={"description": "Tiles of one capture run"})
+    capture_run_id = RowId(metadata={"description": "Tiles of one capture run"})
     captured_after = UTCDateTime(metadata={"description": "Captured at or after (ISO 8601)"})
     captured_before = UTCDateTime(metadata={"description": "Captured before (ISO 8601)"})

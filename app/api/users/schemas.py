@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.api.auth.schemas import UserSchema
+from app.api.fields import JSONBoolean
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.user import ROLES
 
@@ -21,4 +22,4 @@ class UserUpdateSchema(ma.Schema):
 
     role = ma.fields.String(validate=validate.OneOf(ROLES))
     email = ma.fields.Email(validate=validate.Length(max=254))
-    is_active = ma.fields.Boolean()
+    is_active = JSONBoolean()

@@ -47,8 +47,13 @@ def create_app(config=None):
 def configure_database(app):
     """Set engine options for the database behind the URL; create SQLite's folder."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    options = engine_options(str(url))
-    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options = engine_options(str(url), app.config["DATABASE_CONNECT_TIMEOUT_S"],
+                             app.config["DATABASE_READ_TIMEOUT_S"])
+    overrides = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = {**options.pop("connect_args", {}), **overrides.pop("connect_args", {})}
+    options.update(overrides)
+    if connect_args:
+        options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -240,16 +240,27 @@ def _os_reason(error):
 
 def write_atomically(path, data):
     """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    temporary = None
     try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".part")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            _discard(Path(temporary))
         raise StorageError(f"cannot write a tile file: {_os_reason(error)}") from error
+
+
+def _discard(path):
+    """Remove a file if possible (a directory turned read-only keeps it for the sweep)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("cannot remove %s: %s", path, error)
 
 
 def image_file(tile):

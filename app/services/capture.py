@@ -8,7 +8,9 @@ each kept tile is written atomically and gets one ``ImageTile`` row, and a tile
 whose file or row cannot be written leaves neither behind.
 
 A run whose process died stays ``running`` in the database: ``fail_stale_runs``
-marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S``.
+marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S`` and
+removes the files the dead process left without a row (a temporary file, or a tile
+killed between its file and its row).
 """
 
 import hashlib
@@ -105,8 +107,35 @@ def fail_stale_runs(area_id=None):
                              "running it stopped)")
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
+        discard_unrecorded_files(run)
     db.session.flush()
     return len(stale)
+
+
+def discard_unrecorded_files(run):
+    """Delete the files in a dead run's directory that no tile row records.
+
+    A process killed mid-tile leaves a temporary file, or a finished file whose row
+    was never committed. Returns how many files were removed.
+    """
+    images_dir = Path(current_app.config["IMAGES_DIR"])
+    run_dir = images_dir / f"area_{int(run.area_config_id)}" / f"run_{int(run.id)}"
+    if not run_dir.is_dir():
+        return 0
+    recorded = set(db.session.scalars(select(ImageTile.path)
+                                      .where(ImageTile.capture_run_id == run.id)))
+    removed = 0
+    for path in run_dir.iterdir():
+        if path.is_file() and path.relative_to(images_dir).as_posix() not in recorded:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as error:
+                log.warning("cannot remove %s left by capture run %s: %s", path, run.id, error)
+    if removed:
+        log.warning("capture run %s: removed %d file(s) its process left unrecorded",
+                    run.id, removed)
+    return removed
 
 
 # --- the work -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from app import create_app
 from app.extensions import db
@@ -81,12 +82,16 @@ def call(app, method, path, **kwargs):
 
     def send():
         client = app.test_client()
-        answer["response"] = client.open(path, method=method, headers=app.test_headers,
-                                         **kwargs)
+        try:
+            answer["response"] = client.open(path, method=method, headers=app.test_headers,
+                                             **kwargs)
+        except Exception as error:  # out of the app: gunicorn would answer a bare 500
+            answer["error"] = error
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
     thread.join(REQUEST_BOUND_S)
+    assert "error" not in answer, f"{method} {path} raised out of the app: {answer['error']!r}"
     assert "response" in answer, f"{method} {path} still hangs after {REQUEST_BOUND_S} s"
     return answer["response"]
 
@@ -128,6 +133,28 @@ def test_a_restarted_server_gives_503_while_down_then_the_same_app_recovers(mari
     assert call(fault_app, "GET", "/api/incidents").status_code == 200
     assert report(fault_app, 3).status_code == 201
     assert stored_reports(fault_app) == ["report 1", "report 3"]
+
+
+def test_a_server_lost_once_the_answer_is_made_does_not_turn_it_into_a_500(mariadb,
+                                                                            fault_app):
+    kill_after = set()
+
+    @fault_app.after_request
+    def kill_the_server(response):  # the view is done; only the session's cleanup is left
+        if request.method in kill_after:
+            kill_after.discard(request.method)
+            mariadb.kill()
+        return response
+
+    kill_after.add("GET")
+    assert call(fault_app, "GET", "/api/incidents").status_code == 200
+    assert_unavailable(call(fault_app, "GET", "/api/incidents"))
+    mariadb.start()
+
+    kill_after.add("POST")
+    assert report(fault_app, 1).status_code == 201  # committed before the server died
+    mariadb.start()
+    assert stored_reports(fault_app) == ["report 1"]
 
 
 def test_a_frozen_server_gives_503_within_the_read_timeout_then_recovers(mariadb, fault_app):

@@ -60,10 +60,11 @@ def test_a_capture_killed_mid_way_is_failed_and_leaves_nothing_half_done(
          tile_url, str(run.id), hold, str(hold_file)],
         cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert wait_until(hold_file.exists, 60), child.communicate(timeout=5)[0]
+        held = wait_until(hold_file.exists, 60)
     finally:
         child.kill()
-        child.wait(timeout=30)
+        output = child.communicate(timeout=30)[0]
+    assert held, output.decode(errors="replace")
 
     # The fault is real: the dead process left its run open and a file no row records.
     db.session.rollback()

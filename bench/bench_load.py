@@ -263,9 +263,13 @@ def log_counts(log_path):
     dropped (it then discards it): those are counted apart.
     """
     text = log_path.read_text(errors="replace")
-    resets = text.count("Exception during reset or similar")
-    return Counter({"errors": text.count('"level": "ERROR"') + text.count("Traceback") - resets,
-                    "resets": resets,
+    lines = text.splitlines()
+    # An entry's traceback follows its first line: count first lines only (the app's JSON
+    # lines, gunicorn's "[ERROR]" lines, a thread's crash).
+    errors = sum(1 for line in lines if '"level": "ERROR"' in line or "] [ERROR] " in line
+                 or line.startswith("Exception in thread"))
+    return Counter({"errors": errors,
+                    "resets": text.count("Exception during reset or similar"),
                     "reruns": text.count("retrying after a database conflict"),
                     "locked": text.count("database is locked")})
 
@@ -332,20 +336,20 @@ def bench_restart(workdir):
 
 
 def restart_summary(samples, killed_at, back_at, ready_after, logged):
-    phases = {"before the kill": [], "server down": [], "server back": []}
+    before, down, back = ("sent before the kill", "sent while down (until the restart "
+                          "is confirmed)", "sent after the restart")
+    phases = {before: [], down: [], back: []}
     for started, ms, status in samples:
-        phase = ("before the kill" if started < killed_at else
-                 "server down" if started < back_at else "server back")
-        phases[phase].append((started, ms, status))
+        phases[before if started < killed_at else down if started < back_at else back].append(
+            (started, ms, status))
     rows = []
     for phase, answers in phases.items():
         statuses = Counter(status for _, _, status in answers)
         rows.append([phase, len(answers), statuses[200] + statuses[201], statuses[503],
                      sum(n for status, n in statuses.items() if status not in (200, 201, 503)),
                      f"{max((ms for _, ms, _ in answers), default=0) / 1000:.2f}"])
-    recovered = [started for started, _, status in phases["server back"]
-                 if status in (200, 201)]
-    last_failure = max((started for started, _, status in phases["server back"]
+    recovered = [started for started, _, status in phases[back] if status in (200, 201)]
+    last_failure = max((started for started, _, status in phases[back]
                         if status not in (200, 201)), default=None)
     bad = sum(row[4] for row in rows)
     return {"rows": rows, "bad": bad, "ready_after": ready_after,
@@ -460,7 +464,9 @@ def restart_text(restart):
         f"A private mariadbd (own data directory and port) serves the same app and seed; "
         f"{RESTART_USERS} locust users list and report incidents for {RESTART_RUN_S} s; "
         f"after {KILL_AT_S} s the server is SIGKILLed and {DOWN_FOR_S} s later started "
-        "again. Answers are sorted by when the request was sent. "
+        "again. Answers are sorted by when the request was sent: those sent just before "
+        "the kill may meet it (503), and those sent in the moment between the restarted "
+        "server accepting connections and the bench confirming it succeed. "
         f"{verdict} {recovery[0].upper() + recovery[1:]}. The server logged "
         f"{restart['logged']['errors']} error(s), and SQLAlchemy's pool "
         f"{restart['logged']['resets']} failed reset(s) of connections the dead server "

@@ -59,12 +59,16 @@ def _env_headers(name):
     return headers
 
 
-def engine_options(database_url):
+def engine_options(database_url, connect_timeout_s=5.0, read_timeout_s=30.0):
     """Return SQLAlchemy engine options suited to the database behind the URL."""
     if database_url.startswith("mysql"):
         # The server closes idle connections after wait_timeout (8 h by default,
-        # often far less behind proxies): ping before use and recycle early.
-        return {"pool_pre_ping": True, "pool_recycle": 280}
+        # often far less behind proxies): ping before use and recycle early. A hung
+        # server would hold a request forever without the socket timeouts.
+        return {"pool_pre_ping": True, "pool_recycle": 280,
+                "connect_args": {"connect_timeout": connect_timeout_s,
+                                 "read_timeout": read_timeout_s,
+                                 "write_timeout": read_timeout_s}}
     return {}
 
 
@@ -80,6 +84,10 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'cps.sqlite3'}"
     )
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 15000)
+    # MySQL/MariaDB: how long to wait for a connection, and for any answer on one, before
+    # the request fails with 503 (a hung server or network would otherwise hold it forever).
+    DATABASE_CONNECT_TIMEOUT_S = _env_float("DATABASE_CONNECT_TIMEOUT_S", 5.0)
+    DATABASE_READ_TIMEOUT_S = _env_float("DATABASE_READ_TIMEOUT_S", 30.0)
 
     JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEV_JWT_SECRET)
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(
@@ -197,6 +205,8 @@ class Config:
     CAPTURE_WORKERS = _env_int("CAPTURE_WORKERS", 2)
     CAPTURE_WAIT_TIMEOUT_S = _env_float("CAPTURE_WAIT_TIMEOUT_S", 300.0)
     CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 600)
+    # How often the scheduler looks for such runs (reading a run applies the rule too).
+    CAPTURE_STALE_SWEEP_INTERVAL_S = _env_int("CAPTURE_STALE_SWEEP_INTERVAL_S", 60)
 
     # Dispatch: ETA = launch delay + distance / cruise speed; a drone must carry
     # the round trip, the time on scene and the reserve (% of a full battery).

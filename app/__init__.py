@@ -1,11 +1,13 @@
 """CPS application factory."""
 
+import logging
 import sqlite3
 from pathlib import Path
 
 from flask import Flask, request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import models  # noqa: F401 - registers every table on the metadata
@@ -19,6 +21,8 @@ from app.request_log import configure_logging, init_request_logging
 from app.scheduler import init_scheduler
 from app.services.auth import is_session_revoked
 from config import config_from_env, engine_options
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config=None):
@@ -48,8 +52,13 @@ def create_app(config=None):
 def configure_database(app):
     """Set engine options for the database behind the URL; create SQLite's folder."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    options = engine_options(str(url))
-    options.update(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options = engine_options(str(url), app.config["DATABASE_CONNECT_TIMEOUT_S"],
+                             app.config["DATABASE_READ_TIMEOUT_S"])
+    overrides = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = {**options.pop("connect_args", {}), **overrides.pop("connect_args", {})}
+    options.update(overrides)
+    if connect_args:
+        options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +67,7 @@ def configure_database(app):
 def register_extensions(app):
     """Bind the extension objects to this app."""
     db.init_app(app)
+    app.teardown_appcontext(_remove_session)  # runs before Flask-SQLAlchemy's own
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     jwt.init_app(app)
@@ -67,6 +77,21 @@ def register_extensions(app):
             pragmas = _sqlite_pragmas(app.config["SQLITE_BUSY_TIMEOUT_MS"])
             event.listen(db.engine, "connect", pragmas)
     register_token_loaders()
+
+
+def _remove_session(_error):
+    """End the request's session; a connection lost after the answer was made ends it too.
+
+    Closing rolls back on the connection. If the database died after the view finished,
+    that rollback fails, and raised here it would turn a finished answer (even a committed
+    write) into a bare 500. The pool has already discarded the broken connection.
+    """
+    try:
+        db.session.remove()
+    except OperationalError as error:
+        log.warning("database connection lost while ending the request's session: %s",
+                    error.orig)
+        db.session.registry.clear()
 
 
 def register_token_loaders():

@@ -1,7 +1,9 @@
 """Capture runs end to end through the API: files, rows, progress, failures, visibility."""
 
 import hashlib
+import os
 import re
+import subprocess
 from datetime import timedelta
 
 import cv2
@@ -14,7 +16,7 @@ from app.models.types import utcnow
 from app.services import capture as capture_service
 from app.services.imagery import synthetic
 from tests.factories import SOWETO_TILE, make_area, make_run
-from tests.tile_server import GoogleStaticStandIn, tile_png
+from tests.tile_server import GoogleStaticStandIn, image_response, tile_png
 
 Z, X, Y = SOWETO_TILE
 BLOCK = [(x, y) for x in (X, X + 1) for y in (Y, Y + 1)]
@@ -215,6 +217,63 @@ def test_a_write_failure_mid_run_leaves_no_partial_file_or_dangling_row(
     kept = rows(db, capture_run_id=run["id"])
     assert len(kept) == run["tiles_done"] == 1  # the probe, one tile, then the failure
     assert files_under(images_dir) == [kept[0].path]  # no temporary or orphan files
+
+
+def lock(folder):
+    """Make ``folder`` unwritable for this process (immutable when running as root)."""
+    if os.geteuid() == 0:
+        return subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    folder.chmod(0o555)
+    return True
+
+
+def unlock(folder):
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    else:
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def lockable(tmp_path):
+    """Skip unless a directory can be made unwritable here (chattr needs ext4 and root)."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    locked = lock(probe)
+    try:
+        (probe / "x").write_bytes(b"")
+    except OSError:
+        return True
+    finally:
+        unlock(probe)
+    pytest.skip(f"cannot make a directory unwritable here (lock applied: {locked})")
+
+
+def test_an_image_directory_turned_read_only_mid_run_fails_it_cleanly(
+        auth, db, app, owner, images_dir, monkeypatch, httpserver, lockable):
+    locked = []
+
+    def tile(request):
+        if len(locked) == 0 and httpserver.log:  # the second tile: lock the run's folder
+            locked.extend(images_dir.glob("area_*/run_*"))
+            assert len(locked) == 1 and lock(locked[0])
+        return image_response(tile_png(len(request.path)))
+
+    httpserver.expect_request(re.compile(rf"/{Z}/.*")).respond_with_handler(tile)
+    monkeypatch.setitem(app.config, "XYZ_TILE_URL", httpserver.url_for("/") + "{z}/{x}/{y}.png")
+    monkeypatch.setitem(app.config, "IMAGERY_WORKERS", 1)
+    area = make_area(db, owner, provider="xyz")
+    try:
+        run = capture(auth, owner, area).get_json()
+    finally:
+        for folder in locked:
+            unlock(folder)
+    assert locked, "the directory was never locked"
+    assert (run["state"], run["tiles_done"]) == ("failed", 1)
+    assert run["error"].startswith("cannot write a tile file: PermissionError: ")
+    kept = rows(db, capture_run_id=run["id"])
+    assert files_under(images_dir) == [tile.path for tile in kept]  # no temporary files
+    assert hashlib.sha256((images_dir / kept[0].path).read_bytes()).hexdigest() == kept[0].sha256
 
 
 def test_a_tile_whose_row_cannot_be_written_leaves_no_file(app, db, owner, images_dir):

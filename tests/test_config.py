@@ -38,11 +38,14 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app, db, backend):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_mysql_connections_are_pinged_and_recycled(app, backend):
-    assert engine_options("mysql+pymysql://u@h/db") == {"pool_pre_ping": True,
-                                                          "pool_recycle": 280}
+def test_mysql_connections_are_pinged_recycled_and_time_out(app, backend):
+    assert engine_options("mysql+pymysql://u@h/db", 4, 20) == {
+        "pool_pre_ping": True, "pool_recycle": 280,
+        "connect_args": {"connect_timeout": 4, "read_timeout": 20, "write_timeout": 20}}
     if backend == "mysql":
-        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        assert options["pool_pre_ping"] is True
+        assert options["connect_args"]["read_timeout"] == app.config["DATABASE_READ_TIMEOUT_S"]
 
 
 def _run_python(code, env_overrides, cwd=ROOT):

@@ -13,7 +13,7 @@ from app.demo.fleet import report_docked_drones
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
 from app.scheduler.specs import JobSpec, cron, every
-from app.services import auth, devices, fleet, notifications
+from app.services import auth, capture, devices, fleet, notifications
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
@@ -32,6 +32,8 @@ def scheduled_jobs(config):
         JobSpec("dispatch.queued-incidents",
                 partial(dispatch_queued_incidents, DispatchRules.from_config(config)),
                 every(seconds=config["DISPATCH_QUEUE_INTERVAL_S"])),
+        JobSpec("captures.fail-stale", capture.fail_stale_runs,
+                every(seconds=config["CAPTURE_STALE_SWEEP_INTERVAL_S"])),
         JobSpec("fleet.offline-sweep",
                 partial(fleet.mark_silent_drones_offline, config["DRONE_OFFLINE_AFTER_S"]),
                 every(seconds=config["TELEMETRY_SWEEP_INTERVAL_S"])),

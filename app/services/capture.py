@@ -8,7 +8,9 @@ each kept tile is written atomically and gets one ``ImageTile`` row, and a tile
 whose file or row cannot be written leaves neither behind.
 
 A run whose process died stays ``running`` in the database: ``fail_stale_runs``
-marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S``.
+marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S`` and
+removes the files the dead process left without a row (a temporary file, or a tile
+killed between its file and its row).
 """
 
 import hashlib
@@ -105,8 +107,35 @@ def fail_stale_runs(area_id=None):
                              "running it stopped)")
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
+        discard_unrecorded_files(run)
     db.session.flush()
     return len(stale)
+
+
+def discard_unrecorded_files(run):
+    """Delete the files in a dead run's directory that no tile row records.
+
+    A process killed mid-tile leaves a temporary file, or a finished file whose row
+    was never committed. Returns how many files were removed.
+    """
+    images_dir = Path(current_app.config["IMAGES_DIR"])
+    run_dir = images_dir / f"area_{int(run.area_config_id)}" / f"run_{int(run.id)}"
+    if not run_dir.is_dir():
+        return 0
+    recorded = set(db.session.scalars(select(ImageTile.path)
+                                      .where(ImageTile.capture_run_id == run.id)))
+    removed = 0
+    for path in run_dir.iterdir():
+        if path.is_file() and path.relative_to(images_dir).as_posix() not in recorded:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError as error:
+                log.warning("cannot remove %s left by capture run %s: %s", path, run.id, error)
+    if removed:
+        log.warning("capture run %s: removed %d file(s) its process left unrecorded",
+                    run.id, removed)
+    return removed
 
 
 # --- the work -------------------------------------------------------------------------------
@@ -240,16 +269,27 @@ def _os_reason(error):
 
 def write_atomically(path, data):
     """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    temporary = None
     try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".part")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            _discard(Path(temporary))
         raise StorageError(f"cannot write a tile file: {_os_reason(error)}") from error
+
+
+def _discard(path):
+    """Remove a file if possible (a directory turned read-only keeps it for the sweep)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("cannot remove %s: %s", path, error)
 
 
 def image_file(tile):

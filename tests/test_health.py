@@ -17,5 +17,7 @@ def test_ready_is_503_with_the_reason_when_the_database_is_down(make_app):
     response = down.test_client().get("/api/ready")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
-    assert "Database unreachable" in response.get_json()["detail"]
+    detail = response.get_json()["detail"]
+    assert "Database unreachable (OperationalError)" in detail
+    assert "127.0.0.1" not in detail and ":1" not in detail  # no host or port for callers
     assert down.test_client().get("/api/health").status_code == 200

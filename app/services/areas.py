@@ -9,8 +9,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AreaConfig, CaptureRun
+from app.models import AlertSession, AreaConfig, CaptureRun
 from app.models.area import RUNNING
+from app.models.types import utcnow
 from app.models.user import ADMIN
 from app.services import tiles
 from app.services.errors import Conflict, InvalidInput, NotFound
@@ -255,5 +256,11 @@ def delete_area(area):
     if running is not None:
         raise Conflict(f"A capture of this area is running (run {running}); delete it once "
                        "the run has ended.")
+    alive_since = utcnow() - timedelta(seconds=current_app.config["COMPARE_STALE_AFTER_S"])
+    comparing = db.session.scalar(select(AlertSession.id).where(
+        AlertSession.running_area_id == area.id, AlertSession.heartbeat_at >= alive_since))
+    if comparing is not None:
+        raise Conflict(f"A comparison of this area is running (session {comparing}); delete "
+                       "it once the comparison has ended.")
     db.session.delete(area)
     db.session.flush()

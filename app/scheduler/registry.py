@@ -12,8 +12,8 @@ from functools import partial
 from app.demo.fleet import report_docked_drones
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
-from app.scheduler.specs import JobSpec, cron, every
-from app.services import auth, devices, fleet, notifications
+from app.scheduler.specs import JobSpec, KeyedJobs, cron, every
+from app.services import auth, devices, fleet, monitoring, notifications
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
@@ -50,6 +50,6 @@ def keyed_job_families(config):
     """Return the per-key job families, kept in step with the database by every process."""
     return [
         # One capture → compare job per enabled area, on the area's own cron schedule:
-        # KeyedJobs("area-capture", monitoring.capture_and_compare_area,
-        #           monitoring.area_capture_schedules),
+        KeyedJobs("area-capture", monitoring.capture_and_compare_area,
+                  monitoring.area_capture_schedules),
     ]

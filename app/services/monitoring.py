@@ -1,6 +1,8 @@
-"""Land watch alerts: the push rules for what a comparison session found.
+"""Land watch on a schedule: capture each area, compare, and alert its owner.
 
-``alert_owner`` runs as a comparison session finishes, however it was started.
+``area_capture_schedules`` tells the scheduler which areas to capture and when;
+``capture_and_compare_area`` is the job of one area; ``alert_owner`` holds the
+push rules and runs as a comparison session finishes, however it was started.
 """
 
 import logging
@@ -8,12 +10,49 @@ import logging
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AlertDetail
+from app.models import AlertDetail, AreaConfig
 from app.models.alerts import CONFIRMED, DISMISSED
-from app.services import devices, notifications
-from app.services.errors import Unavailable
+from app.models.area import SCHEDULED
+from app.services import alerts, capture, devices, notifications
+from app.services.areas import cron_trigger
+from app.services.errors import Conflict, Unavailable
 
 log = logging.getLogger(__name__)
+
+
+def area_capture_schedules():
+    """Return ``{area_id: trigger}`` for every enabled area, on its cron schedule (UTC)."""
+    schedules = {}
+    for area_id, schedule in db.session.execute(
+            select(AreaConfig.id, AreaConfig.schedule).where(AreaConfig.enabled.is_(True))):
+        try:
+            schedules[area_id] = cron_trigger(schedule)
+        except ValueError as error:
+            log.warning("area %s has an unusable schedule %r: %s", area_id, schedule, error)
+    return schedules
+
+
+def capture_and_compare_area(area_id):
+    """Capture an area now, then compare the capture with the one before; return the session.
+
+    Returns None when there is nothing to compare yet (a first capture, or one that
+    kept no tile) or the area is gone or disabled. Commits as it goes.
+    """
+    area = db.session.get(AreaConfig, area_id)
+    if area is None or not area.enabled:
+        return None
+    run = capture.capture_area(area_id, trigger=SCHEDULED)
+    if run.state not in alerts.USABLE_RUN_STATES:
+        log.warning("area %s: capture run %s %s; nothing to compare", area_id, run.id, run.state)
+        return None
+    try:
+        session = alerts.start_comparison(area, trigger=SCHEDULED)
+    except Conflict as reason:
+        db.session.rollback()
+        log.info("area %s: not compared: %s", area_id, reason.detail)
+        return None
+    db.session.commit()
+    return alerts.run_comparison(session.id, alert=alert_owner)
 
 
 def alert_changes(session):

@@ -207,6 +207,10 @@ class Config:
     CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 600)
     # How often the scheduler looks for such runs (reading a run applies the rule too).
     CAPTURE_STALE_SWEEP_INTERVAL_S = _env_int("CAPTURE_STALE_SWEEP_INTERVAL_S", 60)
+    # Comparisons (alert sessions): the same three, for comparing an area's captures.
+    COMPARE_WORKERS = _env_int("COMPARE_WORKERS", 1)
+    COMPARE_WAIT_TIMEOUT_S = _env_float("COMPARE_WAIT_TIMEOUT_S", 300.0)
+    COMPARE_STALE_AFTER_S = _env_int("COMPARE_STALE_AFTER_S", 600)
 
     # Dispatch: ETA = launch delay + distance / cruise speed; a drone must carry
     # the round trip, the time on scene and the reserve (% of a full battery).
@@ -325,6 +329,7 @@ class TestingConfig(Config):
     IMAGERY_READ_TIMEOUT_S = 2.0
     IMAGERY_BACKOFF_S = 0.0
     CAPTURE_WAIT_TIMEOUT_S = 60.0
+    COMPARE_WAIT_TIMEOUT_S = 60.0
     # The simulated ATC answers at once and never fails unless a test asks it to.
     ATC_PROVIDER = "simulated"
     ATC_BASE_URL = ""

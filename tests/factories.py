@@ -3,7 +3,18 @@
 import itertools
 from datetime import timedelta
 
-from app.models import CaptureRun, Drone, GroundUnit, Incident, Station
+from sqlalchemy import select
+
+from app.models import (
+    AlertDetail,
+    AlertSession,
+    CaptureRun,
+    Drone,
+    GroundUnit,
+    ImageTile,
+    Incident,
+    Station,
+)
 from app.models.flight import DRAFT, SUBMITTED
 from app.models.types import utcnow
 from app.models.user import OPERATOR
@@ -161,6 +172,19 @@ def make_area(db, owner, **fields):
     return area
 
 
+# Two tiles below that block where the simulated land is known: a dump of material appears
+# in CHANGING_TILE at capture 2; nothing changes in STEADY_TILE up to capture 4.
+CHANGING_TILE = (18, SOWETO_TILE[1] + 1, SOWETO_TILE[2] + 3)
+STEADY_TILE = (18, SOWETO_TILE[1] + 1, SOWETO_TILE[2] + 2)
+
+
+def make_tiles_area(db, owner, tiles, **fields):
+    """Create and commit an area covering exactly ``tiles`` ((z, x, y), one column)."""
+    (z, x, top), rows = min(tiles, key=lambda t: t[2]), len(tiles)
+    return make_area(db, owner, zoom=z, bbox=tiles_bbox(z, x, top, columns=1, rows=rows),
+                     **fields)
+
+
 def make_run(db, area, **fields):
     """Add and commit a capture run row for ``area`` (no capture happens)."""
     sequence = fields.pop("sequence", None) or len(area.capture_runs) + 1
@@ -169,3 +193,57 @@ def make_run(db, area, **fields):
     db.session.add(run)
     db.session.commit()
     return run
+
+
+def make_tile(db, run, x=None, y=None, **fields):
+    """Add and commit an image tile row of ``run`` (no file is written)."""
+    x = SOWETO_TILE[1] if x is None else x
+    y = SOWETO_TILE[2] if y is None else y
+    west, south, east, north = tile_bounds(run.zoom, x, y)
+    values = {"area_config_id": run.area_config_id, "capture_run_id": run.id, "z": run.zoom,
+              "x": x, "y": y, "west": west, "south": south, "east": east, "north": north,
+              "provider": run.provider, "path": f"area_{run.area_config_id}/run_{run.id}/"
+              f"{run.zoom}_{x}_{y}.png", "sha256": "0" * 64, "width": 256, "height": 256,
+              "content_type": "image/png"}
+    tile = ImageTile(**{**values, **fields})
+    db.session.add(tile)
+    db.session.commit()
+    return tile
+
+
+def _tile_of(db, run, x=None, y=None):
+    """The run's tile at x, y (the factory's default tile), added if it is missing."""
+    x = SOWETO_TILE[1] if x is None else x
+    y = SOWETO_TILE[2] if y is None else y
+    tile = db.session.scalars(select(ImageTile).filter_by(capture_run_id=run.id, x=x, y=y)).first()
+    return tile or make_tile(db, run, x, y)
+
+
+def make_session(db, area, before=None, after=None, **fields):
+    """Add and commit a finished alert session of ``area`` (no comparison happens)."""
+    before = before or make_run(db, area, state="completed")
+    after = after or make_run(db, area, state="completed")
+    values = {"area_config_id": area.id, "before_run_id": before.id, "after_run_id": after.id,
+              "trigger": "manual", "state": "completed", "skipped_tiles": [],
+              "finished_at": utcnow()}
+    session = AlertSession(**{**values, **fields})
+    db.session.add(session)
+    db.session.commit()
+    return session
+
+
+def make_detail(db, session, before_tile=None, after_tile=None, **fields):
+    """Add and commit an alert detail of ``session``: a 10 m square at its tile's centre."""
+    before_tile = before_tile or _tile_of(db, session.before_run)
+    after_tile = after_tile or _tile_of(db, session.after_run, before_tile.x, before_tile.y)
+    lon = (before_tile.west + before_tile.east) / 2
+    lat = (before_tile.south + before_tile.north) / 2
+    values = {"session_id": session.id, "z": before_tile.z, "x": before_tile.x,
+              "y": before_tile.y, "before_tile_id": before_tile.id,
+              "after_tile_id": after_tile.id, "polygon": square((lat, lon), 5.0),
+              "centroid_lon": lon, "centroid_lat": lat, "area_m2": 100.0, "score": 30.0,
+              "confidence": 0.6, "status": "suspected"}
+    detail = AlertDetail(**{**values, **fields})
+    db.session.add(detail)
+    db.session.commit()
+    return detail

@@ -302,6 +302,7 @@ JSON_WRITES = [
     ("POST", "/api/analytics/patrols/{zone}/plan", "operator"),
     ("POST", "/api/area-configs", "operator"), ("PATCH", "/api/area-configs/{area}", "operator"),
     ("POST", "/api/devices", "operator"),
+    ("PATCH", "/api/alerts/details/{alert_detail}", "operator"),
 ]
 
 

@@ -159,6 +159,18 @@ MATRIX = {
     ("GET", "/api/monitor/image-tiles/<int:tile_id>/image"): R(*OWNED_READ),
     ("GET", "/api/monitor/image-tiles/area/<int:area_config_id>"): R(*OWNED_READ),
 
+    ("POST", "/api/monitor/compare/<int:area_config_id>"): R(
+        401, 403, 200, 200, 404, query="?wait=true",
+        path={"area_config_id": lambda w: w.row("comparable_area")}),
+    ("GET", "/api/alerts/sessions"): R(*READ),
+    ("GET", "/api/alerts/sessions/<int:session_id>"): R(*OWNED_READ),
+    ("GET", "/api/alerts/sessions/<int:session_id>/details"): R(*OWNED_READ),
+    ("GET", "/api/alerts/details/<int:detail_id>"): R(*OWNED_READ),
+    ("PATCH", "/api/alerts/details/<int:detail_id>"): R(
+        401, 404, 200, 200, 404, body=lambda w: {"review": "dismissed", "note": "a shadow"}),
+    ("GET", "/api/alerts/details/<int:detail_id>/evidence/<any(before, after, overlay):kind>"):
+        R(*OWNED_READ),
+
     ("GET", "/api/devices"): R(*READ),
     ("POST", "/api/devices"): R(401, 201, 201, 201, 201, body=lambda w: {
         "token": w.unique("phone-token-"), "platform": "android"}),

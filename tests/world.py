@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from app.models import Device, ImageTile
+from app.models.alerts import EVIDENCE_KINDS
 from app.models.area import COMPLETED
 from app.models.flight import DRAFT
 from app.models.types import utcnow
@@ -28,12 +29,14 @@ from tests.factories import (
     SOWETO,
     SOWETO_TILE,
     make_area,
+    make_detail,
     make_drone,
     make_flight_plan,
     make_ground_unit,
     make_incident,
     make_no_fly_zone,
     make_run,
+    make_session,
     make_station,
     make_user,
     square,
@@ -59,9 +62,12 @@ PATH_ROWS = {
     "run_id": "run",
     "tile_id": "tile",
     "device_id": "device",
+    "session_id": "alert_session",
+    "detail_id": "alert_detail",
 }
 # Rows deleted along with another (by cascade).
-DEPENDANTS = {"area": ("run", "tile"), "run": ("tile",)}
+DEPENDANTS = {"area": ("run", "tile", "alert_session", "alert_detail"),
+              "run": ("tile", "alert_session", "alert_detail"), "alert_session": ("alert_detail",)}
 # Patrol plans name a hot zone by its H3 cell; this one holds no incidents.
 UNKNOWN_ZONE = "8928308280fffff"
 
@@ -123,6 +129,8 @@ class World:
         """The value a path parameter takes: the id of the row it names."""
         if parameter == "zone":
             return UNKNOWN_ZONE
+        if parameter == "kind":  # an evidence image
+            return "overlay"
         try:
             name = PATH_ROWS[parameter]
         except KeyError:
@@ -176,6 +184,38 @@ class World:
 
     def make_other_tile(self):
         return self.image_tile(self.row("other_run"))
+
+    def make_comparable_area(self):
+        """An area of ``operator`` with two completed captures of one tile: ready to compare."""
+        area = make_area(self.db, self.users[OPERATOR])
+        for shade in (90, 140):
+            self.image_tile(self.capture_run(area), png_bytes(shade))
+        return area
+
+    def make_alert_session(self):
+        return self.alert_session(self.row("area"), self.row("run"))
+
+    def make_other_alert_session(self):
+        return self.alert_session(self.row("other_area"), self.row("other_run"))
+
+    def make_alert_detail(self):
+        return self.alert_detail(self.row("alert_session"), self.row("tile"))
+
+    def make_other_alert_detail(self):
+        return self.alert_detail(self.row("other_alert_session"), self.row("other_tile"))
+
+    def alert_session(self, area, before):
+        return make_session(self.db, area, before=before, after=self.capture_run(area))
+
+    def alert_detail(self, session, tile):
+        """A detail of ``session`` on ``tile`` with its three evidence images on disk."""
+        folder = f"area_{session.area_config_id}/evidence/session_{session.id}"
+        evidence = {kind: f"{folder}/{kind}_{next(_serial)}.png" for kind in EVIDENCE_KINDS}
+        for path in evidence.values():
+            (self.images_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            (self.images_dir / path).write_bytes(png_bytes())
+        return make_detail(self.db, session, before_tile=tile, after_tile=tile,
+                           evidence=evidence, evidence_media_type="image/png")
 
     def make_device(self):
         return self.device(self.users[OPERATOR])

@@ -1,5 +1,6 @@
 """The API's feature blueprints, registered from one list."""
 
+from app.api.alerts.routes import blp as alerts_blp
 from app.api.analytics.routes import blp as analytics_blp
 from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
@@ -24,6 +25,7 @@ BLUEPRINTS = [
     analytics_blp,
     areas_blp,
     monitor_blp,
+    alerts_blp,
     devices_blp,
     notifications_blp,
 ]

@@ -2,6 +2,7 @@
 
 from sqlalchemy.orm import configure_mappers
 
+from app.models.alerts import AlertDetail, AlertSession, TileReference
 from app.models.area import AreaConfig, CaptureRun, ImageTile
 from app.models.fleet import Drone, GroundUnit, Station
 from app.models.flight import FlightPlan, NoFlyZone
@@ -11,6 +12,8 @@ from app.models.scheduling import JobRun, SchedulerLease
 from app.models.user import RevokedSession, User
 
 __all__ = [
+    "AlertDetail",
+    "AlertSession",
     "AreaConfig",
     "CaptureRun",
     "Device",
@@ -27,6 +30,7 @@ __all__ = [
     "RevokedSession",
     "SchedulerLease",
     "Station",
+    "TileReference",
     "TopicSubscription",
     "User",
 ]

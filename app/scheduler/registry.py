@@ -12,8 +12,8 @@ from functools import partial
 from app.demo.fleet import report_docked_drones
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
-from app.scheduler.specs import JobSpec, cron, every
-from app.services import auth, capture, devices, fleet, notifications
+from app.scheduler.specs import JobSpec, KeyedJobs, cron, every
+from app.services import alerts, auth, capture, devices, fleet, monitoring, notifications
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
@@ -34,6 +34,8 @@ def scheduled_jobs(config):
                 every(seconds=config["DISPATCH_QUEUE_INTERVAL_S"])),
         JobSpec("captures.fail-stale", capture.fail_stale_runs,
                 every(seconds=config["CAPTURE_STALE_SWEEP_INTERVAL_S"])),
+        JobSpec("alerts.fail-stale", alerts.fail_stale_sessions,
+                every(seconds=config["CAPTURE_STALE_SWEEP_INTERVAL_S"])),
         JobSpec("fleet.offline-sweep",
                 partial(fleet.mark_silent_drones_offline, config["DRONE_OFFLINE_AFTER_S"]),
                 every(seconds=config["TELEMETRY_SWEEP_INTERVAL_S"])),
@@ -52,6 +54,6 @@ def keyed_job_families(config):
     """Return the per-key job families, kept in step with the database by every process."""
     return [
         # One capture → compare job per enabled area, on the area's own cron schedule:
-        # KeyedJobs("area-capture", monitoring.capture_and_compare_area,
-        #           monitoring.area_capture_schedules),
+        KeyedJobs("area-capture", monitoring.capture_and_compare_area,
+                  monitoring.area_capture_schedules),
     ]

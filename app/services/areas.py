@@ -1,5 +1,6 @@
 """Monitored areas: geometry, schedule and provider checks, ownership, tile limit."""
 
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -9,12 +10,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AreaConfig, CaptureRun
+from app.models import AlertSession, AreaConfig, CaptureRun
 from app.models.area import RUNNING
+from app.models.types import utcnow
 from app.models.user import ADMIN
-from app.services import tiles
-from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services import devices, tiles
+from app.services.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.services.imagery.registry import check_provider_name
+
+log = logging.getLogger(__name__)
 
 MIN_ZOOM = 10
 MAX_ZOOM = 22
@@ -230,7 +234,7 @@ def _apply(area, data, config):
 
 
 def create_area(owner, data):
-    """Add an area owned by ``owner`` after checking every field."""
+    """Add an area owned by ``owner`` after checking every field; the owner follows its alerts."""
     config = current_app.config
     data = {"provider": config["IMAGERY_DEFAULT_PROVIDER"],
             "schedule": config["AREA_DEFAULT_SCHEDULE"], **data}
@@ -238,6 +242,7 @@ def create_area(owner, data):
     _apply(area, data, config)
     db.session.add(area)
     db.session.flush()
+    _change_following(area, devices.follow_area)
     return area
 
 
@@ -255,5 +260,24 @@ def delete_area(area):
     if running is not None:
         raise Conflict(f"A capture of this area is running (run {running}); delete it once "
                        "the run has ended.")
+    alive_since = utcnow() - timedelta(seconds=current_app.config["COMPARE_STALE_AFTER_S"])
+    comparing = db.session.scalar(select(AlertSession.id).where(
+        AlertSession.running_area_id == area.id, AlertSession.heartbeat_at >= alive_since))
+    if comparing is not None:
+        raise Conflict(f"A comparison of this area is running (session {comparing}); delete "
+                       "it once the comparison has ended.")
+    _change_following(area, devices.unfollow_area)
     db.session.delete(area)
     db.session.flush()
+
+
+def _change_following(area, change):
+    """Subscribe or unsubscribe the owner's devices to the area's alert topic.
+
+    The subscription row is kept either way; an unreachable push service only delays
+    the devices' subscription (alerts subscribe them again) and must not block the area.
+    """
+    try:
+        change(area.owner_id, area.id)
+    except Unavailable as error:
+        log.warning("area %s: push topic not updated: %s", area.id, error.detail)

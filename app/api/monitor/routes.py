@@ -1,29 +1,34 @@
-"""Land watch monitoring: capture runs and the image tiles they captured."""
+"""Land watch monitoring: capture runs, the image tiles they captured, and comparing them."""
 
 from flask import send_file
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
+from app.api.alerts.schemas import AlertSessionSchema
 from app.api.blueprint import Blueprint
 from app.api.monitor.schemas import (
     CaptureArgsSchema,
     CaptureRunPageSchema,
     CaptureRunQueryArgsSchema,
     CaptureRunSchema,
+    CompareArgsSchema,
     ImageTilePageSchema,
     ImageTileQueryArgsSchema,
 )
 from app.api.pagination import paginate
 from app.extensions import db
 from app.models import CaptureRun, ImageTile
+from app.models.alerts import RUNNING as SESSION_RUNNING
 from app.models.area import RUNNING
 from app.models.user import WRITERS
+from app.services import alerts as alert_service
 from app.services import areas as area_service
 from app.services import capture as capture_service
+from app.services import monitoring
 
 blp = Blueprint("monitor", __name__, url_prefix="/api/monitor",
-                description="Imagery capture runs and captured tiles")
+                description="Imagery capture runs, captured tiles, and comparing captures")
 
 IMAGE_RESPONSE = {"description": "The tile image", "content": {
     kind: {"schema": {"type": "string", "format": "binary"}}
@@ -48,6 +53,27 @@ class Capture(MethodView):
             return run
         run = capture_service.wait_for_run(run)
         return run, 202 if run.state == RUNNING else 200
+
+
+@blp.route("/compare/<int:area_config_id>")
+class Compare(MethodView):
+    @blp.login_required(roles=WRITERS)
+    @blp.arguments(CompareArgsSchema, location="query")
+    @blp.response(202, AlertSessionSchema)
+    @blp.alt_response(200, schema=AlertSessionSchema,
+                      description="The session, ended (wait=true)")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, args, area_config_id):
+        """Compare the area's latest capture with the previous: 202 with the alert session."""
+        area = area_service.get_area(current_user, area_config_id)
+        session = alert_service.start_comparison(area, requested_by=current_user)
+        db.session.commit()
+        alert_service.submit_comparison(session, alert=monitoring.alert_owner)
+        if not args["wait"]:
+            return session
+        session = alert_service.wait_for_session(session)
+        return session, 202 if session.state == SESSION_RUNNING else 200
 
 
 @blp.route("/captures/<int:run_id>")

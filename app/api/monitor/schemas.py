@@ -54,6 +54,13 @@ class CaptureArgsSchema(ma.Schema):
         "description": "Block until the run ends (small areas; capped by the server)"})
 
 
+class CompareArgsSchema(ma.Schema):
+    """Options of starting a comparison."""
+
+    wait = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Block until the session ends (small areas; capped by the server)"})
+
+
 class CaptureRunQueryArgsSchema(PageArgsSchema):
     """Filters for an area's capture runs."""
 

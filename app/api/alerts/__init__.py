@@ -1,0 +1,1 @@
+"""Alert sessions and details: what comparing captures found, its evidence and reviews."""

@@ -1,0 +1,101 @@
+"""Land watch on a schedule: capture each area, compare, and alert its owner.
+
+``area_capture_schedules`` tells the scheduler which areas to capture and when;
+``capture_and_compare_area`` is the job of one area; ``alert_owner`` holds the
+push rules and runs as a comparison session finishes, however it was started.
+"""
+
+import logging
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AlertDetail, AreaConfig
+from app.models.alerts import CONFIRMED, DISMISSED
+from app.models.area import SCHEDULED
+from app.services import alerts, capture, devices, notifications
+from app.services.areas import cron_trigger
+from app.services.errors import Conflict, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+def area_capture_schedules():
+    """Return ``{area_id: trigger}`` for every enabled area, on its cron schedule (UTC)."""
+    schedules = {}
+    for area_id, schedule in db.session.execute(
+            select(AreaConfig.id, AreaConfig.schedule).where(AreaConfig.enabled.is_(True))):
+        try:
+            schedules[area_id] = cron_trigger(schedule)
+        except ValueError as error:
+            log.warning("area %s has an unusable schedule %r: %s", area_id, schedule, error)
+    return schedules
+
+
+def capture_and_compare_area(area_id):
+    """Capture an area now, then compare the capture with the one before; return the session.
+
+    Returns None when there is nothing to compare yet (a first capture, or one that
+    kept no tile) or the area is gone or disabled. Commits as it goes.
+    """
+    area = db.session.get(AreaConfig, area_id)
+    if area is None or not area.enabled:
+        return None
+    run = capture.capture_area(area_id, trigger=SCHEDULED)
+    if run.state not in alerts.USABLE_RUN_STATES:
+        log.warning("area %s: capture run %s %s; nothing to compare", area_id, run.id, run.state)
+        return None
+    try:
+        session = alerts.start_comparison(area, trigger=SCHEDULED)
+    except Conflict as reason:
+        db.session.rollback()
+        log.info("area %s: not compared: %s", area_id, reason.detail)
+        return None
+    db.session.commit()
+    return alerts.run_comparison(session.id, alert=alert_owner)
+
+
+def alert_changes(session):
+    """The changes of a session that call for a push, by the area's rules.
+
+    Confirmed changes, or every change when the area asks for immediate alerts;
+    never a confirmation of a change the owner dismissed as a false alarm.
+    """
+    details = db.session.scalars(select(AlertDetail).where(
+        AlertDetail.session_id == session.id).order_by(AlertDetail.id)).all()
+    if not session.area.immediate_alerts:
+        details = [d for d in details if d.status == CONFIRMED]
+    return [d for d in details if d.confirms is None or d.confirms.review != DISMISSED]
+
+
+def alert_owner(session):
+    """Queue a push to the area's owner when the session found changes worth one; return it.
+
+    Goes to the area's topic, which the owner's devices follow. The caller commits.
+    """
+    area = session.area
+    changes = alert_changes(session) if area.notify else []
+    if not changes:
+        return None
+    _follow(area)
+    total_m2 = round(sum(d.area_m2 for d in changes))
+    count = len(changes)
+    kind = "change" if area.immediate_alerts else "confirmed change"
+    body = f"{count} {kind}{'s' if count > 1 else ''}, {total_m2} m² in all. Tap to review."
+    row = notifications.notify_area(
+        area.id, [area.owner_id], f"Land change at {area.name}", body,
+        {"kind": "land_change", "session_id": session.id, "changes": count,
+         "changed_area_m2": total_m2, "path": f"/api/alerts/sessions/{session.id}"})
+    session.notification_id = row.id
+    return row
+
+
+def _follow(area):
+    """Make sure the owner follows the area's topic (they do from its creation, unless undone)."""
+    if devices.area_topic(area.id) in devices.user_topics(area.owner_id):
+        return
+    try:
+        devices.follow_area(area.owner_id, area.id)
+    except Unavailable as error:
+        log.warning("area %s: could not subscribe the owner's devices: %s", area.id,
+                    error.detail)

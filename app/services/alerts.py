@@ -28,9 +28,6 @@ confirms nothing later, and its capture can be compared again.
 """
 
 import logging
-import threading
-import time
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -58,8 +55,9 @@ from app.models.area import MANUAL
 from app.models.area import PARTIAL as RUN_PARTIAL
 from app.models.types import utcnow
 from app.models.user import ADMIN
+from app.services import background
 from app.services.areas import get_area
-from app.services.capture import CaptureExecutor, StorageError, image_file, write_atomically
+from app.services.capture import StorageError, image_file, write_atomically
 from app.services.change_detection import (
     PreviousChange,
     compare_tiles,
@@ -72,7 +70,6 @@ log = logging.getLogger(__name__)
 
 USABLE_RUN_STATES = (RUN_COMPLETED, RUN_PARTIAL)
 MAX_SKIPPED_LISTED = 100  # per session; the counters hold the full numbers
-_executor_lock = threading.Lock()
 
 
 # --- starting and finishing sessions --------------------------------------------------------
@@ -465,37 +462,9 @@ def evidence_file(detail, kind):
 # --- background execution -------------------------------------------------------------------
 
 
-class ComparisonExecutor(CaptureExecutor):
-    """The capture executor's bounded pool, running comparisons."""
-
-    def submit(self, session_id, alert=None):
-        """Queue ``run_comparison(session_id, alert)``; return its future."""
-        future = self.pool.submit(self._compare, session_id, alert)
-        with self._lock:
-            self.futures[session_id] = future
-        future.add_done_callback(lambda _done: self._forget(session_id))
-        return future
-
-    def _compare(self, session_id, alert):
-        with self.app.app_context():
-            try:
-                return run_comparison(session_id, alert=alert)
-            except Exception:
-                log.exception("alert session %s crashed", session_id)
-                raise
-            finally:
-                db.session.remove()
-
-
 def comparison_executor():
-    """The current app's comparison executor (created on first use)."""
-    app = current_app._get_current_object()
-    with _executor_lock:
-        executor = app.extensions.get("comparison_executor")
-        if executor is None:
-            executor = ComparisonExecutor(app, app.config["COMPARE_WORKERS"])
-            app.extensions["comparison_executor"] = executor
-        return executor
+    """The current app's pool of background comparisons (``COMPARE_WORKERS`` threads)."""
+    return background.runs_for("comparison", "COMPARE_WORKERS", run_comparison)
 
 
 def submit_comparison(session, alert=None):
@@ -508,17 +477,5 @@ def wait_for_session(session, timeout_s=None):
     """Block until the session has ended or the timeout passes; return it refreshed."""
     if timeout_s is None:
         timeout_s = current_app.config["COMPARE_WAIT_TIMEOUT_S"]
-    future = comparison_executor().future(session.id)
-    if future is not None:
-        wait_futures([future], timeout=timeout_s)
-    else:  # run by another process: watch the database
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            db.session.commit()  # a new transaction sees the other process's commits
-            db.session.refresh(session)
-            if session.state != RUNNING:
-                break
-            time.sleep(0.25)
-    db.session.commit()
-    db.session.refresh(session)
-    return session
+    return background.wait_until_ended(session, comparison_executor().future(session.id),
+                                       timeout_s, RUNNING)

@@ -18,10 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from concurrent.futures import wait as wait_futures
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,7 +29,7 @@ from app.extensions import db
 from app.models import AreaConfig, CaptureRun, ImageTile
 from app.models.area import COMPLETED, FAILED, MANUAL, PARTIAL, RUNNING
 from app.models.types import utcnow
-from app.services import tiles
+from app.services import background, tiles
 from app.services.areas import area_polygon, check_tile_limit, get_area
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.imagery.base import ImageryError, NoImagery
@@ -41,7 +38,6 @@ from app.services.imagery.registry import check_provider_name, get_provider
 log = logging.getLogger(__name__)
 
 MAX_TILE_ERRORS = 50  # per run; the counters hold the full numbers
-_executor_lock = threading.Lock()
 
 
 class CaptureFailed(Exception):  # noqa: N818 - reads as the outcome it is
@@ -313,64 +309,9 @@ def remove_area_images(area_id):
 # --- background execution -------------------------------------------------------------------
 
 
-class CaptureExecutor:
-    """A bounded pool running captures in the background, each in its own app context."""
-
-    def __init__(self, app, workers):
-        self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
-                                       thread_name_prefix="capture")
-        self.futures = {}
-        self._lock = threading.Lock()
-
-    def submit(self, run_id):
-        """Queue ``run_capture(run_id)``; return its future."""
-        future = self.pool.submit(self._run, run_id)
-        with self._lock:
-            self.futures[run_id] = future
-        future.add_done_callback(lambda _done: self._forget(run_id))
-        return future
-
-    def _forget(self, run_id):
-        with self._lock:
-            self.futures.pop(run_id, None)
-
-    def _run(self, run_id):
-        with self.app.app_context():
-            try:
-                return run_capture(run_id)
-            except Exception:
-                log.exception("capture run %s crashed", run_id)
-                raise
-            finally:
-                db.session.remove()
-
-    def active_run_ids(self):
-        """Ids of the runs queued or running in this process."""
-        with self._lock:
-            return set(self.futures)
-
-    def future(self, run_id):
-        """The future of a run queued or running here, or None."""
-        with self._lock:
-            return self.futures.get(run_id)
-
-    def wait_all(self, timeout=None):
-        """Wait until every queued run has ended (tests, shutdown)."""
-        with self._lock:
-            pending = list(self.futures.values())
-        wait_futures(pending, timeout=timeout)
-
-
 def capture_executor():
-    """The current app's capture executor (created on first use)."""
-    app = current_app._get_current_object()
-    with _executor_lock:
-        executor = app.extensions.get("capture_executor")
-        if executor is None:
-            executor = CaptureExecutor(app, app.config["CAPTURE_WORKERS"])
-            app.extensions["capture_executor"] = executor
-        return executor
+    """The current app's pool of background captures (``CAPTURE_WORKERS`` threads)."""
+    return background.runs_for("capture", "CAPTURE_WORKERS", run_capture)
 
 
 def submit_capture(run):
@@ -390,20 +331,8 @@ def wait_for_run(run, timeout_s=None):
     """
     if timeout_s is None:
         timeout_s = current_app.config["CAPTURE_WAIT_TIMEOUT_S"]
-    future = capture_executor().future(run.id)
-    if future is not None:
-        wait_futures([future], timeout=timeout_s)
-    else:  # run by another process: watch the database
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            db.session.commit()  # a new transaction sees the other process's commits
-            db.session.refresh(run)
-            if run.state != RUNNING:
-                break
-            time.sleep(0.25)
-    db.session.commit()
-    db.session.refresh(run)
-    return run
+    return background.wait_until_ended(run, capture_executor().future(run.id), timeout_s,
+                                       RUNNING)
 
 
 def capture_area(area_id, trigger=MANUAL, requested_by=None):

@@ -110,6 +110,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     LOGIN_FAILURE_LIMITS = _env("LOGIN_FAILURE_LIMITS", "5 per minute;20 per hour")
+    # Before the limits refuse, repeated failures are slowed: from the LOGIN_SLOWDOWN_AFTER-th
+    # failure in the window on, each attempt waits BASE, doubling per failure, at most MAX.
+    LOGIN_SLOWDOWN_AFTER = _env_int("LOGIN_SLOWDOWN_AFTER", 3)
+    LOGIN_SLOWDOWN_BASE_S = _env_float("LOGIN_SLOWDOWN_BASE_S", 0.5)
+    LOGIN_SLOWDOWN_MAX_S = _env_float("LOGIN_SLOWDOWN_MAX_S", 4.0)
+    LOGIN_SLOWDOWN_WINDOW_S = _env_int("LOGIN_SLOWDOWN_WINDOW_S", 15 * 60)
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
     PAGE_DEFAULT_LIMIT = _env_int("PAGE_DEFAULT_LIMIT", 50)
@@ -315,6 +321,9 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST_KIB = 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_STORAGE_URI = "memory://"
+    # The slowdown's schedule is still counted; tests that check it set a base and record
+    # the waits instead of sleeping.
+    LOGIN_SLOWDOWN_BASE_S = 0.0
     SCHEDULER_ENABLED = False
     NOTIFIER = "outbox"
     SCHEDULER_PROBE_FILE = ""

@@ -222,7 +222,11 @@ def test_password_guessing_is_stopped_across_gunicorn_workers(gunicorn, redis_ke
     assert wait_until(lambda: len(workers_that_answered(access_log, 401)) >= 2, 5), \
         "the failed logins were not spread over several workers"
     _, server = redis_keys
-    assert list(server.scan_iter(match=f"*{redis_keys[0]}*user:alice*"))
+    prefix = redis_keys[0]
+    assert list(server.scan_iter(match=f"*{prefix}/user:alice/login-user*"))  # the 429 counts
+    # the slowdown's failure count is shared too: five failures for alice, from five workers' view
+    [slowdown_key] = server.scan_iter(match=f"*{prefix}/login-slowdown/user:alice")
+    assert int(server.get(slowdown_key)) == 5
 
 
 # --- image paths ---------------------------------------------------------------------------

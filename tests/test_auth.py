@@ -225,3 +225,68 @@ def test_successful_logins_do_not_count_towards_the_limit(auth, app):
     per_minute = int(app.config["LOGIN_FAILURE_LIMITS"].split()[0])
     for _ in range(per_minute + 2):
         assert auth.login("alice", PASSWORD).status_code == 200
+
+
+@pytest.fixture
+def waits(app, monkeypatch):
+    """The login slowdown's waits, recorded instead of slept, with a 0.5 s base."""
+    from app.services import login_throttle
+
+    recorded = []
+    monkeypatch.setattr(login_throttle, "_sleep", recorded.append)
+    app.config.update(LOGIN_SLOWDOWN_BASE_S=0.5, LOGIN_SLOWDOWN_MAX_S=4.0, LOGIN_SLOWDOWN_AFTER=3,
+                      LOGIN_FAILURE_LIMITS="10 per minute")
+    return recorded
+
+
+def test_repeated_failures_are_slowed_before_they_are_refused(auth, waits):
+    auth.user(username="alice", password=PASSWORD)
+    statuses = []
+    for i in range(10):
+        statuses.append(auth.login("Alice ", "wrong-password",
+                                   environ_base={"REMOTE_ADDR": f"10.0.3.{i}"}).status_code)
+    assert statuses == [401] * 10
+    # three free attempts, then 0.5 s doubling per failure up to the 4 s cap
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+    assert login_from(auth, "10.0.3.99") == 429
+    assert len(waits) == 7  # a refused attempt is not slowed: it never reaches the password check
+
+
+def login_from(auth, address, username="alice", password=PASSWORD):
+    return auth.login(username, password, environ_base={"REMOTE_ADDR": address}).status_code
+
+
+def test_the_slowdown_counts_per_client_and_a_success_clears_the_username(auth, waits):
+    auth.user(username="alice", password=PASSWORD)
+    for i in range(3):
+        assert auth.login(f"nobody{i}", "wrong-password").status_code == 401
+    assert waits == []
+    # the client has failed three times: its next attempt waits, whichever the username
+    assert login_from(auth, "127.0.0.1") == 200
+    assert waits == [0.5]
+    for i in range(3):
+        auth.login("alice", "wrong-password", environ_base={"REMOTE_ADDR": f"10.0.4.{i}"})
+    assert waits == [0.5]
+    assert login_from(auth, "10.0.4.9") == 200
+    assert waits == [0.5, 0.5]
+    # the correct password cleared alice's count: a fresh address is not slowed
+    assert login_from(auth, "10.0.4.10") == 200
+    assert waits == [0.5, 0.5]
+
+
+def test_no_slowdown_when_the_limiter_is_off(auth, waits, app):
+    app.config["RATELIMIT_ENABLED"] = False
+    auth.user(username="alice", password=PASSWORD)
+    for _ in range(6):
+        assert auth.login("alice", "wrong-password").status_code == 401
+    assert waits == []
+
+
+@pytest.mark.parametrize(("failures", "expected"), [
+    (0, 0.0), (2, 0.0), (3, 0.5), (4, 1.0), (5, 2.0), (6, 4.0), (60, 4.0), (10**6, 4.0),
+])
+def test_slowdown_schedule(failures, expected):
+    from app.services.login_throttle import slowdown_delay
+
+    assert slowdown_delay(failures, after=3, base_s=0.5, max_s=4.0) == expected
+    assert slowdown_delay(failures, after=3, base_s=0.0, max_s=4.0) == 0.0

@@ -14,6 +14,7 @@ from app.api.auth.schemas import (
 from app.api.blueprint import Blueprint
 from app.extensions import db, limiter
 from app.services import auth as auth_service
+from app.services import login_throttle
 from app.services.errors import Unauthenticated
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
@@ -25,12 +26,11 @@ def _login_failed(response):
 
 def _username_key():
     body = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    return f"user:{str(username or '').strip().lower()[:64]}"
+    return login_throttle.username_key(body.get("username") if isinstance(body, dict) else None)
 
 
 def _client_key():
-    return f"client:{request.remote_addr}"
+    return login_throttle.client_key(request.remote_addr)
 
 
 def _failure_limits():
@@ -48,9 +48,13 @@ login_limits = [
 
 
 def _login(credentials):
-    user = auth_service.authenticate(credentials["username"], credentials["password"])
+    username = credentials["username"]
+    login_throttle.wait_before_attempt(username, request.remote_addr)
+    user = auth_service.authenticate(username, credentials["password"])
     if user is None:
+        login_throttle.record_failure(username, request.remote_addr)
         raise Unauthenticated("Wrong username or password.")
+    login_throttle.record_success(username)
     g.user_id = user.id
     db.session.commit()
     return auth_service.issue_tokens(user)

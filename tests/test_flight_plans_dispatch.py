@@ -236,3 +236,43 @@ def test_a_drone_may_not_launch_before_atc_approves_and_launching_activates_the_
     assert launched.status_code == 200
     plan_id = incident_of(auth, incident_id).get_json()["flight_plan_id"]
     assert fresh(db, FlightPlan, plan_id).state == "active"
+
+
+def test_the_drone_landing_completes_its_flight_and_releases_it_at_atc(auth, db):
+    drone = drone_at(db, 90.0, 1500.0)
+    incident_id = report(auth)["incident"]["id"]
+    assert process_submissions() == {"approved": 1}
+    for status in ("en_route", "on_scene", "resolved"):
+        moved = auth.client.post(f"/api/incidents/{incident_id}/status", json={"status": status},
+                                 headers=auth.headers())
+        assert moved.status_code == 200, moved.get_json()
+    plan_id = incident_of(auth, incident_id).get_json()["flight_plan_id"]
+    # resolving sends the drone home: it is still in the air, so the plan is still flying
+    assert fresh(db, Drone, drone.id).status == "returning"
+    assert fresh(db, FlightPlan, plan_id).state == "active"
+    landed = auth.client.put(f"/api/drones/{drone.id}/telemetry", headers=auth.headers(),
+                             json={"latitude": drone.latitude, "longitude": drone.longitude,
+                                   "battery_pct": 41.0, "status": "charging"})
+    assert landed.status_code == 200, landed.get_json()
+    plan = fresh(db, FlightPlan, plan_id)
+    assert plan.state == "completed"
+    assert plan.next_attempt_at is not None  # due for the ATC job to release the volume
+    assert incident_of(auth, incident_id).get_json()["atc_status"] == "completed"
+    last = timeline(auth, incident_id)[-1]
+    assert last["kind"] == "flight_completed" and last["actor"] == "system"
+    assert last["details"] == {"flight_plan_id": plan_id, "drone_id": drone.id}
+    # the release reaches ATC and nothing is left for the job
+    assert process_submissions() == {"released": 1}
+    assert fresh(db, FlightPlan, plan_id).next_attempt_at is None
+
+
+def test_a_drone_recalled_before_launch_has_no_flight_to_complete(auth, db):
+    drone = drone_at(db, 90.0, 1500.0)
+    incident_id = report(auth)["incident"]["id"]
+    assert process_submissions() == {"approved": 1}
+    plan_id = incident_of(auth, incident_id).get_json()["flight_plan_id"]
+    cancelled = auth.client.post(f"/api/incidents/{incident_id}/status",
+                                 json={"status": "cancelled"}, headers=auth.headers())
+    assert cancelled.status_code == 200
+    assert fresh(db, Drone, drone.id).status == "available"
+    assert fresh(db, FlightPlan, plan_id).state == "cancelled"

@@ -3,6 +3,7 @@
 Every status change is a conditional UPDATE on the status it was checked
 against, so it cannot overwrite a concurrent dispatch. A drone that ends up
 available, or reports in while available, is offered to the dispatch queue.
+A drone that lands (returning → charging) completes the flight plan it flew on.
 """
 
 import logging
@@ -14,9 +15,11 @@ from app.extensions import db
 from app.models import Drone, GroundUnit, Station
 from app.models.fleet import (
     DRONE_AVAILABLE,
+    DRONE_CHARGING,
     DRONE_DISPATCHED,
     DRONE_OFFLINE,
     DRONE_ON_MISSION,
+    DRONE_RETURNING,
     DRONE_TRANSITIONS,
     UNIT_AVAILABLE,
     UNIT_DISPATCHED,
@@ -24,7 +27,8 @@ from app.models.fleet import (
     UNIT_TRANSITIONS,
 )
 from app.models.types import utcnow
-from app.services.dispatch import dispatch_queued_incidents
+from app.services import flight_plans
+from app.services.dispatch import dispatch_queued_incidents, record_event
 from app.services.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -204,6 +208,16 @@ def change_drone_status(drone, new, now):
     if new not in DRONE_ON_MISSION:
         values["incident_id"] = None
     _compare_and_set(Drone, drone, current, values)
+    if (current, new) == (DRONE_RETURNING, DRONE_CHARGING):
+        _end_flights(drone, now)
+
+
+def _end_flights(drone, now):
+    """The drone has landed: its flying plans are completed (ATC releases the airspace)."""
+    for plan in flight_plans.complete_flights_of_landed_drone(drone.id, now):
+        if plan.incident_id is not None:
+            record_event(plan.incident_id, "flight_completed",
+                         {"flight_plan_id": plan.id, "drone_id": drone.id}, None, now)
 
 
 def delete_drone(drone):

@@ -240,6 +240,19 @@ def complete_plan(plan, now=None):
     return _move(plan, COMPLETED, now, **_release(plan, now))
 
 
+def complete_flights_of_landed_drone(drone_id, now):
+    """A drone back on its dock has ended its flight: complete its active plans."""
+    plans = db.session.scalars(select(FlightPlan).where(
+        FlightPlan.drone_id == drone_id, FlightPlan.state == ACTIVE)).all()
+    completed = []
+    for plan in plans:
+        try:
+            completed.append(complete_plan(plan, now))
+        except Conflict:
+            continue  # completed by hand a moment ago
+    return completed
+
+
 def cancel_open_response_plans(incident_id, now, drone_id=None):
     """Cancel the not-yet-flying response plans of an incident (of one drone, if given)."""
     stmt = select(FlightPlan).where(FlightPlan.incident_id == incident_id,

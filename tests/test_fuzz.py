@@ -7,6 +7,7 @@ path ids of valid cases name real rows of ``tests.world.World``, so the 2xx path
 """
 
 import os
+import re
 
 import pytest
 import schemathesis
@@ -107,6 +108,26 @@ def test_ids_beyond_the_database_integer_are_refused_not_a_500(client, fuzz_worl
     body = {**fuzz_world.plan_body(), "drone_id": huge}
     response = client.post("/api/flight-plans", json=body, headers=headers)
     assert response.status_code == 422 and "drone_id" in response.get_json()["errors"]
+
+
+def id_filters(spec):
+    """(path, parameter) for every query parameter of a GET that names a row by id."""
+    return [(path, parameter["name"])
+            for path, operations in spec["paths"].items()
+            for parameter in operations.get("get", {}).get("parameters", [])
+            if parameter["in"] == "query" and parameter["name"].endswith("_id")]
+
+
+def test_every_id_filter_refuses_an_id_beyond_the_database_integer(client, fuzz_world):
+    headers = fuzz_world.headers(ADMIN)
+    filters = id_filters(client.get("/apispec.json").get_json())
+    assert ("/api/alerts/sessions", "area_config_id") in filters  # the fuzzer's find
+    for path, name in filters:
+        url = path.format(**{key: fuzz_world.path_value(key, live=True)
+                             for key in re.findall(r"{(\w+)}", path)})
+        response = client.get(url, query_string={name: 2**70}, headers=headers)
+        assert response.status_code == 422, (url, name, response.get_json())
+        assert name in response.get_json()["errors"], (url, name)
 
 
 @pytest.mark.parametrize("value", [0, 1, "true", "yes"])

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask import url_for
 from marshmallow import validate
 
-from app.api.fields import UTCDateTime
+from app.api.fields import RowId, UTCDateTime
 from app.api.pagination import PageArgsSchema, PageSchema, page_of
 from app.models.alerts import (
     ACKNOWLEDGED,
@@ -84,7 +84,7 @@ AlertSessionPageSchema = page_of(AlertSessionSchema, "AlertSessionPageSchema")
 class AlertSessionQueryArgsSchema(PageArgsSchema):
     """Filters for the session list."""
 
-    area_config_id = ma.fields.Integer(metadata={"description": "One area's sessions"})
+    area_config_id = RowId(metadata={"description": "One area's sessions"})
     started_after = UTCDateTime(metadata={"description": "Started at or after (ISO 8601)"})
     started_before = UTCDateTime(metadata={"description": "Started before (ISO 8601)"})
     with_changes = ma.fields.Boolean(metadata={

@@ -290,3 +290,19 @@ def test_slowdown_schedule(failures, expected):
 
     assert slowdown_delay(failures, after=3, base_s=0.5, max_s=4.0) == expected
     assert slowdown_delay(failures, after=3, base_s=0.0, max_s=4.0) == 0.0
+
+
+def test_an_unreachable_slowdown_store_does_not_stop_logins(auth, waits, monkeypatch):
+    from app.services import login_throttle
+
+    class DownStore:
+        def get(self, *args):
+            raise ConnectionError("store down")
+
+        incr = clear = get
+
+    monkeypatch.setattr(login_throttle, "_storage", DownStore)
+    auth.user(username="alice", password=PASSWORD)
+    assert auth.login("alice", "wrong-password").status_code == 401
+    assert auth.login("alice", PASSWORD).status_code == 200
+    assert waits == []

@@ -8,6 +8,7 @@ concurrent request. A plan that ATC holds and that ends (cancelled, completed,
 failed) is made due again so that the job tells ATC to release its airspace.
 """
 
+import contextlib
 import math
 import uuid
 from dataclasses import dataclass
@@ -240,17 +241,22 @@ def complete_plan(plan, now=None):
     return _move(plan, COMPLETED, now, **_release(plan, now))
 
 
+def _move_each(stmt, move, now):
+    """Apply ``move`` to every plan ``stmt`` selects; return the plans it moved.
+
+    A plan another request or the ATC job moved a moment ago (Conflict) is left as it is.
+    """
+    moved = []
+    for plan in db.session.scalars(stmt).all():
+        with contextlib.suppress(Conflict):
+            moved.append(move(plan, now))
+    return moved
+
+
 def complete_flights_of_landed_drone(drone_id, now):
     """A drone back on its dock has ended its flight: complete its active plans."""
-    plans = db.session.scalars(select(FlightPlan).where(
-        FlightPlan.drone_id == drone_id, FlightPlan.state == ACTIVE)).all()
-    completed = []
-    for plan in plans:
-        try:
-            completed.append(complete_plan(plan, now))
-        except Conflict:
-            continue  # completed by hand a moment ago
-    return completed
+    return _move_each(select(FlightPlan).where(FlightPlan.drone_id == drone_id,
+                                               FlightPlan.state == ACTIVE), complete_plan, now)
 
 
 def cancel_open_response_plans(incident_id, now, drone_id=None):
@@ -259,13 +265,7 @@ def cancel_open_response_plans(incident_id, now, drone_id=None):
                                     FlightPlan.purpose == RESPONSE, FlightPlan.state.in_(OPEN))
     if drone_id is not None:
         stmt = stmt.where(FlightPlan.drone_id == drone_id)
-    cancelled = []
-    for plan in db.session.scalars(stmt).all():
-        try:
-            cancelled.append(cancel_plan(plan, now))
-        except Conflict:
-            continue  # the ATC job decided about it a moment ago; it is not open any more
-    return cancelled
+    return _move_each(stmt, cancel_plan, now)
 
 
 # --- what incidents show ------------------------------------------------------------------

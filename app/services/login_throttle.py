@@ -10,6 +10,7 @@ A correct password clears the username's count; the client's count only expires.
 
 import logging
 import time
+from contextlib import contextmanager
 
 from flask import current_app
 
@@ -48,17 +49,23 @@ def _storage():
     return limiter.storage
 
 
+@contextmanager
+def _advisory(action):
+    """The counts are advisory: an unreachable store is logged, never stops a login."""
+    try:
+        yield
+    except Exception:
+        logger.warning("login slowdown: cannot %s", action, exc_info=True)
+
+
 def wait_before_attempt(username, address):
     """Sleep as long as the recent failures for this username or client ask; return it."""
     storage = _storage()
-    if storage is None:
-        return 0.0
-    try:
-        failures = max(storage.get(key) for key in
-                       _counter_keys(username_key(username), client_key(address)))
-    except Exception:  # the counts are advisory: an unreachable store must not stop logins
-        logger.warning("login slowdown: cannot read failure counts", exc_info=True)
-        return 0.0
+    failures = 0
+    if storage is not None:
+        with _advisory("read failure counts"):
+            failures = max(storage.get(key) for key in
+                           _counter_keys(username_key(username), client_key(address)))
     config = current_app.config
     delay = slowdown_delay(failures, config["LOGIN_SLOWDOWN_AFTER"],
                            config["LOGIN_SLOWDOWN_BASE_S"], config["LOGIN_SLOWDOWN_MAX_S"])
@@ -69,21 +76,15 @@ def wait_before_attempt(username, address):
 
 def record_failure(username, address):
     storage = _storage()
-    if storage is None:
-        return
-    window = current_app.config["LOGIN_SLOWDOWN_WINDOW_S"]
-    try:
-        for key in _counter_keys(username_key(username), client_key(address)):
-            storage.incr(key, window)
-    except Exception:
-        logger.warning("login slowdown: cannot count a failure", exc_info=True)
+    if storage is not None:
+        window = current_app.config["LOGIN_SLOWDOWN_WINDOW_S"]
+        with _advisory("count a failure"):
+            for key in _counter_keys(username_key(username), client_key(address)):
+                storage.incr(key, window)
 
 
 def record_success(username):
     storage = _storage()
-    if storage is None:
-        return
-    try:
-        storage.clear(_counter_keys(username_key(username))[0])
-    except Exception:
-        logger.warning("login slowdown: cannot clear a failure count", exc_info=True)
+    if storage is not None:
+        with _advisory("clear a failure count"):
+            storage.clear(_counter_keys(username_key(username))[0])

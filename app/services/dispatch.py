@@ -35,6 +35,7 @@ from app.services.dispatch_ranking import (
     slower_or_taken,
 )
 from app.services.geo import bounding_box
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,9 @@ def choose_ground_unit(incident_id, incident_type, point, rules, now):
     for index in ranking.nearest(rules.runners_up, [chosen] if chosen is not None else []):
         if ranking.reason[index] == BUSY:
             reason, detail = REASONS[BUSY], f"status is {status[index]}"
+        elif ranking.reason[index] == IMPLAUSIBLE:
+            reason, detail = REASONS[IMPLAUSIBLE], (f"speed {speed[index]:g} m/s: no ground "
+                                                    "unit moves so; correct its record")
         else:
             chosen_eta = None if index in taken or chosen is None else ranking.eta_s[chosen]
             reason, detail = slower_or_taken(ranking, index, chosen_eta)

@@ -30,6 +30,7 @@ confirms nothing later, and its capture can be compared again.
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -65,6 +66,7 @@ from app.services.change_detection import (
     evidence_images,
 )
 from app.services.errors import Conflict, NotFound
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +252,11 @@ def run_comparison(session_id, alert=None):
         db.session.commit()
         moves = []
         for pair in pairs:
-            reference_tile = _compare_pair(session, pair)
-            if reference_tile is not None:
+            # One tile that cannot be compared is skipped with the reason; the rest go on.
+            reference_tile = isolated(f"tile {pair.z}/{pair.x}/{pair.y} of alert session",
+                                      session.id, partial(_compare_pair, session, pair),
+                                      mark=partial(_skip, session, pair))
+            if reference_tile not in (None, ITEM_FAILED):
                 moves.append((pair, reference_tile))
             session.heartbeat_at = utcnow()
             db.session.commit()

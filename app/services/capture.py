@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from flask import current_app
@@ -34,6 +35,7 @@ from app.services.areas import area_polygon, check_tile_limit, get_area
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.imagery.base import ImageryError, NoImagery
 from app.services.imagery.registry import check_provider_name, get_provider
+from app.services.transactions import isolated
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,8 @@ def fail_stale_runs(area_id=None):
                              "running it stopped)")
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
-        discard_unrecorded_files(run)
+        # Leftover files that cannot be removed are logged and left; the other runs go on.
+        isolated("capture run", run.id, partial(discard_unrecorded_files, run))
     db.session.flush()
     return len(stale)
 

@@ -302,16 +302,25 @@ def atc_status(incident):
 
 
 def needs_operator(incident):
-    """True if the open incident's drone may not fly: ATC denied its plan or was unreachable."""
+    """True if the open incident waits for an operator: dispatch failed, or its drone may not fly.
+
+    Its drone may not fly when ATC denied its plan or could not be reached.
+    """
+    if incident.status not in OPEN_STATUSES:
+        return False
+    if incident.dispatch_error:
+        return True
     plan = response_plan(incident)
-    return (plan is not None and plan.state in (DENIED, FAILED)
-            and incident.status in OPEN_STATUSES)
+    return plan is not None and plan.state in (DENIED, FAILED)
 
 
 def attention(incident):
     """Why an operator is needed, in words (None when not)."""
     if not needs_operator(incident):
         return None
+    if incident.dispatch_error:
+        return (f"Dispatch failed: {incident.dispatch_error} Correct the cause, then "
+                "re-dispatch or cancel the incident.")
     plan = response_plan(incident)
     why = plan.decision_reason if plan.state == DENIED else plan.last_error
     verdict = "was denied by ATC" if plan.state == DENIED else "could not be filed with ATC"

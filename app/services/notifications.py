@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -23,6 +24,7 @@ from app.models.types import utcnow
 from app.models.user import WRITERS
 from app.services.devices import area_topic
 from app.services.notifier import DELIVERED, RETRY, TOKEN_DEAD, Push, get_notifier
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,13 @@ def deliver_due_notifications(now=None, notifier=None):
         problem = _undeliverable(row)
         if problem:
             _finish(row, now, FAILED, error=problem)
+        # A row that cannot become a push fails alone; the others are still sent.
+        push = None if problem else isolated("notification", row.id, partial(_push, row),
+                                            mark=partial(_give_up, row, now))
+        if push is None or push is ITEM_FAILED:
             outcomes[FAILED] += 1
         else:
-            to_send.append((row.id, _push(row)))
+            to_send.append((row.id, push))
     db.session.commit()
     results = (notifier or get_notifier()).send([push for _, push in to_send])
     claimed = {row.id: row for row in db.session.scalars(select(Notification).where(
@@ -128,8 +134,10 @@ def deliver_due_notifications(now=None, notifier=None):
     for (row_id, push), result in zip(to_send, results, strict=True):
         if row_id not in claimed:  # our claim expired and another sweep took the row
             continue
-        state = _record(claimed[row_id], result, now, config)
-        outcomes[state] += 1
+        row = claimed[row_id]
+        state = isolated("notification", row_id, partial(_record, row, result, now, config),
+                         mark=partial(_give_up, row, now, sent=True))
+        outcomes[FAILED if state is ITEM_FAILED else state] += 1
         if result.outcome == TOKEN_DEAD:
             dead_tokens.add(push.token)
     if dead_tokens:
@@ -188,6 +196,12 @@ def _record(row, result, now, config):
     return row.state
 
 
+def _give_up(row, now, reason, sent=False):
+    """A row whose sending or recording raised fails with why (it may have gone out if sent)."""
+    note = " (the push service had accepted it; it may have been delivered)" if sent else ""
+    _finish(row, now, FAILED, error=f"{reason}{note}"[:1000])
+
+
 def _finish(row, now, state, error=None, note=None):
     row.state, row.last_error, row.note = state, error, note
     row.next_attempt_at = row.claimed_by = row.claimed_until = None
@@ -204,7 +218,7 @@ def _undeliverable(row):
 
 
 def _push(row):
-    return Push(title=row.title, body=row.body, data=row.data,
+    return Push(title=row.title, body=row.body, data=dict(row.data or {}),
                 token=row.device.token if row.topic is None else None, topic=row.topic)
 
 

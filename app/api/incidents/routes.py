@@ -17,8 +17,8 @@ from app.api.incidents.schemas import (
 from app.api.pagination import PageArgsSchema, paginate
 from app.models.user import WRITERS
 from app.services import incidents
-from app.services.dispatch import commit_with_retry
 from app.services.dispatch_ranking import DispatchRules
+from app.services.transactions import commit_with_retry
 
 blp = Blueprint("incidents", __name__, url_prefix="/api/incidents",
                 description="Incidents and dispatch")

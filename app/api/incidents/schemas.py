@@ -72,8 +72,8 @@ class IncidentSchema(ma.Schema):
         "description": "ATC on the drone's flight: the drone may fly once approved"})
     needs_operator = ma.fields.Function(flight_plans.needs_operator, dump_only=True, metadata={
         "type": "boolean",
-        "description": "ATC denied the drone's flight (and no other drone could go) or "
-                       "could not be reached"})
+        "description": "The dispatch queue could not dispatch it, or ATC denied the drone's "
+                       "flight (and no other drone could go) or could not be reached"})
     attention = ma.fields.Function(flight_plans.attention, dump_only=True, metadata={
         "type": "string", "nullable": True, "description": "Why an operator is needed"})
 

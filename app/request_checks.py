@@ -28,7 +28,8 @@ def json_depth(body):
     """Return how deeply the JSON text ``body`` (bytes) nests arrays and objects."""
     structure = _JSON_STRING.sub(b'""', body)
     steps = _BRACKET_STEPS[np.frombuffer(structure, dtype=np.uint8)]
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+    steps = steps[steps != 0].astype(np.int64)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def bad_text_fields(value, path=""):

@@ -15,6 +15,7 @@ from app.models.incident import (
     MIN_SEVERITY,
 )
 from app.services import flight_plans
+from app.services.dispatch_ranking import BUSY, IMPLAUSIBLE, REASONS, SLOWER, TAKEN
 
 SEVERITY = validate.Range(min=MIN_SEVERITY, max=MAX_SEVERITY)
 
@@ -143,8 +144,7 @@ class DroneRunnerUpSchema(ma.Schema):
     serial = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": ["busy", "stale telemetry", "out of range",
-                                                 "low battery", "slower", "taken"]})
+    reason = ma.fields.String(metadata={"enum": [*REASONS.values(), SLOWER, TAKEN]})
     detail = ma.fields.String()
 
 
@@ -166,7 +166,8 @@ class GroundUnitRunnerUpSchema(ma.Schema):
     kind = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": ["busy", "slower", "taken"]})
+    reason = ma.fields.String(metadata={"enum": [REASONS[BUSY], REASONS[IMPLAUSIBLE], SLOWER,
+                                                 TAKEN]})
     detail = ma.fields.String()
 
 

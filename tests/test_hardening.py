@@ -1,11 +1,8 @@
 """What an outside fuzzer found: server errors that must be clear 4xx answers (issue 14, 1–5)."""
 
 import json
-import time
-import uuid
 from datetime import timedelta
 
-import jwt as pyjwt
 import pytest
 from sqlalchemy import func, select
 
@@ -18,7 +15,9 @@ from app.services.dispatch_ranking import DispatchRules
 from app.services.flight_plans import response_flight_s
 from app.services.hotspots.grid import cells_of_points, study_area
 from tests.factories import (
+    GLOBE,
     SOWETO,
+    forged_token,
     make_drone,
     make_ground_unit,
     make_incident,
@@ -136,33 +135,24 @@ def test_paired_surrogates_and_plain_text_pass():
 # --- 3. tokens with odd claims ----------------------------------------------------------------
 
 
-def forged(app, user, **claims):
-    """A token signed with the app's real secret, with ``claims`` replacing the usual ones."""
-    now = int(time.time())
-    payload = {"sub": str(user.id), "sid": uuid.uuid4().hex, "role": user.role,
-               "type": "access", "fresh": False, "iat": now, "nbf": now, "exp": now + 600,
-               "jti": uuid.uuid4().hex, **claims}
-    return pyjwt.encode(payload, app.config["JWT_SECRET_KEY"], algorithm="HS256")
-
-
 @pytest.mark.parametrize("claims", [
     {"sub": "abc"}, {"sub": 10**23}, {"sub": str(10**23)}, {"sub": "0"}, {"sub": "-4"},
     {"sid": ["a"]}, {"sid": {"a": 1}}, {"sid": 7}, {"sid": "\ud800"}, {"sid": "x" * 65}])
 def test_a_validly_signed_token_with_odd_claims_is_401(app, client, world, claims):
     user = world.user(OPERATOR)
     for url in ("/api/stations", "/api/auth/me"):
-        token = forged(app, user, **claims)
+        token = forged_token(app, user, **claims)
         response = client.get(url, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (claims, response.get_data(as_text=True))
         assert response.mimetype == PROBLEM
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    refresh = forged(app, user, type="refresh", **claims)
+    refresh = forged_token(app, user, type="refresh", **claims)
     response = client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {refresh}"})
     assert response.status_code == 401
 
 
 def test_a_well_formed_forged_token_still_works_so_the_check_is_on_shape(app, client, world):
-    token = forged(app, world.user(OPERATOR))
+    token = forged_token(app, world.user(OPERATOR))
     assert client.get("/api/stations", headers={"Authorization": f"Bearer {token}"}
                       ).status_code == 200
 
@@ -274,14 +264,10 @@ def test_a_response_flight_time_is_finite_or_refused():
 # --- 5. hotspots on incidents all over the globe ----------------------------------------------
 
 
-# Incidents on every continent: their hull spans more than 180° of longitude, which H3 reads
-# as edges crossing the antimeridian (an H3FailedError before the fix).
-WORLD = [(-37.2, -2.5), (-9.1, 63.6), (66.4, -158.1), (55.7, 20.0), (48.2, -82.3),
-         (-15.1, 136.7)]
 NORTH = [(46.9, 141.4), (54.9, -36.9), (65.7, 24.3)]
 
 
-@pytest.mark.parametrize("points, resolution", [(WORLD, 0), (WORLD, 1), (WORLD, 2), (NORTH, 2)])
+@pytest.mark.parametrize("points, resolution", [(GLOBE, 0), (GLOBE, 1), (GLOBE, 2), (NORTH, 2)])
 def test_a_study_area_spanning_the_globe_is_filled(points, resolution):
     lat, lon = zip(*points, strict=True)
     cells = cells_of_points(lat, lon, resolution)
@@ -296,7 +282,7 @@ def test_every_resolution_the_schema_accepts_works_on_incidents_all_over_the_glo
         client, db, world, app, monkeypatch, path):
     monkeypatch.setitem(app.config, "HOTSPOT_MAX_CELLS", 20_000)
     reported = utcnow() - timedelta(days=1)
-    for lat, lon in WORLD:
+    for lat, lon in GLOBE:
         make_incident(db, latitude=lat, longitude=lon, reported_at=reported)
     for resolution in range(16):
         response = client.get(f"/api/analytics/{path}?resolution={resolution}",

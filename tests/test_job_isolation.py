@@ -116,12 +116,9 @@ def test_the_atc_job_fails_a_plan_it_cannot_read_and_submits_the_others(auth, cl
 
 @pytest.fixture
 def images_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
-        alert_service.comparison_executor().wait_all(timeout=30)
+    """Captures and comparisons here run in this thread: no executor to wait for."""
+    monkeypatch.setitem(app.config, "IMAGES_DIR", tmp_path / "captured_images")
+    return tmp_path / "captured_images"
 
 
 def compare_now(area):

@@ -7,6 +7,7 @@ Each test starts a fresh browser profile. A failing test leaves a screenshot in
 """
 
 import os
+import re
 from datetime import timedelta
 
 import pytest
@@ -313,3 +314,20 @@ def test_a_phone_gets_the_map_full_width_and_the_panel_as_a_drawer(browser):
     wait_for(lambda: js(browser, panel_left) > 300, what="the panel to slide in")
     assert by_id(browser, "report-incident").is_displayed()
     assert by_id(browser, "layer-list").is_displayed()
+
+
+def test_hotspots_and_patrols_come_from_the_analysis_with_the_panels_parameters(browser):
+    sign_in(browser, *OPERATOR)
+    wait_for(lambda: fleet_drawn(browser), what="the fleet")
+    form = by_id(browser, "hotspot-form")
+    days = form.find_element("name", "days")
+    days.clear()
+    days.send_keys("365")
+    form.find_element("css selector", "button[type=submit]").click()
+    summary = wait_for(lambda: by_id(browser, "hotspot-summary").text, timeout=30,
+                       what="the analysis")
+    incidents, hot = re.match(r"(\d+) incidents, (\d+) hot", summary).groups()
+    assert int(incidents) > 4000 and int(hot) > 0  # a year of the demo history
+    assert browser.find_elements("css selector", "[data-layer-toggle=hotspots]")[0].is_selected()
+    patrols = wait_for(lambda: by_id(browser, "count-patrols").text, what="patrol loops")
+    assert patrols != "(0)"

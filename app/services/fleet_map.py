@@ -27,12 +27,13 @@ def drone_feature_collection(rows):
     """Build a GeoJSON FeatureCollection (RFC 7946) of drone rows: points, state as properties."""
     features = [{
         "type": "Feature",
-        "id": row.id,
-        "geometry": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
+        "id": drone_id,
+        "geometry": {"type": "Point", "coordinates": [longitude, latitude]},
         "properties": {
-            "serial": row.serial, "status": row.status, "battery_pct": row.battery_pct,
-            "station_id": row.station_id, "incident_id": row.incident_id,
-            "last_telemetry_at": iso_z(row.last_telemetry_at) if row.last_telemetry_at else None,
+            "serial": serial, "status": status, "battery_pct": battery_pct,
+            "station_id": station_id, "incident_id": incident_id,
+            "last_telemetry_at": iso_z(reported_at) if reported_at else None,
         },
-    } for row in rows]
+    } for (drone_id, serial, status, battery_pct, latitude, longitude, station_id, incident_id,
+           reported_at) in rows]
     return {"type": "FeatureCollection", "total": len(features), "features": features}

@@ -1,6 +1,6 @@
 // The drones layer: one canvas for the whole fleet, so thousands of drones stay smooth.
-// Each drone is a dot coloured by status with a ring showing its battery; the dots of one
-// colour are filled as one path, and only drones inside the view are projected.
+// Each drone is a dot coloured by status with a ring showing its battery, copied from a
+// small pre-drawn picture; only drones inside the view are projected.
 
 export const DRONE_COLOURS = {
   available: "#2b8a3e", dispatched: "#e8590c", en_route: "#f08c00", on_scene: "#c92a2a",
@@ -11,6 +11,33 @@ const RING = 8;
 const HIT_PX = 10;
 const LOW_BATTERY = 30;
 const FAN_PX = 14;
+
+const SPRITE_HALF = RING + 2;
+const sprites = new Map();
+
+/** A drone's picture (dot and battery ring, battery in 5 % steps), drawn once and reused:
+ * copying a small bitmap per drone is far cheaper than stroking two arcs per drone. */
+function sprite(status, battery, ratio) {
+  const step = Math.round(Math.max(0, Math.min(100, battery)) / 5) * 5;
+  const key = `${status}:${step}:${battery < LOW_BATTERY}:${ratio}`;
+  let canvas = sprites.get(key);
+  if (canvas) return canvas;
+  canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 2 * SPRITE_HALF * ratio;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(ratio, ratio);
+  ctx.fillStyle = DRONE_COLOURS[status] || "#000";
+  ctx.beginPath();
+  ctx.arc(SPRITE_HALF, SPRITE_HALF, RADIUS, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = battery < LOW_BATTERY ? "#e03131" : "#37b24d";
+  ctx.beginPath();
+  ctx.arc(SPRITE_HALF, SPRITE_HALF, RING, -Math.PI / 2, -Math.PI / 2 + (2 * Math.PI * step) / 100);
+  ctx.stroke();
+  sprites.set(key, canvas);
+  return canvas;
+}
 
 export const DroneLayer = L.Layer.extend({
   initialize() {
@@ -99,28 +126,12 @@ export const DroneLayer = L.Layer.extend({
     const ratio = window.devicePixelRatio || 1;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, this._canvas.width, this._canvas.height);
-    const dots = {};
-    const rings = { ok: new Path2D(), low: new Path2D() };
     const visible = this._visible();
     for (const [point, feature] of visible) {
       const { status, battery_pct: battery } = feature.properties;
-      const path = (dots[status] ??= new Path2D());
-      path.moveTo(point.x + RADIUS, point.y);
-      path.arc(point.x, point.y, RADIUS, 0, 2 * Math.PI);
-      const end = -Math.PI / 2 + (2 * Math.PI * Math.max(0, Math.min(100, battery))) / 100;
-      const ring = battery < LOW_BATTERY ? rings.low : rings.ok;
-      ring.moveTo(point.x, point.y - RING);
-      ring.arc(point.x, point.y, RING, -Math.PI / 2, end);
+      ctx.drawImage(sprite(status, battery, ratio), point.x - SPRITE_HALF, point.y - SPRITE_HALF,
+        2 * SPRITE_HALF, 2 * SPRITE_HALF);
     }
-    for (const [status, path] of Object.entries(dots)) {
-      ctx.fillStyle = DRONE_COLOURS[status] || "#000";
-      ctx.fill(path);
-    }
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = "#37b24d";
-    ctx.stroke(rings.ok);
-    ctx.strokeStyle = "#e03131";
-    ctx.stroke(rings.low);
     this.drawn = visible.length;
     document.body.dataset.dronesDrawn = String(visible.length);
     this.fire("drawn", { count: visible.length });

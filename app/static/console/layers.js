@@ -128,8 +128,9 @@ export function buildLayers(map, show) {
     {
       id: "patrols", name: "Patrol loops", speed: "manual", on: false, layer: group(),
       legend: [["line", "#9c36b5", "suggested patrol"]],
-      url: (params) => `/api/analytics/patrols?${params.replace(/&?trend=[^&]*/, "")}`,
+      url: (params) => `/api/analytics/patrols?${params}`,
       draw(layer, answer) {
+        answer.count = answer.patrols.filter((patrol) => patrol.route).length;
         for (const patrol of answer.patrols) {
           if (!patrol.route) continue;
           L.polyline(patrol.route.waypoints.map((p) => [p.latitude, p.longitude]), {
@@ -137,6 +138,7 @@ export function buildLayers(map, show) {
           }).on("click", () => show.patrol(patrol)).addTo(layer);
         }
       },
+      count: (answer) => answer.count,
     },
     {
       id: "areas", name: "Land-watch areas", speed: "slow", on: true, layer: group(),

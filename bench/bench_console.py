@@ -42,6 +42,7 @@ REPEAT = 7
 
 
 def bench_app(url, **overrides):
+    """Return the app on a migrated database at ``url`` with the demo seeded."""
     config = type("BenchConfig", (TestingConfig,), {
         "SQLALCHEMY_DATABASE_URI": url, "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=1),
         "RATELIMIT_ENABLED": False, "IMAGES_DIR": Path(tempfile.mkdtemp()), **overrides})
@@ -70,6 +71,7 @@ def add_drones(app, count, seed=7):
 
 
 def operator_token(app):
+    """Return an access token of the demo operator."""
     with app.app_context():
         user = db.session.scalars(select(User).filter_by(username="operator1")).one()
         return issue_tokens(user)["access_token"]
@@ -78,6 +80,7 @@ def operator_token(app):
 # --- in the browser -------------------------------------------------------------------------
 
 def first_load(driver, base):
+    """Return each file of the sign-in page's first load with its size and gzipped size."""
     driver.get(f"{base}/console")
     wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
     urls = driver.execute_script("""return [location.href,
@@ -132,6 +135,7 @@ def redraw_ms(driver, base):
 
 
 def browser_figures():
+    """Measure the page in headless Chromium: first load, sign-in to fleet, redraw."""
     app = bench_app(f"sqlite:///{tempfile.mkdtemp()}/console.sqlite3",
                     CONSOLE_TILES_MIN_ZOOM=19)
     driver = start_chromium()
@@ -150,6 +154,7 @@ def browser_figures():
 # --- on the server ---------------------------------------------------------------------------
 
 def layer_times(url):
+    """Time the drones layer for LAYER_DRONES drones: ours, the naive paging, the 304."""
     app = bench_app(url)
     add_drones(app, LAYER_DRONES - 12)
     client = app.test_client()

@@ -129,8 +129,9 @@ export const DroneLayer = L.Layer.extend({
     const visible = this._visible();
     for (const [point, feature] of visible) {
       const { status, battery_pct: battery } = feature.properties;
-      ctx.drawImage(sprite(status, battery, ratio), point.x - SPRITE_HALF, point.y - SPRITE_HALF,
-        2 * SPRITE_HALF, 2 * SPRITE_HALF);
+      // Whole pixels: a copy at a fractional offset is resampled, several times slower.
+      ctx.drawImage(sprite(status, battery, ratio), Math.round(point.x) - SPRITE_HALF,
+        Math.round(point.y) - SPRITE_HALF, 2 * SPRITE_HALF, 2 * SPRITE_HALF);
     }
     this.drawn = visible.length;
     document.body.dataset.dronesDrawn = String(visible.length);

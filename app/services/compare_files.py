@@ -64,7 +64,7 @@ def compare_image_files(before_path, after_path, metres_per_pixel):
 
 
 def summary(comparison):
-    """Plain values of a comparison for JSON: changes, m², confidence, registration, skip."""
+    """Return plain values of a comparison for JSON: changes, m², confidence, registration, skip."""
     result = comparison.result
     width, height = comparison.size_px
     return {
@@ -84,7 +84,7 @@ def summary(comparison):
 
 
 def change_mask(comparison):
-    """The changed pixels as a uint8 image the size of BEFORE: 255 changed, 0 not."""
+    """Return the changed pixels as a uint8 image the size of BEFORE: 255 changed, 0 not."""
     width, height = comparison.size_px
     mask = np.zeros((height, width), np.uint8)
     result = comparison.result
@@ -98,14 +98,14 @@ def change_mask(comparison):
 
 
 def feature_collection(comparison):
-    """The changes as a GeoJSON FeatureCollection (coordinates in the equator frame)."""
+    """Return the changes as a GeoJSON FeatureCollection (coordinates in the equator frame)."""
     return {"type": "FeatureCollection",
             "features": [change.as_feature(bbox_px=list(change.bbox_px))
                          for change in comparison.result.changes]}
 
 
 def overlay_png(comparison):
-    """The newer image aligned onto the older, every change outlined, with scale and legend."""
+    """Draw the newer image aligned onto the older, changes outlined, with scale and legend."""
     caption = Caption(comparison.metres_per_pixel, comparison.before_path.name,
                       comparison.after_path.name)
     return tile_overlay(comparison.result.registered_after, comparison.result.changes,

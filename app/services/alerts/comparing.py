@@ -69,7 +69,7 @@ def compare_tile(area, pair):
 
 
 def registration_record(registration):
-    """The alignment of a pair as stored and shown, with its status.
+    """Return the alignment of a pair as stored and shown, with its status.
 
     A detector that does not say is trusted when it found an alignment (method not ``none``).
     """

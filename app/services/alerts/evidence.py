@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def capture_label(tile):
-    """When a tile was captured, as evidence images print it (UTC, to the minute)."""
+    """Return when a tile was captured, as evidence images print it (UTC, to the minute)."""
     return tile.captured_at.strftime("%Y-%m-%d %H:%MZ")
 
 

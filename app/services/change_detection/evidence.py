@@ -207,7 +207,7 @@ def evidence_images(before_bgr, registered_after_bgr, change, *, caption=None,
 
 
 def tile_overlay(registered_after_bgr, changes, fmt="png", caption=None):
-    """The whole registered after image with every change outlined, encoded (annotated too)."""
+    """Encode the whole registered after image with every change outlined (and annotated)."""
     overlay = registered_after_bgr.copy()
     outlines = [np.array(c.outline_px, np.int32).reshape(-1, 1, 2) for c in changes]
     if outlines:

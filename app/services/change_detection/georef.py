@@ -81,7 +81,7 @@ def tile_bounds(z, x, y):
 
 
 def equator_bounds(width, height, metres_per_pixel):
-    """Bounds of a ``width`` × ``height`` image of ``metres_per_pixel`` centred on 0° N 0° E.
+    """Return bounds of a ``width`` × ``height`` image of ``metres_per_pixel`` at 0° N 0° E.
 
     For imagery with no georeference: at the equator, web-mercator pixels of that ground
     size are square, so areas measured in the image are true.

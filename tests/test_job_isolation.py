@@ -121,9 +121,9 @@ def images_dir(app, tmp_path, monkeypatch):
     return tmp_path / "captured_images"
 
 
-def compare_now(area):
+def compare_now(db, area):
     session = alert_service.start_comparison(area)
-    alert_service.db.session.commit()
+    db.session.commit()
     return alert_service.run_comparison(session.id)
 
 
@@ -132,14 +132,14 @@ def test_a_comparison_skips_a_tile_it_cannot_compare_and_compares_the_others(db,
     area = make_tiles_area(db, owner, [STEADY_TILE, CHANGING_TILE])
     for _ in range(2):
         capture_service.capture_area(area.id)
-    suspected = compare_now(area)
+    suspected = compare_now(db, area)
     assert suspected.suspected_count == 1
     detail, = suspected.details
     detail.polygon = {}  # the suspicion's outline, damaged in storage
     db.session.commit()
     capture_service.capture_area(area.id)
 
-    session = compare_now(area)
+    session = compare_now(db, area)
     assert (session.state, session.tiles_compared, session.tiles_skipped) == ("partial", 1, 1)
     skipped, = session.skipped_tiles
     assert (skipped["x"], skipped["y"]) == CHANGING_TILE[1:]

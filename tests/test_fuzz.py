@@ -1,7 +1,8 @@
 """Fuzz every operation against the app's own OpenAPI document (schemathesis, in-process).
 
-One test per phase, so a failure names the phase that found it (docs/hardening.md says
-which phase finds which defect, and what each costs):
+One test per phase (the hostile variants ride on the examples, whose rows they share), so a
+failure names the phase that found it (docs/hardening.md says which phase finds which
+defect, and what each costs):
 
 - ``examples``: the spec's examples, missing parts filled in;
 - ``coverage``: schemathesis' deterministic boundary values and broken inputs;
@@ -162,15 +163,20 @@ def phase_test(phase):
     return test
 
 
-test_examples_phase = phase_test("examples")
 test_coverage_phase = phase_test("coverage")
 test_fuzzing_phase = phase_test("fuzzing")
 
 
 @contracts["examples"].parametrize()
 @SETTINGS
-def test_hostile_phase(case, app, backend, fuzz_world):
+def test_examples_and_hostile_phases(case, app, backend, fuzz_world):
     identity = prepare(case, backend, fuzz_world)
+    case.call_and_validate(checks=CHECKS, app=app)
+    hostile_variants_are_refused(case, app, identity, fuzz_world)
+
+
+def hostile_variants_are_refused(case, app, identity, world):
+    """Send the case as the hostile phase does; assert each variant is refused as it must be."""
     client = app.test_client()
     has_body = isinstance(case.body, dict | list)
 
@@ -199,7 +205,7 @@ def test_hostile_phase(case, app, backend, fuzz_world):
                 if response.status_code != 422
                 or field not in response.get_json().get("errors", {})]
     if (case.path, case.method) in SECURED:
-        user = fuzz_world.user(identity)
+        user = world.user(identity)
         for claims in ODD_CLAIMS:
             token = forged_token(app, user, **claims, type="refresh" if case.path == REFRESH
                                  else "access")

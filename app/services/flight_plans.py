@@ -182,7 +182,7 @@ def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
 
 
 def response_flight_s(route_m, cruise_speed_mps):
-    """Seconds of flight along ``route_m`` metres, or None if no real flight takes that long."""
+    """Return the seconds of flight along ``route_m`` metres (None if no real flight lasts so)."""
     speed = float(cruise_speed_mps)
     if not (math.isfinite(speed) and speed > 0.0):
         return None
@@ -302,7 +302,7 @@ def atc_status(incident):
 
 
 def needs_operator(incident):
-    """True if the open incident waits for an operator: dispatch failed, or its drone may not fly.
+    """Return True if the open incident waits for an operator (dispatch failed, or no flight).
 
     Its drone may not fly when ATC denied its plan or could not be reached.
     """

@@ -48,7 +48,7 @@ def commit_with_retry(work, attempts=3):
 
 
 def failure_reason(error):
-    """The words stored on an item that failed: a refusal's own words, else the error's kind."""
+    """Return the words stored on a failed item: a refusal's own words, else the error's kind."""
     if isinstance(error, ServiceError):
         return error.detail[:REASON_MAX]
     return f"internal error: {type(error).__name__}: {error}"[:REASON_MAX]

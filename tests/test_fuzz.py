@@ -76,8 +76,8 @@ SEEDED_ROWS = ("station", "drone", "ground_unit", "incident", "plan", "no_fly_zo
 
 # What the outside fuzzer had left in its database when it found issue 14's defects 4 and 5:
 # incidents reported all over the globe, and a drone stored before speeds were checked, the
-# one drone at the South Pole (where every longitude is one place, so any incident reported
-# at latitude -90 is right next to it).
+# one drone at the South Pole (every longitude is one place there, so an incident reported
+# near latitude -90 at any longitude is within its reach).
 SOUTH_POLE = (-90.0, 0.0)
 
 

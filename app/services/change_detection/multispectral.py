@@ -11,9 +11,10 @@ the area's own grid, so no registration is needed):
    alike, and noise correlated between bands, count for little): its length is a
    Mahalanobis distance, about a chi distribution with six degrees of freedom where
    nothing changed.
-3. **Threshold**: Otsu's split of that distance, never below the chi 99.9th
-   percentile (Otsu alone splits pure noise too), scaled by the sensitivity; regions
-   grow from seeds above it down to ``grow_ratio`` of it.
+3. **Threshold**: Otsu's split of that distance, never below a floor (Otsu alone
+   splits pure noise too): the chi quantile of a one-in-a-million false alarm, widened
+   when the pair's tail is heavier than noise; scaled by the sensitivity. Regions grow
+   from seeds above it down to ``grow_ratio`` of it.
 4. **Regions** of at least the minimum mapping unit become polygons in m², each with a
    kind from its index changes: ``water_change`` (water index), ``vegetation_loss``
    (NDVI drop where there was vegetation), ``new_bare_or_built`` (bare-soil or
@@ -46,8 +47,8 @@ class MultispectralSettings:
     unusable_scl: frozenset = UNUSABLE_SCL
     cloud_buffer_px: int = 2  # cloud edges in SCL are soft (20 m): keep this far away
     min_clear_share: float = 0.5  # of the area, clear on both dates, else inconclusive
-    false_alarm_rate: float = 1e-3  # the threshold floor: this share of unchanged pixels
-    grow_ratio: float = 0.7
+    false_alarm_rate: float = 1e-6  # the threshold floor: this share of unchanged pixels
+    grow_ratio: float = 0.75
     min_band_scale: float = 0.002  # reflectance; the smallest spread a band is divided by
     min_mapping_unit_m2: float = 1000.0  # 0.1 ha
     # kinds (index units)
@@ -175,9 +176,17 @@ def sensitivity_factor(sensitivity):
 
 def automatic_threshold(magnitude, valid, bands, sensitivity=0.5,
                         settings=MultispectralSettings()):
-    """Seed threshold: Otsu's split, at least the chi floor, scaled by the sensitivity."""
-    floor = float(np.sqrt(chi2.ppf(1 - settings.false_alarm_rate, bands)))
-    return max(otsu_threshold(magnitude[valid]), floor) * sensitivity_factor(sensitivity)
+    """Seed threshold: Otsu's split, at least the floor, scaled by the sensitivity.
+
+    The floor is the chi quantile of ``false_alarm_rate``, widened by how much the
+    pair's 90th percentile exceeds the chi one: land that varies without changing
+    (crops ahead of the season, haze left over) gives heavier tails than noise alone.
+    """
+    values = magnitude[valid]
+    spread = max(1.0, float(np.quantile(values, 0.9)) / np.sqrt(chi2.ppf(0.9, bands))) \
+        if values.size else 1.0
+    floor = float(np.sqrt(chi2.ppf(1 - settings.false_alarm_rate, bands))) * spread
+    return max(otsu_threshold(values), floor) * sensitivity_factor(sensitivity)
 
 
 def change_kind(before, after, settings=MultispectralSettings()):

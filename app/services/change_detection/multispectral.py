@@ -217,12 +217,16 @@ def change_confidence(score, threshold, area_m2, min_area_m2):
 
 
 def changed_mask(magnitude, seed, grow):
-    """Pixels above ``grow`` connected to a pixel above ``seed``, gaps of a pixel closed."""
-    smooth = cv2.medianBlur(magnitude, 3)
-    candidates = (smooth >= grow).astype(np.uint8)
+    """Pixels above ``grow`` connected to a seed, gaps of a pixel closed.
+
+    Seeds are pixels whose 3×3 median is above ``seed`` (a lone noisy pixel is none);
+    regions then grow over the pixels themselves, so small ones keep their corners.
+    """
+    seeds = cv2.medianBlur(magnitude, 3) >= seed
+    candidates = (magnitude >= grow).astype(np.uint8)
     count, labels = cv2.connectedComponents(candidates, connectivity=8)
     seeded = np.zeros(count, bool)
-    seeded[np.unique(labels[(smooth >= seed) & (candidates > 0)])] = True
+    seeded[np.unique(labels[seeds & (candidates > 0)])] = True
     seeded[0] = False
     return cv2.morphologyEx(seeded[labels].astype(np.uint8), cv2.MORPH_CLOSE, _CLOSE)
 

@@ -91,6 +91,7 @@ class MultispectralComparison:
     clear_share: float = 0.0  # of the area, clear on both dates
     threshold: float | None = None
     metres_per_pixel: float | None = None
+    registration: None = None  # one grid for both dates: nothing to align
     change_mask: np.ndarray | None = field(default=None, repr=False)
     before_rgb: np.ndarray | None = field(default=None, repr=False)
     after_rgb: np.ndarray | None = field(default=None, repr=False)
@@ -104,6 +105,14 @@ class MultispectralComparison:
     def changed_area_m2(self):
         """Total area of the detected changes, m²."""
         return sum(change.area_m2 for change in self.changes)
+
+    def as_dict(self):
+        """Plain values for storage or JSON (no images)."""
+        return {"skipped": self.skipped, "inconclusive": self.inconclusive,
+                "changes": [change.as_feature() for change in self.changes],
+                "clear_share": round(self.clear_share, 4), "threshold": self.threshold,
+                "metres_per_pixel": self.metres_per_pixel,
+                "changed_area_m2": round(self.changed_area_m2, 1)}
 
 
 # --- the pieces ---------------------------------------------------------------------------

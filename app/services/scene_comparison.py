@@ -1,0 +1,68 @@
+"""Comparing two scene captures of an area: their GeoTIFFs, read and compared in all bands.
+
+The session's comparison of a tile picks this when both captures carry bands (a scene
+provider's); every other pair goes to the colour pipeline. Reads files, writes nothing.
+"""
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.services.areas import area_polygon
+from app.services.capture import image_file
+from app.services.change_detection.multispectral import (
+    MultispectralComparison,
+    MultispectralSettings,
+    compare_scenes,
+)
+from app.services.errors import NotFound
+from app.services.imagery.scenes import BANDS, area_mask, read_bands
+
+# kinds of skip reason, as sessions count them
+FILE_UNREADABLE = "file_unreadable"
+CLOUD_OR_HAZE = "cloud_or_haze"
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    """The comparison of two scene captures, and the kind of reason when it was skipped."""
+
+    result: MultispectralComparison
+    skip_kind: str | None = None
+
+
+def is_scene_pair(before_tile, after_tile):
+    """Whether both captures of a tile carry bands (scene captures): compare them in all bands."""
+    return bool(before_tile.bands_path and after_tile.bands_path)
+
+
+def multispectral_settings(config):
+    """The comparison's settings from the server's configuration."""
+    return MultispectralSettings(
+        min_clear_share=config["MULTISPECTRAL_MIN_CLEAR_SHARE"],
+        min_mapping_unit_m2=config["MULTISPECTRAL_MIN_MAPPING_UNIT_M2"])
+
+
+def compare_scene_tiles(area, before_tile, after_tile):
+    """Compare the newer scene capture with the older one on the older one's grid."""
+    stacks = []
+    for which, tile in (("earlier", before_tile), ("latest", after_tile)):
+        try:
+            path = image_file(tile, "bands")
+            onto = stacks[0].grid if stacks else None
+            stacks.append(read_bands(path, BANDS, onto=onto))
+        except (NotFound, OSError, ValueError) as error:
+            reason = getattr(error, "detail", None) or str(error)
+            return SceneOutcome(MultispectralComparison(
+                skipped=f"the {which} capture's bands are missing or unreadable: {reason}"),
+                FILE_UNREADABLE)
+    before, after = stacks
+    if before.scl is None or after.scl is None:
+        return SceneOutcome(MultispectralComparison(
+            skipped="a capture's bands carry no scene classification (SCL)"), FILE_UNREADABLE)
+    result = compare_scenes(
+        before.reflectance, after.reflectance, before.scl, after.scl, before.grid,
+        inside=area_mask(before.grid, area_polygon(area)), sensitivity=area.sensitivity,
+        min_area_m2=area.min_change_area_m2,
+        settings=multispectral_settings(current_app.config))
+    return SceneOutcome(result, CLOUD_OR_HAZE if result.inconclusive else None)

@@ -14,9 +14,9 @@ from app.services.change_detection.multispectral import (
     otsu_threshold,
 )
 from app.services.imagery.scenes import (
+    SCL_CIRRUS,
     SCL_CLOUD_HIGH,
     SCL_CLOUD_SHADOW,
-    SCL_CIRRUS,
     SCL_NOT_VEGETATED,
     SCL_SNOW,
     SCL_VEGETATION,

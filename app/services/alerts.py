@@ -65,6 +65,7 @@ from app.services.change_detection import (
     evidence_images,
 )
 from app.services.errors import Conflict, NotFound
+from app.services.scene_comparison import compare_scene_tiles, is_scene_pair
 
 log = logging.getLogger(__name__)
 
@@ -292,16 +293,21 @@ def _compare_pair(session, pair):
     if pair.skip:
         _skip(session, pair, pair.skip)
         return None
-    before, after = _read_image(pair.before), _read_image(pair.after)
-    if before is None or after is None:
-        which = "earlier" if before is None else "latest"
-        _skip(session, pair, f"the {which} capture's image file is missing or unreadable")
-        return None
     area = session.area
-    tile = pair.before
-    result = compare_tiles(before, after, bounds=(tile.west, tile.south, tile.east, tile.north),
-                           zoom=pair.z, min_change_area_m2=area.min_change_area_m2,
-                           sensitivity=area.sensitivity)
+    if is_scene_pair(pair.before, pair.after):
+        result = compare_scene_tiles(area, pair.before, pair.after).result
+        before = result.before_rgb
+    else:
+        before, after = _read_image(pair.before), _read_image(pair.after)
+        if before is None or after is None:
+            which = "earlier" if before is None else "latest"
+            _skip(session, pair, f"the {which} capture's image file is missing or unreadable")
+            return None
+        tile = pair.before
+        result = compare_tiles(before, after,
+                               bounds=(tile.west, tile.south, tile.east, tile.north),
+                               zoom=pair.z, min_change_area_m2=area.min_change_area_m2,
+                               sensitivity=area.sensitivity)
     if result.skipped:
         _skip(session, pair, result.skipped)
         return None
@@ -314,7 +320,8 @@ def _compare_pair(session, pair):
         after_tile_id=pair.after.id, polygon=change.polygon, centroid_lon=change.centroid[0],
         centroid_lat=change.centroid[1], area_m2=change.area_m2, score=change.score,
         confidence=change.confidence, status=decision.status,
-        confirms_detail_id=decision.previous_id, confirmation_distance_m=decision.distance_m)
+        confirms_detail_id=decision.previous_id, confirmation_distance_m=decision.distance_m,
+        kind=getattr(change, "kind", None), spectral_indices=getattr(change, "indices", None))
         for change, decision in zip(result.changes, decisions, strict=True)]
     db.session.add_all(details)
     db.session.flush()

@@ -105,7 +105,7 @@ def _naive_capture(stac, polygon, grid):
 
 
 def _capture_rows(stac):
-    provider = Sentinel2Provider(Sentinel2Settings(api_url=stac.url, retries=1, backoff_s=0.0))
+    provider = Sentinel2Provider(Sentinel2Settings(api_url=stac.api_url, retries=1, backoff_s=0.0))
     rows = []
     for label, side in AREAS:
         polygon = area_box(LON, LAT, side)

@@ -19,13 +19,13 @@ from datetime import datetime
 import numpy as np
 import shapely
 from affine import Affine
-from pytest_httpserver import HTTPServer
 from rasterio.io import MemoryFile
 from rasterio.warp import transform as transform_points
 from werkzeug import Response
 
 from app.services.imagery.scenes import BANDS, SCL, AreaGrid, utm_crs
 from app.services.imagery.sentinel2 import COG_MEDIA_TYPE
+from tests.standins import HttpStandIn
 
 COLLECTION = "sentinel-2-l2a"
 TWENTY_METRE = ("swir16", "swir22", SCL)
@@ -43,11 +43,11 @@ class Fault:
     delay_s: float = 0.0
 
 
-class StacStandIn:
+class StacStandIn(HttpStandIn):
     """An HTTP server on 127.0.0.1 speaking the STAC API and serving COGs with Range."""
 
     def __init__(self):
-        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        super().__init__()
         self.items, self.files = [], {}
         self.searches, self.file_requests = [], []
         self.faults = {}
@@ -57,24 +57,17 @@ class StacStandIn:
         self.server.expect_request("/search", method="POST").respond_with_handler(self._search)
         self.server.expect_request(re.compile(r"^/cogs/.+$")).respond_with_handler(self._file)
 
-    def start(self):
-        self.server.start()
-        return self
-
-    def stop(self):
-        if self.server.is_running():
-            self.server.stop()
-
     @property
-    def url(self):
-        return self.server.url_for("/").rstrip("/")
+    def api_url(self):
+        """The STAC API's root URL (no trailing slash)."""
+        return self.url().rstrip("/")
 
     # --- content ------------------------------------------------------------------------
 
     def add_file(self, name, data):
         """Serve ``data`` at /cogs/<name>; return its URL."""
         self.files[name] = data
-        return f"{self.url}/cogs/{name}"
+        return f"{self.api_url}/cogs/{name}"
 
     def add_item(self, item_id, when, footprint, assets, cloud_cover=1.0, crs="EPSG:32735"):
         """Add an item: ``assets`` maps asset key → (href, media type, raster:bands)."""
@@ -114,12 +107,12 @@ class StacStandIn:
     def _landing(self, request):
         return _json({"type": "Catalog", "id": "stand-in", "stac_version": "1.0.0",
                       "description": "A stand-in STAC API", "conformsTo": CONFORMS_TO,
-                      "links": [{"rel": "self", "href": f"{self.url}/"},
-                                {"rel": "root", "href": f"{self.url}/"},
-                                {"rel": "conformance", "href": f"{self.url}/conformance"},
-                                {"rel": "search", "href": f"{self.url}/search",
+                      "links": [{"rel": "self", "href": f"{self.api_url}/"},
+                                {"rel": "root", "href": f"{self.api_url}/"},
+                                {"rel": "conformance", "href": f"{self.api_url}/conformance"},
+                                {"rel": "search", "href": f"{self.api_url}/search",
                                  "type": "application/geo+json", "method": "POST"},
-                                {"rel": "search", "href": f"{self.url}/search",
+                                {"rel": "search", "href": f"{self.api_url}/search",
                                  "type": "application/geo+json", "method": "GET"}]})
 
     def _conformance(self, request):
@@ -135,9 +128,9 @@ class StacStandIn:
         start = int(body.get("next") or 0)
         limit = int(body.get("limit") or 10)
         page = matching[start:start + limit]
-        links = [{"rel": "root", "href": f"{self.url}/"}]
+        links = [{"rel": "root", "href": f"{self.api_url}/"}]
         if start + limit < len(matching):
-            links.append({"rel": "next", "href": f"{self.url}/search", "method": "POST",
+            links.append({"rel": "next", "href": f"{self.api_url}/search", "method": "POST",
                           "type": "application/geo+json",
                           "body": {**body, "next": str(start + limit)}})
         return _json({"type": "FeatureCollection", "features": page, "links": links,

@@ -32,7 +32,7 @@ def images_dir(app, tmp_path, monkeypatch):
 @pytest.fixture
 def stac(app, monkeypatch):
     server = StacStandIn().start()
-    monkeypatch.setitem(app.config, "STAC_API_URL", server.url)
+    monkeypatch.setitem(app.config, "STAC_API_URL", server.api_url)
     monkeypatch.setitem(app.config, "IMAGERY_RETRIES", 1)
     yield server
     server.stop()

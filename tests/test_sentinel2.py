@@ -41,7 +41,7 @@ def stac():
 
 
 def provider(stac, **overrides):
-    settings = {"api_url": stac.url, "retries": 2, "backoff_s": 0.0, "connect_timeout_s": 1.0,
+    settings = {"api_url": stac.api_url, "retries": 2, "backoff_s": 0.0, "connect_timeout_s": 1.0,
                 "read_timeout_s": 1.0, **overrides}
     return Sentinel2Provider(Sentinel2Settings(**settings))
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import rasterio
 import shapely
 
 from app.services.change_detection.multispectral import (
@@ -14,6 +15,7 @@ from app.services.change_detection.multispectral import (
     otsu_threshold,
 )
 from app.services.imagery.scenes import (
+    BANDS,
     SCL_CIRRUS,
     SCL_CLOUD_HIGH,
     SCL_CLOUD_SHADOW,
@@ -29,6 +31,7 @@ from app.services.imagery.synthetic_s2 import (
     WATER,
     land_cover,
 )
+from app.services.scene_comparison import compare_band_files
 
 GRID = AreaGrid("EPSG:32735", (10.0, 0.0, 590000.0, 0.0, -10.0, 7096000.0), 120, 120)
 XS = 590005.0 + 10.0 * np.arange(120)
@@ -170,3 +173,36 @@ def test_the_comparison_marks_soil_and_vegetation_classes_as_clear():
     before, after, scl_before, scl_after = captures()
     scl_after[:] = SCL_NOT_VEGETATED
     assert compare(before, after, scl_before, scl_after).clear_share == pytest.approx(1.0)
+
+
+def write_bands(path, reflectance, names, grid=GRID, scl=None):
+    """A GeoTIFF of reflectance × 10 000 with named bands (and SCL last, if given)."""
+    count = len(names) + (scl is not None)
+    with rasterio.open(path, "w", driver="GTiff", dtype="uint16", count=count,
+                       width=grid.width, height=grid.height, crs=grid.crs,
+                       transform=grid.affine, nodata=0) as dst:
+        dst.write(np.clip(np.rint(reflectance * 10_000), 1, 65535).astype(np.uint16),
+                  list(range(1, len(names) + 1)))
+        for index, name in enumerate(names, start=1):
+            dst.set_band_description(index, name)
+        if scl is not None:
+            dst.write(scl.astype(np.uint16), count)
+            dst.set_band_description(count, "scl")
+
+
+def test_two_band_files_are_compared_on_the_first_ones_grid(tmp_path):
+    before, after, scl_before, _ = captures()
+    paint(before, GREEN_VEGETATION, slice(40, 52), slice(60, 75))
+    paint(after, BARE_SOIL, slice(40, 52), slice(60, 75))
+    names = ("B02", "B03", "B04", "B08", "B11", "B12")
+    write_bands(tmp_path / "a.tif", before, names, scl=scl_before)
+    write_bands(tmp_path / "b.tif", after, names)  # no SCL: every pixel with data is clear
+    result, grid = compare_band_files(tmp_path / "a.tif", tmp_path / "b.tif", names)
+    assert grid == GRID and grid.resolution_m == 10.0
+    (change,) = result.changes
+    assert change.kind == VEGETATION_LOSS and change.area_m2 == pytest.approx(18_000, rel=0.15)
+    assert result.change_mask.shape == GRID.shape
+    with pytest.raises(ValueError, match=r"no band named 'blue' \(it has B02, B03, B04"):
+        compare_band_files(tmp_path / "a.tif", tmp_path / "b.tif", BANDS)
+    with pytest.raises(ValueError, match="--bands needs 6 names"):
+        compare_band_files(tmp_path / "a.tif", tmp_path / "b.tif", names[:4])

@@ -6,6 +6,7 @@ provider's); every other pair goes to the colour pipeline. Reads files, writes n
 
 from dataclasses import dataclass
 
+import numpy as np
 from flask import current_app
 
 from app.services.areas import area_polygon
@@ -16,7 +17,13 @@ from app.services.change_detection.multispectral import (
     compare_scenes,
 )
 from app.services.errors import NotFound
-from app.services.imagery.scenes import BANDS, area_mask, read_bands
+from app.services.imagery.scenes import (
+    BANDS,
+    SCL_NO_DATA,
+    SCL_NOT_VEGETATED,
+    area_mask,
+    read_bands,
+)
 
 # kinds of skip reason, as sessions count them
 FILE_UNREADABLE = "file_unreadable"
@@ -66,3 +73,31 @@ def compare_scene_tiles(area, before_tile, after_tile):
         min_area_m2=area.min_change_area_m2,
         settings=multispectral_settings(current_app.config))
     return SceneOutcome(result, CLOUD_OR_HAZE if result.inconclusive else None)
+
+
+def compare_band_files(before_path, after_path, band_names=BANDS, sensitivity=0.5,
+                       min_area_m2=None, settings=MultispectralSettings()):
+    """Compare two multi-band GeoTIFFs of one place in all bands, on the older one's grid.
+
+    ``band_names`` are the files' names (band descriptions, else positions) of blue,
+    green, red, near infrared and the two short-wave infrared bands, in that order. The
+    metres per pixel come from the files' georeferencing; a file without SCL counts
+    every pixel with data as clear. Returns (``MultispectralComparison``, ``AreaGrid``);
+    raises ``ValueError`` for files that cannot be compared.
+    """
+    if len(band_names) != len(BANDS):
+        raise ValueError(f"--bands needs {len(BANDS)} names, for {', '.join(BANDS)}; "
+                         f"got {len(band_names)}")
+    before = read_bands(before_path, tuple(band_names))
+    after = read_bands(after_path, tuple(band_names), onto=before.grid)
+    scl = [stack.scl if stack.scl is not None else _data_as_clear(stack.reflectance)
+           for stack in (before, after)]
+    result = compare_scenes(before.reflectance, after.reflectance, *scl, before.grid,
+                            sensitivity=sensitivity, min_area_m2=min_area_m2, settings=settings)
+    return result, before.grid
+
+
+def _data_as_clear(reflectance):
+    """A scene classification for a file without one: data is land seen, 0 is no data."""
+    return np.where(np.all(reflectance > 0, axis=0), SCL_NOT_VEGETATED, SCL_NO_DATA).astype(
+        np.uint8)

@@ -16,6 +16,8 @@ from flask_migrate import upgrade
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import limiter
+from app.services import alerts as alert_service
+from app.services import capture as capture_service
 from config import TestingConfig
 from tests.factories import AuthActions
 
@@ -143,6 +145,17 @@ def client(app, db):
 def auth(app, db, client):
     """Users and tokens: ``auth.headers("operator")``, ``auth.login(...)``."""
     return AuthActions(app, db, client)
+
+
+@pytest.fixture
+def images_dir(app, tmp_path, monkeypatch):
+    """A fresh image directory; captures and comparisons still running at the end are waited for."""
+    folder = tmp_path / "captured_images"
+    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
+    yield folder
+    with app.app_context():
+        capture_service.capture_executor().wait_all(timeout=30)
+        alert_service.comparison_executor().wait_all(timeout=30)
 
 
 class Sleeps(list):

@@ -166,11 +166,12 @@ MATRIX = {
     ("GET", "/api/alerts/sessions"): R(*READ),
     ("GET", "/api/alerts/sessions/<int:session_id>"): R(*OWNED_READ),
     ("GET", "/api/alerts/sessions/<int:session_id>/details"): R(*OWNED_READ),
+    ("GET", "/api/alerts/sessions/<int:session_id>/skipped-tiles"): R(*OWNED_READ),
     ("GET", "/api/alerts/details/<int:detail_id>"): R(*OWNED_READ),
     ("PATCH", "/api/alerts/details/<int:detail_id>"): R(
         401, 404, 200, 200, 404, body=lambda w: {"review": "dismissed", "note": "a shadow"}),
-    ("GET", "/api/alerts/details/<int:detail_id>/evidence/<any(before, after, overlay):kind>"):
-        R(*OWNED_READ),
+    ("GET", "/api/alerts/details/<int:detail_id>/evidence/"
+            "<any('before', 'after', 'overlay', 'side-by-side'):kind>"): R(*OWNED_READ),
 
     ("GET", "/api/devices"): R(*READ),
     ("POST", "/api/devices"): R(401, 201, 201, 201, 201, body=lambda w: {

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from app.models import ImageTile
 from app.models.types import utcnow
-from app.services import capture as capture_service
 from app.services.imagery.scenes import BANDS, SCL_NO_DATA, area_grid, read_bands
 from app.services.imagery.synthetic_s2 import render_scene
 from tests.factories import make_area
@@ -18,15 +17,6 @@ from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
 LON, LAT = 27.90, -26.25
 AREA = area_box(LON, LAT, 1000)
 BBOX = list(AREA.bounds)
-
-
-@pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
 
 
 @pytest.fixture

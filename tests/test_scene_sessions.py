@@ -5,21 +5,9 @@ from sqlalchemy import select
 
 from app.demo.areas import DEMO_AREAS
 from app.models import AlertDetail, Notification
-from app.services import alerts as alert_service
-from app.services import capture as capture_service
 from tests.factories import make_area
 
 DEMO = next(spec for spec in DEMO_AREAS if spec.get("provider") == "simulated_sentinel2")
-
-
-@pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=60)
-        alert_service.comparison_executor().wait_all(timeout=60)
 
 
 @pytest.fixture
@@ -80,8 +68,10 @@ def test_an_overcast_capture_is_never_no_change(auth, db, owner, images_dir):
     overcast = post(auth, owner, "capture", area)  # every fourth simulated capture
     assert overcast["state"] == "completed" and overcast["scene_clear_share"] < 0.3
     session = post(auth, owner, "compare", area)
-    assert session["state"] != "completed" and session["tiles_compared"] == 0
+    assert session["state"] == "inconclusive" and session["tiles_compared"] == 0
+    assert session["error"] == "no tile could be compared: 1 mostly cloud or haze"
     (skipped,) = session["skipped_tiles"]
+    assert skipped["kind"] == "cloud_or_haze"
     assert skipped["reason"].startswith("too little clear area: ")
     db.session.rollback()
     assert db.session.scalars(select(AlertDetail).where(

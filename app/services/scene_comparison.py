@@ -25,17 +25,13 @@ from app.services.imagery.scenes import (
     read_bands,
 )
 
-# kinds of skip reason, as sessions count them
-FILE_UNREADABLE = "file_unreadable"
-CLOUD_OR_HAZE = "cloud_or_haze"
-
 
 @dataclass(frozen=True)
 class SceneOutcome:
-    """The comparison of two scene captures, and the kind of reason when it was skipped."""
+    """The comparison of two scene captures; ``unreadable`` when a file kept it from running."""
 
     result: MultispectralComparison
-    skip_kind: str | None = None
+    unreadable: bool = False
 
 
 def is_scene_pair(before_tile, after_tile):
@@ -62,17 +58,17 @@ def compare_scene_tiles(area, before_tile, after_tile):
             reason = getattr(error, "detail", None) or str(error)
             return SceneOutcome(MultispectralComparison(
                 skipped=f"the {which} capture's bands are missing or unreadable: {reason}"),
-                FILE_UNREADABLE)
+                unreadable=True)
     before, after = stacks
     if before.scl is None or after.scl is None:
         return SceneOutcome(MultispectralComparison(
-            skipped="a capture's bands carry no scene classification (SCL)"), FILE_UNREADABLE)
+            skipped="a capture's bands carry no scene classification (SCL)"), unreadable=True)
     result = compare_scenes(
         before.reflectance, after.reflectance, before.scl, after.scl, before.grid,
         inside=area_mask(before.grid, area_polygon(area)), sensitivity=area.sensitivity,
         min_area_m2=area.min_change_area_m2,
         settings=multispectral_settings(current_app.config))
-    return SceneOutcome(result, CLOUD_OR_HAZE if result.inconclusive else None)
+    return SceneOutcome(result)
 
 
 def compare_band_files(before_path, after_path, band_names=BANDS, sensitivity=0.5,

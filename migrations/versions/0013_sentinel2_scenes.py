@@ -1,7 +1,7 @@
 """sentinel-2 scenes: the item on the capture run, the bands file on the tile, change kinds
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-03 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

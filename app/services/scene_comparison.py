@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from flask import current_app
+from rasterio.errors import RasterioError
 
 from app.services.areas import area_polygon
 from app.services.capture import image_file
@@ -84,8 +85,16 @@ def compare_band_files(before_path, after_path, band_names=BANDS, sensitivity=0.
     if len(band_names) != len(BANDS):
         raise ValueError(f"--bands needs {len(BANDS)} names, for {', '.join(BANDS)}; "
                          f"got {len(band_names)}")
-    before = read_bands(before_path, tuple(band_names))
-    after = read_bands(after_path, tuple(band_names), onto=before.grid)
+    stacks = []
+    for path in (before_path, after_path):
+        try:
+            stacks.append(read_bands(path, tuple(band_names),
+                                     onto=stacks[0].grid if stacks else None))
+        except (OSError, RasterioError) as error:
+            raise ValueError(f"{path}: not a readable GeoTIFF ({error})") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+    before, after = stacks
     scl = [stack.scl if stack.scl is not None else _data_as_clear(stack.reflectance)
            for stack in (before, after)]
     result = compare_scenes(before.reflectance, after.reflectance, *scl, before.grid,

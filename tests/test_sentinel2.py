@@ -129,6 +129,14 @@ def test_every_item_cloudy_over_the_area_gives_the_least_cloudy_and_says_how_cle
     assert 0.05 < captured.clear_share < 0.15
 
 
+def test_a_catalogue_asking_to_wait_an_hour_is_waited_for_the_cap_on_every_retry():
+    stac_io = Sentinel2Provider(Sentinel2Settings(max_retry_after_s=2.0))._stac_io()
+    first = stac_io.session.get_adapter("https://stac.example/search").max_retries
+    later = first.new(total=1)
+    answer = type("Answer", (), {"headers": {"Retry-After": "3600"}, "status": 503})()
+    assert first.get_retry_after(answer) == later.get_retry_after(answer) == 2.0
+
+
 def test_a_busy_catalogue_is_retried_and_then_fails_clearly(stac):
     clear = scene(TILE, 1)
     publish_scene(stac, "S2A_clear", NOW - timedelta(days=1), TILE, clear.bands, clear.scl)
@@ -172,6 +180,10 @@ def test_items_missing_an_asset_are_passed_over_and_a_missing_file_fails(stac):
     with pytest.raises(ImageryError, match="asset 'green' of item S2A_older: HTTP response "
                                            "code: 404"):
         fetch(stac)
+    publish_scene(stac, "S2A_oldest", NOW - timedelta(days=6), TILE,
+                  *clouded(clear.bands, clear.scl, TILE, AREA, share=0.8))
+    del stac.files["S2A_older/scl.tif"]  # a candidate whose SCL is gone is passed over
+    assert fetch(stac).item_id == "S2A_oldest"
 
 
 def test_an_area_across_a_utm_zone_boundary_lands_on_one_grid_from_either_zone(stac):

@@ -80,6 +80,11 @@ class _CappedRetry(Retry):
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, self.max_retry_after_s)
 
+    def new(self, **changes):
+        retry = super().new(**changes)
+        retry.max_retry_after_s = self.max_retry_after_s
+        return retry
+
 
 @dataclass
 class Candidate:
@@ -220,10 +225,19 @@ class Sentinel2Provider(SceneProvider):
         return np.where(raw > 0, np.clip(values, 1, 65535), 0).astype(np.uint16)
 
     def clearest(self, candidates, inside, grid):
-        """The candidate whose SCL shows the most of the area; the newest on a tie."""
-        best = None
+        """The candidate whose SCL shows the most of the area; the newest on a tie.
+
+        A candidate whose SCL cannot be read is passed over; if none can be, the first
+        failure is raised.
+        """
+        best, failures = None, []
         for candidate in candidates:
-            scl = self.read_window(candidate, SCL, grid, Resampling.nearest).astype(np.uint8)
+            try:
+                scl = self.read_window(candidate, SCL, grid, Resampling.nearest).astype(np.uint8)
+            except ImageryError as failure:
+                log.warning("sentinel2: item %s passed over: %s", candidate.id, failure)
+                failures.append(failure)
+                continue
             candidate.scl = np.where(inside, scl, SCL_NO_DATA).astype(np.uint8)
             candidate.clear_share = clear_share(candidate.scl, inside, self.settings.unusable_scl)
             log.info("sentinel2: item %s (scene cloud %s %%) is %.1f %% clear over the area",
@@ -232,6 +246,8 @@ class Sentinel2Provider(SceneProvider):
                 best = candidate
             if candidate.clear_share >= self.settings.clear_enough:
                 break
+        if best is None:
+            raise failures[0]
         return best
 
     def fetch_scene(self, polygon, grid, when, capture_number):

@@ -8,6 +8,7 @@ reason, unless ``REQUIRE_MYSQL=1``, which makes it fail instead.
 
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,11 +20,13 @@ from app.extensions import limiter
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from config import TestingConfig
+from tests.browser import save_screenshot
 from tests.factories import AuthActions
 
 MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
 BACKENDS = ["sqlite", "mysql"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-screenshots"
 
 
 def make_config(database_url, **overrides):
@@ -169,3 +172,14 @@ class Sleeps(list):
 def sleeps():
     """A stand-in for ``time.sleep`` that records the delays (pass as ``sleep=``)."""
     return Sleeps()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test leaves what the page showed in test-screenshots/<test>.png."""
+    outcome = yield
+    report = outcome.get_result()
+    driver = getattr(item, "funcargs", {}).get("browser")
+    if report.failed and report.when == "call" and driver is not None:
+        path = save_screenshot(driver, SCREENSHOTS, item.name.replace("/", "_"))
+        report.sections.append(("browser", f"screenshot: {path}"))

@@ -34,6 +34,7 @@ EVIDENCE_RESPONSE = {"description": "The evidence image", "content": {
 
 @blp.route("/sessions")
 class Sessions(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(AlertSessionQueryArgsSchema, location="query")
     @blp.response(200, AlertSessionPageSchema)
@@ -73,6 +74,7 @@ class SessionSkippedTiles(MethodView):
 
 @blp.route("/sessions/<int:session_id>/details")
 class SessionDetails(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(AlertDetailQueryArgsSchema, location="query")
     @blp.response(200, AlertDetailPageSchema)

@@ -20,7 +20,7 @@ from app.problem import problem
 from app.request_log import configure_logging, init_request_logging
 from app.scheduler import init_scheduler
 from app.services.auth import is_session_revoked
-from config import config_from_env, engine_options
+from config import config_from_env, engine_options, resolve_secrets
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def create_app(config=None):
     check = getattr(config, "check", None)
     if check:
         check()
+    resolve_secrets(app.config)
 
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]

@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
-from app.demo import seed_demo
+from app.demo import seed_as_configured
 from app.extensions import db
 from app.models.user import ROLES
 from app.scheduler.cli import scheduler_cli
@@ -21,7 +21,10 @@ notifications_cli = AppGroup("notifications", help="The push notification outbox
 @click.command("seed")
 def seed_command():
     """Add the demo data (idempotent)."""
-    seed_demo(current_app.config["SEED_ADMIN_PASSWORD"], echo=click.echo)
+    try:
+        seed_as_configured(current_app.config, echo=click.echo)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     click.echo("demo data is in place")
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import tempfile
 import time
 
 from cryptography.hazmat.primitives import serialization
@@ -45,7 +46,8 @@ def child_env(**overrides):
     """The environment for a child app process: no settings leak in from ours."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("CPS_", "JWT_", "DATABASE_", "SCHEDULER_", "NOTIF", "FCM_"))}
-    env.update({"CPS_ENV": "development", "CPS_DOTENV": os.devnull, "LOG_LEVEL": "WARNING"})
+    env.update({"CPS_ENV": "development", "CPS_DOTENV": os.devnull, "LOG_LEVEL": "WARNING",
+                "INSTANCE_DIR": os.path.join(tempfile.gettempdir(), "cps-test-instance")})
     env.update({key: str(value) for key, value in overrides.items()})
     return env
 

@@ -29,7 +29,6 @@ confirms nothing later, and its capture can be compared again.
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -55,7 +54,7 @@ from app.models.area import MANUAL
 from app.models.area import PARTIAL as RUN_PARTIAL
 from app.models.types import utcnow
 from app.models.user import ADMIN
-from app.services import background
+from app.services import background, runs
 from app.services.areas import get_area
 from app.services.capture import StorageError, image_file, write_atomically
 from app.services.change_detection import (
@@ -132,22 +131,17 @@ def outcome_state(session):
 
 
 def fail_stale_sessions(area_id=None):
-    """Mark failed the sessions left ``running`` with no progress for ``COMPARE_STALE_AFTER_S``.
+    """Mark failed the sessions left ``running`` with no heartbeat for ``COMPARE_STALE_AFTER_S``.
 
     Sessions this process is still working on are left alone. Returns how many were
     marked; the caller commits.
     """
     stale_after = current_app.config["COMPARE_STALE_AFTER_S"]
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    stmt = select(AlertSession).where(AlertSession.state == RUNNING,
-                                      AlertSession.heartbeat_at < cutoff)
-    if area_id is not None:
-        stmt = stmt.where(AlertSession.area_config_id == area_id)
-    ours = comparison_executor().active_run_ids()
-    stale = [session for session in db.session.scalars(stmt) if session.id not in ours]
+    stale = runs.stale_rows(AlertSession, RUNNING, stale_after,
+                            comparison_executor().active_run_ids(), area_config_id=area_id)
     for session in stale:
-        _finish(session, FAILED, f"abandoned: no progress for over {stale_after} s (the process "
-                                 "running it stopped)")
+        _finish(session, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the "
+                                 "process running it stopped)")
         log.warning("alert session %s marked failed: no heartbeat since %s", session.id,
                     session.heartbeat_at)
     db.session.flush()
@@ -249,12 +243,14 @@ def run_comparison(session_id, alert=None):
         session.heartbeat_at = utcnow()
         db.session.commit()
         moves = []
-        for pair in pairs:
-            reference_tile = _compare_pair(session, pair)
-            if reference_tile is not None:
-                moves.append((pair, reference_tile))
-            session.heartbeat_at = utcnow()
-            db.session.commit()
+        with runs.keep_row_alive(AlertSession, session.id, current_app.config["RUN_HEARTBEAT_S"],
+                                 state=RUNNING):
+            for pair in pairs:
+                reference_tile = _compare_pair(session, pair)
+                if reference_tile is not None:
+                    moves.append((pair, reference_tile))
+                session.heartbeat_at = utcnow()
+                db.session.commit()
         _move_references(session, moves)
         _finish(session, outcome_state(session),
                 None if session.tiles_compared else "no tile could be compared")
@@ -399,7 +395,7 @@ def list_sessions_stmt(user, filters):
 
 
 def get_session(user, session_id):
-    """Return a session whose area ``user`` may see (404 otherwise), staleness applied."""
+    """Return a session whose area ``user`` may see (404 otherwise)."""
     session = db.session.get(AlertSession, session_id)
     try:
         if session is None:
@@ -407,8 +403,6 @@ def get_session(user, session_id):
         get_area(user, session.area_config_id)
     except NotFound:
         raise NotFound(f"Alert session {session_id} not found.") from None
-    if session.state == RUNNING:
-        fail_stale_sessions(area_id=session.area_config_id)
     return session
 
 

@@ -150,3 +150,17 @@ def record_success(admission):
         _give_back(storage, admission)
         storage.clear(_key("login-failures", admission.username))
         storage.clear(_key("login-cooldown", admission.username))
+
+
+@contextmanager
+def counted(admission, failure):
+    """Count the block's outcome: raising ``failure`` is a wrong password, anything else not."""
+    try:
+        yield
+    except failure:
+        record_failure(admission)
+        raise
+    except BaseException:
+        record_success(admission)
+        raise
+    record_success(admission)

@@ -7,6 +7,7 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 from app.api.auth.schemas import (
     LoginSchema,
     MessageSchema,
+    PasswordChangeSchema,
     RegisterSchema,
     TokenSchema,
     UserSchema,
@@ -15,7 +16,7 @@ from app.api.blueprint import Blueprint
 from app.extensions import db
 from app.services import auth as auth_service
 from app.services import login_throttle
-from app.services.errors import Unauthenticated
+from app.services.errors import Forbidden, Unauthenticated
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
 
@@ -87,6 +88,24 @@ class Logout(MethodView):
         auth_service.revoke_session(current_user.id, get_jwt()["sid"])
         db.session.commit()
         return {"message": "Logged out."}
+
+
+@blp.route("/auth/password")
+class Password(MethodView):
+    @blp.login_required()
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, change):
+        """Change your password: every other session ends; this one goes on with new tokens."""
+        admission = login_throttle.admit(current_user.username, request.remote_addr)
+        with login_throttle.counted(admission, failure=Forbidden):
+            tokens = auth_service.change_own_password(
+                current_user, change["current_password"], change["new_password"],
+                get_jwt()["sid"])
+        db.session.commit()
+        return tokens
 
 
 @blp.route("/auth/me")

@@ -105,6 +105,9 @@ class FcmStandIn:
     def __init__(self, port=0):
         self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True)
         self.sent = []
+        # Messages to tokens starting "slow" are accepted (recorded: FCM delivers them)
+        # and answered only after this many seconds, like FCM on a bad day.
+        self.slow_answer_s = 0.0
         self.topic_changes = []
         self.iam_lookups = []
         self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
@@ -139,6 +142,8 @@ class FcmStandIn:
         self.sent.append({"message": message,
                           "authorization": request.headers.get("Authorization")})
         target = message.get("token") or message.get("topic") or ""
+        if target.startswith("slow"):
+            time.sleep(self.slow_answer_s)
         status, body = ANSWERS.get(target.split("-")[0], (200, None))
         if status == 200:
             body = {"name": f"projects/{PROJECT_ID}/messages/0:{len(self.sent)}%stand-in"}

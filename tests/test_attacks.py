@@ -293,6 +293,8 @@ def test_a_tampered_tile_path_never_serves_a_file_outside_the_image_directory(
 JSON_WRITES = [
     ("POST", "/api/auth/register", ANONYMOUS), ("POST", "/api/auth/login", ANONYMOUS),
     ("POST", "/api/login", ANONYMOUS), ("PATCH", "/api/users/{target_user}", "admin"),
+    ("POST", "/api/auth/password", "viewer"),
+    ("POST", "/api/users/{target_user}/password", "admin"),
     ("POST", "/api/stations", "operator"), ("PATCH", "/api/stations/{station}", "operator"),
     ("POST", "/api/drones", "operator"), ("PATCH", "/api/drones/{drone}", "operator"),
     ("PUT", "/api/drones/{drone}/telemetry", "operator"),

@@ -53,6 +53,22 @@ def _env_list(name):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _env_map(name, default):
+    """Parse ``key=number`` pairs separated by commas over ``default`` (a dict)."""
+    value = os.environ.get(name) or ""
+    merged = dict(default)
+    for item in value.split(","):
+        if item.strip():
+            key, sep, number = item.partition("=")
+            try:
+                merged[key.strip()] = float(number)
+            except ValueError:
+                raise RuntimeError(f"{name}: expected key=number pairs, got {item!r}") from None
+            if not sep:
+                raise RuntimeError(f"{name}: expected key=number pairs, got {item!r}")
+    return merged
+
+
 def _env_headers(name):
     """Parse ``Name: value`` pairs separated by newlines or ``;;`` into a dict."""
     value = os.environ.get(name) or ""
@@ -299,6 +315,10 @@ class Config:
     DISPATCH_RUNNERS_UP = _env_int("DISPATCH_RUNNERS_UP", 3)
     DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
     DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
+    # The longest ETA (s) with which a ground unit of each kind is sent; one further away is a
+    # runner-up "too far". Override some as "foot_patrol=600,ambulance=3600".
+    GROUND_UNIT_MAX_ETA_S = _env_map("GROUND_UNIT_MAX_ETA_S", {
+        "foot_patrol": 900, "patrol_car": 1800, "armed_response": 1800, "ambulance": 2700})
     # Scheduled fleet jobs: a queue pass for incidents no drone could take, and the sweep
     # that marks available drones offline when they stop reporting.
     DISPATCH_QUEUE_INTERVAL_S = _env_int("DISPATCH_QUEUE_INTERVAL_S", 15)
@@ -355,6 +375,9 @@ class Config:
             raise RuntimeError("ATC_PROVIDER=http needs ATC_BASE_URL: the ATC service's URL")
         if not cls.FLIGHT_PLAN_MARGIN_M > 0:
             raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
+        if not all(seconds > 0 for seconds in cls.GROUND_UNIT_MAX_ETA_S.values()):
+            raise RuntimeError("GROUND_UNIT_MAX_ETA_S: every limit must be a positive number "
+                               "of seconds")
 
 
 class DevelopmentConfig(Config):

@@ -257,11 +257,10 @@ def test_a_push_answered_after_the_timeout_is_sent_twice_at_most_then_unknown(
 
 def test_a_timeout_before_the_request_went_out_is_retried_as_usual():
     import requests
+    from firebase_admin import exceptions
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
     from app.services.notifier.fcm import classify
-    from firebase_admin import exceptions
-
-    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
     def wrapped(reason):
         return requests.ConnectionError(MaxRetryError(None, "/v1", reason))

@@ -29,8 +29,8 @@ from app.models import Device, Notification, NotificationRecipient, User
 from app.models.notification import FAILED, PENDING, SENDING, SENT, UNKNOWN
 from app.models.types import utcnow
 from app.models.user import WRITERS
-from app.services.devices import area_topic
 from app.services import runs
+from app.services.devices import area_topic
 from app.services.notifier import DELIVERED, RETRY, TOKEN_DEAD, Push, get_notifier
 from app.services.notifier import UNKNOWN as OUTCOME_UNKNOWN
 

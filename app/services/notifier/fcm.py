@@ -215,7 +215,8 @@ def _sent_without_answer(error):
     reason = cause.args[0]
     reason = getattr(reason, "reason", reason)  # urllib3 wraps it once its retries are spent
     # A read timeout, or the connection broke after the request was written.
-    return isinstance(reason, urllib3.exceptions.ReadTimeoutError | urllib3.exceptions.ProtocolError)
+    return isinstance(reason, (urllib3.exceptions.ReadTimeoutError,
+                               urllib3.exceptions.ProtocolError))
 
 
 def _invalid_token(error):

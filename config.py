@@ -333,6 +333,11 @@ class Config:
     RESPONSE_PLAN_MIN_ALTITUDE_M = _env_float("RESPONSE_PLAN_MIN_ALTITUDE_M", 0.0)
     RESPONSE_PLAN_MAX_ALTITUDE_M = _env_float("RESPONSE_PLAN_MAX_ALTITUDE_M", 90.0)
     RESPONSE_PLAN_TIME_MARGIN_S = _env_float("RESPONSE_PLAN_TIME_MARGIN_S", 300.0)
+    # Drones launched together from one dock would meet there: each response flight gets an
+    # altitude layer of its own (the highest clear of our other open plans), climbing to it
+    # above its dock. Layers are LAYER_M apart, each with VERTICAL_SEPARATION_M clear below.
+    RESPONSE_PLAN_LAYER_M = _env_float("RESPONSE_PLAN_LAYER_M", 15.0)
+    RESPONSE_PLAN_VERTICAL_SEPARATION_M = _env_float("RESPONSE_PLAN_VERTICAL_SEPARATION_M", 5.0)
 
     # Air Traffic Control: "simulated" (offline default) or "http" (ATC_BASE_URL).
     ATC_PROVIDER = _env("ATC_PROVIDER", "simulated")
@@ -375,6 +380,9 @@ class Config:
             raise RuntimeError("ATC_PROVIDER=http needs ATC_BASE_URL: the ATC service's URL")
         if not cls.FLIGHT_PLAN_MARGIN_M > 0:
             raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
+        if not 0 <= cls.RESPONSE_PLAN_VERTICAL_SEPARATION_M < cls.RESPONSE_PLAN_LAYER_M:
+            raise RuntimeError("RESPONSE_PLAN_VERTICAL_SEPARATION_M must be at least 0 and "
+                               "less than RESPONSE_PLAN_LAYER_M")
         if not all(seconds > 0 for seconds in cls.GROUND_UNIT_MAX_ETA_S.values()):
             raise RuntimeError("GROUND_UNIT_MAX_ETA_S: every limit must be a positive number "
                                "of seconds")

@@ -35,6 +35,7 @@ from app.services.ground_dispatch import (  # noqa: F401 - part of the dispatch 
 log = logging.getLogger(__name__)
 
 OUTCOME_DISPATCHED, OUTCOME_QUEUED = "dispatched", "queued"
+DECISION_KINDS = (OUTCOME_DISPATCHED, "redispatched")
 # A drone is assigned and its response flight plan filed; it may fly once ATC approves.
 OUTCOME_AWAITING_ATC = flight_plans.AWAITING_ATC
 
@@ -217,23 +218,34 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         kind = "ground_unit_dispatched" if unit is not None else None
     if kind:
         record_event(incident.id, kind, _jsonable(decision), actor_id, now)
-    if drone is not None:
-        _tell_operators(incident, drone, unit)
     return decision
 
 
-def _tell_operators(incident, drone, unit):
-    """Queue a push about the dispatch to the operators on duty (sent by the outbox)."""
+def tell_operators_cleared(incident, plan):
+    """Queue the "dispatched" push to the operators on duty, once ATC approved the drone's plan.
+
+    Sent for the drone that will fly, never for one ATC turned down. The ETAs are the
+    dispatch decision's (the latest one that chose this drone).
+    """
     recipients = notifications.operators_on_duty()
     if not recipients:
-        return
-    crew = f"Drone {drone['serial']} dispatched, ETA {drone['eta_s']:.0f} s"
-    if unit is not None:
+        return None
+    decision = db.session.scalars(
+        select(IncidentEvent.details).where(IncidentEvent.incident_id == incident.id,
+                                            IncidentEvent.kind.in_(DECISION_KINDS))
+        .order_by(IncidentEvent.id.desc())).first() or {}
+    drone = decision.get("drone") or {}
+    crew = f"Drone {plan.drone.serial if plan.drone else plan.drone_id} dispatched"
+    if drone.get("id") == plan.drone_id:
+        crew += f", ETA {drone['eta_s']:.0f} s"
+    unit = decision.get("ground_unit")
+    if unit:
         crew += f"; {unit['callsign']} ETA {unit['eta_s']:.0f} s"
-    notifications.notify_users(
+    return notifications.notify_users(
         recipients, f"Incident {incident.id}: {incident.type} (severity {incident.severity})",
-        f"{crew}. Awaiting ATC approval of the flight plan.",
-        {"kind": "dispatch", "incident_id": incident.id, "path": f"/api/incidents/{incident.id}"})
+        f"{crew}. ATC approved the flight plan.",
+        {"kind": "dispatch", "incident_id": incident.id, "flight_plan_id": plan.id,
+         "path": f"/api/incidents/{incident.id}"})
 
 
 def _jsonable(decision):

@@ -19,4 +19,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as error:  # a setting the seed refuses, e.g. a weak SEED_ADMIN_PASSWORD
+        raise SystemExit(f"seed: {error}") from None

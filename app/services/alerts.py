@@ -140,10 +140,10 @@ def fail_stale_sessions(area_id=None):
     stale = runs.stale_rows(AlertSession, RUNNING, stale_after,
                             comparison_executor().active_run_ids(), area_config_id=area_id)
     for session in stale:
-        _finish(session, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the "
-                                 "process running it stopped)")
         log.warning("alert session %s marked failed: no heartbeat since %s", session.id,
                     session.heartbeat_at)
+        _finish(session, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the "
+                                 "process running it stopped)")
     db.session.flush()
     return len(stale)
 

@@ -96,10 +96,10 @@ def fail_stale_runs(area_id=None):
     stale = runs.stale_rows(CaptureRun, RUNNING, stale_after, capture_executor().active_run_ids(),
                             area_config_id=area_id)
     for run in stale:
-        _finish(run, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the process "
-                             "running it stopped)")
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
+        _finish(run, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the process "
+                             "running it stopped)")
         discard_unrecorded_files(run)
     db.session.flush()
     return len(stale)

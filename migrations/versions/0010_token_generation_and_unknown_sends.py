@@ -6,7 +6,7 @@ counts the sends whose outcome was never known (a timeout, a sweep killed mid-se
 notification is tried again at most NOTIFY_UNKNOWN_RETRIES times before it is ``unknown``.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0012 (re-chained after main's 0012; originally on 0008)
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -35,6 +35,7 @@ def _commit(work):
 
 @blp.route("")
 class Incidents(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(IncidentQueryArgsSchema, location="query")
     @blp.response(200, IncidentPageSchema)

@@ -85,6 +85,7 @@ def test_deleting_your_device_works_and_another_users_device_is_404(auth, db):
     ({"token": "x" * 40 + "/topics", "platform": "android"}, "token"),
     ({"token": "x" * 40 + "?q=1", "platform": "android"}, "token"),
     ({"token": "x" * 31, "platform": "android"}, "token"),
+    ({"token": "x" * 40 + "\n", "platform": "android"}, "token"),
 ])
 def test_bad_registrations_are_422_naming_the_field(auth, body, field):
     response = auth.client.post("/api/devices", json=body, headers=auth.headers("viewer"))

@@ -275,7 +275,7 @@ def altitude_layers(low_m, high_m, layer_m, separation_m):
 
 
 def first_clear_layer(volume, layers, others):
-    """The first layer in which ``volume`` conflicts with none of ``others`` (None: none)."""
+    """Return the first layer in which ``volume`` meets none of ``others`` (None: none)."""
     for floor, ceiling in layers:
         candidate = replace(volume, min_altitude_m=floor, max_altitude_m=ceiling)
         if all(plans_conflict(candidate, other) is None for other in others):

@@ -140,7 +140,7 @@ def issue_tokens(user, sid=None, refresh=True):
 
 
 def token_is_current(user, payload):
-    """True if the token was issued after the user's latest password change."""
+    """Return True if the token was issued after the user's latest password change."""
     return payload.get("gen", 0) == user.token_generation
 
 

@@ -30,7 +30,7 @@ class StorageError(CaptureFailed):
 
 
 def run_directory(images_dir, area_id, run_id):
-    """The folder of one capture run's tiles: ``area_<id>/run_<id>`` under the image directory."""
+    """Return the folder of one run's tiles: ``area_<id>/run_<id>`` under the image directory."""
     return Path(images_dir) / f"area_{int(area_id)}" / f"run_{int(run_id)}"
 
 

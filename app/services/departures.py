@@ -43,7 +43,7 @@ def response_band(drone, route, starts_at, ends_at, rules):
 
 
 def open_volumes_near(volume, drone_id):
-    """The volumes of our open plans of other drones that may meet ``volume``."""
+    """Return the volumes of our open plans of other drones that may meet ``volume``."""
     min_lon, min_lat, max_lon, max_lat = airspace.bounds(
         airspace.footprint(volume.route, volume.margin_m))
     plan = FlightPlan

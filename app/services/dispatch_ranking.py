@@ -50,7 +50,7 @@ class DispatchRules:
         )
 
     def max_eta_s(self, kind):
-        """The longest ETA a ground unit of ``kind`` may be sent with (inf: no limit)."""
+        """Return the longest ETA a ground unit of ``kind`` may be sent with (inf: no limit)."""
         return dict(self.ground_unit_max_eta_s).get(kind, float("inf"))
 
     def drone_reach_m(self, max_range_m):

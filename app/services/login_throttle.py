@@ -56,17 +56,17 @@ class Admission:
 
 
 def username_key(username):
-    """The form of a username that failures are counted under."""
+    """Return the form of a username that failures are counted under."""
     return f"user:{str(username or '').strip().lower()[:64]}"
 
 
 def client_key(address):
-    """The form of a client address that failures are counted under."""
+    """Return the form of a client address that failures are counted under."""
     return f"client:{address}"
 
 
 def slowdown_delay(failures, after, base_s, max_s):
-    """Seconds the attempt after ``failures`` recent failures must wait (0: none)."""
+    """Return how long the attempt after ``failures`` recent failures must wait (0: none)."""
     if failures < after or base_s <= 0:
         return 0.0
     return min(base_s * 2 ** min(failures - after, 32), max_s)

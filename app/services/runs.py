@@ -87,7 +87,7 @@ def keep_row_alive(model, row_id, interval_s, column="heartbeat_at", **condition
 
 
 def stale_rows(model, state, stale_after_s, active_ids=(), **filters):
-    """Rows in ``state`` whose heartbeat is older than ``stale_after_s``, not worked on here.
+    """Return the rows in ``state`` whose heartbeat is older than ``stale_after_s``.
 
     ``filters`` (column=value, None ignored) narrow the search; ``active_ids`` are rows
     this process is still working on.

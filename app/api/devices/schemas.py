@@ -6,7 +6,7 @@ from marshmallow import validate
 from app.api.fields import UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.notification import PLATFORMS
-from app.services.notifier import FCM_TOKEN_ALPHABET, FCM_TOKEN_MAX_LENGTH, FCM_TOKEN_MIN_LENGTH
+from app.services.notifier import FCM_TOKEN_MAX_LENGTH, FCM_TOKEN_MIN_LENGTH, FCM_TOKEN_PATTERN
 
 
 class DeviceRegisterSchema(ma.Schema):
@@ -14,7 +14,7 @@ class DeviceRegisterSchema(ma.Schema):
 
     token = ma.fields.String(required=True, validate=[
         validate.Length(min=FCM_TOKEN_MIN_LENGTH, max=FCM_TOKEN_MAX_LENGTH),
-        validate.Regexp(rf"^{FCM_TOKEN_ALPHABET.pattern}\Z",
+        validate.Regexp(FCM_TOKEN_PATTERN,
                         error="An FCM registration token has only letters, digits, '-', '_' "
                               "and ':'."),
     ], metadata={"example": "dXN1Y2Nlc3M6QVBBOTFiRzBh...:APA91bH...",

@@ -9,6 +9,7 @@ from app.services.notifier.base import (
     FCM_TOKEN_ALPHABET,
     FCM_TOKEN_MAX_LENGTH,
     FCM_TOKEN_MIN_LENGTH,
+    FCM_TOKEN_PATTERN,
     REJECTED,
     RETRY,
     TOKEN_DEAD,
@@ -22,6 +23,7 @@ from app.services.notifier.base import (
 from app.services.notifier.offline import RecordingNotifier
 
 __all__ = ["DELIVERED", "FCM_TOKEN_ALPHABET", "FCM_TOKEN_MAX_LENGTH", "FCM_TOKEN_MIN_LENGTH",
+           "FCM_TOKEN_PATTERN",
            "REJECTED", "RETRY", "TOKEN_DEAD", "UNKNOWN", "Notifier", "NotifierUnavailable", "Push",
            "PushResult", "RecordingNotifier", "get_notifier", "notifier_for", "token_in_alphabet"]
 

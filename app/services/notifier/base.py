@@ -13,11 +13,13 @@ REJECTED = "rejected"
 # FCM registration tokens: letters, digits, '-', '_' and ':' (about 150-250 characters today).
 # Nothing else, so a token can never be a dot segment, a path or a query in a URL.
 FCM_TOKEN_ALPHABET = re.compile(r"[A-Za-z0-9_:-]+")
+# The same as a pattern OpenAPI accepts; "(?!\n)" keeps Python's "$" from allowing a final "\n".
+FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_:-]+$(?!\n)"
 FCM_TOKEN_MIN_LENGTH, FCM_TOKEN_MAX_LENGTH = 32, 512
 
 
 def token_in_alphabet(token):
-    """True if ``token`` uses only FCM's token alphabet and fits the column."""
+    """Return True if ``token`` uses only FCM's token alphabet and fits the column."""
     return (isinstance(token, str) and len(token) <= FCM_TOKEN_MAX_LENGTH
             and FCM_TOKEN_ALPHABET.fullmatch(token) is not None)
 

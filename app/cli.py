@@ -1,5 +1,5 @@
-"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask scheduler run``,
-``flask notifications deliver``, ``flask landwatch compare``."""
+"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask users set-password``,
+``flask scheduler run``, ``flask notifications deliver``, ``flask landwatch compare``."""
 
 import json
 from pathlib import Path
@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.demo import seed_demo
+from app.demo import seed_as_configured
 from app.extensions import db
+from app.models import User
 from app.models.user import ROLES
 from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
@@ -30,7 +32,10 @@ BAD_INPUT, NOT_COMPARED = 2, 3
 @click.command("seed")
 def seed_command():
     """Add the demo data (idempotent)."""
-    seed_demo(current_app.config["SEED_ADMIN_PASSWORD"], echo=click.echo)
+    try:
+        seed_as_configured(current_app.config, echo=click.echo)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     click.echo("demo data is in place")
 
 
@@ -55,6 +60,22 @@ def create_user_command(username, email, role, password):
     click.echo(f"created user {user.username} (id {user.id}, role {user.role})")
 
 
+@users_cli.command("set-password")
+@click.option("--username", required=True)
+@click.password_option(envvar="CPS_NEW_USER_PASSWORD")
+def set_password_command(username, password):
+    """Set a user's password (prompted for); every session of that user ends."""
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        auth_service.set_password(user, password, field="password")
+        db.session.commit()
+    except ServiceError as error:
+        raise click.ClickException(error.detail) from error
+    click.echo(f"password of {user.username} set; their sessions have ended")
+
+
 @notifications_cli.command("deliver")
 def deliver_notifications_command():
     """Send the notifications that are due now (what the scheduled sweep does)."""
@@ -66,19 +87,32 @@ def deliver_notifications_command():
 @landwatch_cli.command("compare")
 @click.argument("before", type=click.Path(path_type=Path))
 @click.argument("after", type=click.Path(path_type=Path))
-@click.option("--metres-per-pixel", type=float, required=True,
-              help="Ground size of one pixel of both images, in metres.")
+@click.option("--metres-per-pixel", type=float,
+              help="Ground size of one pixel of both images, in metres (not with --bands).")
+@click.option("--bands", help="Compare multi-band GeoTIFFs in all bands: the files' names "
+                              "(or positions) of blue,green,red,nir,swir16,swir22.")
 @click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the changed pixels as a PNG the size of BEFORE (255 changed, 0 not).")
 @click.option("--geojson-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the changes as GeoJSON (coordinates of a frame at 0° N 0° E).")
+              help="Write the changes as GeoJSON (GeoTIFFs: longitude and latitude; images: "
+                   "coordinates of a frame at 0° N 0° E).")
 @click.option("--overlay-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write AFTER aligned onto BEFORE with the changes outlined, as a PNG.")
-def landwatch_compare_command(before, after, metres_per_pixel, mask_out, geojson_out,
+def landwatch_compare_command(before, after, metres_per_pixel, bands, mask_out, geojson_out,
                               overlay_out):
     """Compare two images of one place as land watch does; print a JSON summary."""
     try:
-        comparison = compare_files.compare_image_files(before, after, metres_per_pixel)
+        if bands is None and metres_per_pixel is None:
+            raise compare_files.ImageFileError("give --metres-per-pixel for images, or --bands "
+                                               "for multi-band GeoTIFFs")
+        if bands is not None and metres_per_pixel is not None:
+            raise compare_files.ImageFileError("--metres-per-pixel does not go with --bands: "
+                                               "GeoTIFFs carry their own")
+        if bands is not None:
+            names = [name.strip() for name in bands.split(",")]
+            comparison = compare_files.compare_band_files(before, after, names)
+        else:
+            comparison = compare_files.compare_image_files(before, after, metres_per_pixel)
     except compare_files.ImageFileError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(BAD_INPUT) from None

@@ -23,6 +23,7 @@ from app.models.types import utcnow
 from app.models.user import OPERATOR
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
+from app.services import notifications as notification_service
 from app.services.atc import DatabaseAirspace, SimulatedAtc
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
@@ -207,3 +208,33 @@ def test_the_push_sweep_fails_a_message_it_cannot_build_and_sends_the_others(db,
     assert states[1].last_error.startswith("internal error: ValueError: dictionary update")
     assert sorted(sent["message"]["token"] for sent in standin.sent) == ["ok-phone-0",
                                                                          "ok-phone-2"]
+
+
+def test_a_push_delivered_but_not_recorded_ends_unknown_and_is_never_sent_again(
+        db, fcm, monkeypatch):
+    standin, notifier = fcm
+    users = [make_user(db) for _ in range(2)]
+    db.session.add_all(Device(user_id=user.id, token=f"ok-phone-{n}", platform="android")
+                       for n, user in enumerate(users))
+    db.session.commit()
+    rows = [notify_users([user.id], "Incident 4", "Drone dispatched", {"incident_id": 4})[0]
+            for user in users]
+    db.session.commit()
+    poison_id, real_finish = rows[0].id, notification_service._finish
+
+    def finish(row, now, state, **details):
+        if row.id == poison_id and state == "sent":
+            raise RuntimeError("disk full")
+        return real_finish(row, now, state, **details)
+
+    monkeypatch.setattr(notification_service, "_finish", finish)
+    assert deliver_due_notifications(notifier=notifier) == {"sent": 1, "unknown": 1}
+    poison = reload(db, Notification, poison_id)
+    assert poison.state == "unknown"
+    assert poison.last_error.startswith("internal error: RuntimeError: disk full")
+    assert "it may have been delivered" in poison.last_error
+    assert reload(db, Notification, rows[1].id).state == "sent"
+
+    monkeypatch.undo()
+    assert deliver_due_notifications(notifier=notifier) == {}
+    assert len(standin.sent) == 2

@@ -1,7 +1,7 @@
 """incident dispatch error
 
 Revision ID: 0009
-Revises: 0012
+Revises: 0010 (re-chained after 0010, the head on main; originally on 0012)
 Create Date: 2026-12-03 10:00:00.000000
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0012'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

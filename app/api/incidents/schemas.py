@@ -15,7 +15,17 @@ from app.models.incident import (
     MIN_SEVERITY,
 )
 from app.services import flight_plans
-from app.services.dispatch_ranking import BUSY, IMPLAUSIBLE, REASONS, SLOWER, TAKEN
+from app.services.dispatch_ranking import (
+    BUSY,
+    IMPLAUSIBLE,
+    LOW_BATTERY,
+    OUT_OF_RANGE,
+    REASONS,
+    SLOWER,
+    STALE,
+    TAKEN,
+    TOO_FAR,
+)
 
 SEVERITY = validate.Range(min=MIN_SEVERITY, max=MAX_SEVERITY)
 
@@ -144,7 +154,9 @@ class DroneRunnerUpSchema(ma.Schema):
     serial = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": [*REASONS.values(), SLOWER, TAKEN]})
+    reason = ma.fields.String(metadata={"enum": [
+        *(REASONS[code] for code in (BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, IMPLAUSIBLE)),
+        SLOWER, TAKEN]})
     detail = ma.fields.String()
 
 
@@ -166,8 +178,8 @@ class GroundUnitRunnerUpSchema(ma.Schema):
     kind = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": [REASONS[BUSY], REASONS[IMPLAUSIBLE], SLOWER,
-                                                 TAKEN]})
+    reason = ma.fields.String(metadata={"enum": [REASONS[BUSY], REASONS[TOO_FAR],
+                                                 REASONS[IMPLAUSIBLE], SLOWER, TAKEN]})
     detail = ma.fields.String()
 
 
@@ -179,6 +191,8 @@ class DispatchRulesSchema(ma.Schema):
     battery_reserve_pct = ma.fields.Float()
     telemetry_max_age_s = ma.fields.Float()
     road_factor = ma.fields.Float()
+    ground_unit_max_eta_s = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                                           metadata={"description": "Per unit kind"})
 
 
 class DispatchSchema(ma.Schema):
@@ -194,6 +208,9 @@ class DispatchSchema(ma.Schema):
     flight_plan_id = ma.fields.Integer(allow_none=True, metadata={
         "description": "The response flight plan filed for the drone"})
     ground_unit = ma.fields.Nested(GroundUnitChoiceSchema, allow_none=True)
+    ground_unit_note = ma.fields.String(allow_none=True, metadata={
+        "description": "When no ground unit was sent: why (all too far, busy, none of a "
+                       "suitable kind)"})
     runners_up = ma.fields.List(ma.fields.Nested(DroneRunnerUpSchema))
     ground_unit_runners_up = ma.fields.List(ma.fields.Nested(GroundUnitRunnerUpSchema))
     rules = ma.fields.Nested(DispatchRulesSchema)

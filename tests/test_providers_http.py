@@ -7,7 +7,7 @@ import pytest
 from werkzeug import Response
 
 from app.services.imagery.base import ImageryError, NoImagery, RateLimiter
-from app.services.imagery.http import TileHttpClient, retry_after_seconds
+from app.services.imagery.http import TileHttpClient
 from app.services.imagery.xyz import XyzProvider, check_template
 from tests.tile_server import (
     image_response,
@@ -123,11 +123,6 @@ def test_a_retry_after_beyond_the_cap_fails_the_tile_without_waiting(httpserver,
         make_xyz().fetch_tile(Z, X, Y, 1)
     assert sleeps == [] and len(httpserver.log) == 1
 
-
-def test_retry_after_accepts_seconds_and_http_dates():
-    assert retry_after_seconds("12") == 12.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
 
 
 def test_a_timeout_is_retried(httpserver, make_xyz):

@@ -15,7 +15,6 @@ import time
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from app.services.atc.base import (
     DECISIONS,
@@ -26,20 +25,22 @@ from app.services.atc.base import (
     AtcTimeout,
     AtcUnavailable,
 )
-from app.services.imagery.http import retry_after_seconds
+from app.services.http import (
+    GaveUp,
+    RetryPolicy,
+    read_with_retries,
+    retries_spent,
+    retryable,
+    retrying_session,
+    timed_out,
+    why_given_up,
+)
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_REFERENCE_LENGTH = 128
 MAX_RETRY_AFTER_S = 30.0
-
-
-class _Transient(Exception):  # noqa: N818 - internal control flow
-    def __init__(self, error, delay=None):
-        super().__init__(str(error))
-        self.error, self.delay = error, delay
 
 
 class HttpAtc(AtcClient):
@@ -53,14 +54,11 @@ class HttpAtc(AtcClient):
             raise ValueError("the HTTP ATC client needs a base URL (ATC_BASE_URL)")
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.retries, self.backoff_s, self.sleep = retries, backoff_s, sleep
-        self.session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "cps-atc/1"})
+        self.policy = RetryPolicy.of(retries, backoff_s, MAX_RETRY_AFTER_S, sleep=sleep)
+        headers = {"Accept": "application/json", "User-Agent": "cps-atc/1"}
         if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {token}"
+        self.session = retrying_session(self.policy, headers=headers)
 
     def submit(self, submission):
         """POST the plan; return ATC's decision (approved, denied or pending)."""
@@ -82,45 +80,38 @@ class HttpAtc(AtcClient):
 
     def _call(self, method, path, missing_ok=False, **kwargs):
         label = f"{method} {path}"
-        for attempt in range(self.retries + 1):
-            try:
-                return self._once(method, path, label, missing_ok, **kwargs)
-            except _Transient as transient:
-                if attempt == self.retries:
-                    error = transient.error
-                    raise type(error)(f"{error} (gave up after {attempt + 1} attempts)") from None
-                delay = transient.delay
-                if delay is None or delay > MAX_RETRY_AFTER_S:
-                    delay = self.backoff_s * 2**attempt
-                log.info("ATC call %s failed (%s); retrying in %.2f s", label, transient, delay)
-                self.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _once(self, method, path, label, missing_ok, **kwargs):
         try:
-            with self.session.request(method, self.base_url + path, timeout=self.timeout,
-                                      stream=True, **kwargs) as response:
-                status = response.status_code
-                if status in RETRY_STATUSES:
-                    raise _Transient(
-                        AtcUnavailable(f"ATC answered {status} to {label}: {_snippet(response)}"),
-                        retry_after_seconds(response.headers.get("Retry-After")))
-                if missing_ok and status in (404, 410):
-                    return None
-                if 400 <= status < 500:
-                    raise AtcRejected(f"ATC refused {label} with {status}: {_reason(response)}")
-                if status in (204, 205) or (missing_ok and 200 <= status < 300):
-                    return None
-                if not 200 <= status < 300:
-                    raise AtcBadAnswer(f"ATC answered {status} to {label}, which the protocol "
-                                       "does not use")
-                return _json(response, label)
-        except requests.Timeout as error:
-            raise _Transient(AtcTimeout(f"ATC did not answer {label} within "
-                                        f"{self.timeout[1]:g} s")) from error
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise _Transient(AtcUnavailable(
-                f"ATC could not be reached for {label}: {type(error).__name__}")) from error
+            return read_with_retries(self.session, method, self.base_url + path,
+                                     lambda response: self._answer(response, label, missing_ok),
+                                     timeout=self.timeout, **kwargs)
+        except GaveUp as failure:
+            raise AtcUnavailable(f"ATC's answer to {label} broke off: "
+                                 f"{type(failure.error).__name__} (gave up after "
+                                 f"{failure.attempts} attempts)") from None
+        except requests.RequestException as error:
+            spent = retries_spent(error, self.policy)
+            if timed_out(error):
+                raise AtcTimeout(f"ATC did not answer {label} within "
+                                 f"{self.timeout[1]:g} s{spent}") from error
+            raise AtcUnavailable(f"ATC could not be reached for {label}: "
+                                 f"{type(error).__name__}{spent}") from error
+
+    def _answer(self, response, label, missing_ok):
+        """What an answer means, once the session has retried what was worth retrying."""
+        status = response.status_code
+        if retryable(response):
+            raise AtcUnavailable(f"ATC answered {status} to {label}: {_snippet(response)} "
+                                 f"({why_given_up(response)})")
+        if missing_ok and status in (404, 410):
+            return None
+        if 400 <= status < 500:
+            raise AtcRejected(f"ATC refused {label} with {status}: {_reason(response)}")
+        if status in (204, 205) or (missing_ok and 200 <= status < 300):
+            return None
+        if not 200 <= status < 300:
+            raise AtcBadAnswer(f"ATC answered {status} to {label}, which the protocol "
+                               "does not use")
+        return _json(response, label)
 
 
 def _read(response):

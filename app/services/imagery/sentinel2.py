@@ -25,8 +25,8 @@ from pystac_client.stac_api_io import StacApiIO
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
-from urllib3.util.retry import Retry
 
+from app.services.http import CAP, RetryPolicy
 from app.services.imagery.base import ImageryError, NoImagery
 from app.services.imagery.scenes import (
     BANDS,
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 EARTH_SEARCH_V1 = "https://earth-search.aws.element84.com/v1"
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -69,21 +68,6 @@ class Sentinel2Settings:
     backoff_s: float = 0.5
     max_retry_after_s: float = 60.0
     headers: dict = field(default_factory=dict)
-
-
-class _CappedRetry(Retry):
-    """urllib3's retry, waiting no longer than ``max_retry_after_s`` when a server asks."""
-
-    max_retry_after_s = 60.0
-
-    def get_retry_after(self, response):
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, self.max_retry_after_s)
-
-    def new(self, **changes):
-        retry = super().new(**changes)
-        retry.max_retry_after_s = self.max_retry_after_s
-        return retry
 
 
 @dataclass
@@ -116,11 +100,10 @@ class Sentinel2Provider(SceneProvider):
 
     def _stac_io(self):
         s = self.settings
-        retry = _CappedRetry(total=s.retries, connect=s.retries, read=s.retries,
-                             status=s.retries, backoff_factor=s.backoff_s,
-                             status_forcelist=RETRY_STATUSES, allowed_methods=None,
-                             raise_on_status=True)
-        retry.max_retry_after_s = s.max_retry_after_s
+        # pystac-client turns the last failed answer into an APIError; a catalogue asking
+        # for a long wait is waited for the cap on every retry
+        retry = RetryPolicy.of(s.retries, s.backoff_s, s.max_retry_after_s, beyond_cap=CAP,
+                               raise_on_status=True)
         return StacApiIO(headers=s.headers, max_retries=retry)
 
     def search(self, polygon, when):

@@ -13,7 +13,6 @@ from app.services.airspace import (
     Volume,
     Zone,
     bands_overlap,
-    check_polygon,
     check_route,
     footprint,
     plans_conflict,
@@ -23,6 +22,7 @@ from app.services.airspace import (
 )
 from app.services.errors import InvalidInput
 from app.services.geo import offset_point
+from app.services.geojson import check_polygon
 
 HOME = (-26.2485, 27.8540)
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)

@@ -5,7 +5,11 @@ Floats refuse NaN and Infinity (marshmallow's ``allow_nan=False``)."""
 from datetime import UTC, datetime
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import validate
+
+from app.services.errors import InvalidInput
+from app.services.geojson import MAX_POSITIONS, check_polygon
 
 # A comma-separated filter names at least one value: "?status=" is a mistake, not "any".
 ONE_OR_MORE = validate.Length(min=1, error="Give at least one value.")
@@ -84,3 +88,38 @@ class SizedList(ma.fields.List):
                 if isinstance(validator, validate.Length):
                     validator(value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+POLYGON_SCHEMA = {
+    "description": "GeoJSON Polygon (lon, lat): closed rings, no self-intersection",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Polygon"]},
+        "coordinates": {"type": "array", "minItems": 1, "items": {
+            "type": "array", "minItems": 4, "items": {
+                "type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}}}},
+    },
+}
+
+
+class GeoJSONPolygon(ma.fields.Dict):
+    """A GeoJSON Polygon checked by ``geojson.check_polygon``; it loads normalised to 2-D.
+
+    ``max_latitude`` narrows the latitudes (map tiles stop at ±85.05°); ``max_positions``
+    is a number, or the name of the setting that holds it.
+    """
+
+    def __init__(self, *, max_latitude=90.0, max_positions=MAX_POSITIONS, **kwargs):
+        kwargs["metadata"] = {**POLYGON_SCHEMA, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+        self.max_latitude, self.max_positions = max_latitude, max_positions
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        limit = self.max_positions
+        if isinstance(limit, str):
+            limit = current_app.config[limit]
+        try:
+            return check_polygon(value, max_positions=limit, max_latitude=self.max_latitude)[0]
+        except InvalidInput as refusal:
+            raise ma.ValidationError(refusal.detail) from None

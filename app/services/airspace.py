@@ -38,7 +38,6 @@ from app.services.geo import EARTH_RADIUS_M, great_circle_m
 
 MAX_WAYPOINTS = 500
 MAX_ROUTE_LENGTH_M = 200_000.0
-MAX_POLYGON_POSITIONS = 10_000
 COORDINATE_DECIMALS = 7  # about 1 cm
 BUFFER_SEGMENTS = 8  # per quarter circle
 
@@ -139,54 +138,6 @@ def footprint(route, margin_m):
 def bounds(geometry):
     """``(min_lon, min_lat, max_lon, max_lat)`` of a GeoJSON Polygon."""
     return tuple(float(v) for v in shapely.geometry.shape(geometry).bounds)
-
-
-def check_polygon(geometry, field="geometry"):
-    """Return a GeoJSON Polygon normalised to 2-D, or raise InvalidInput naming the problem.
-
-    Refused: anything but a Polygon, rings with fewer than 4 positions or whose
-    last position does not repeat the first (unclosed), non-finite or
-    out-of-range coordinates, and self-intersecting or zero-area polygons.
-    """
-    if not isinstance(geometry, dict) or geometry.get("type") != "Polygon":
-        raise InvalidInput(f"{field} must be a GeoJSON object of type Polygon", field=field)
-    rings = geometry.get("coordinates")
-    if not isinstance(rings, list) or not rings or not all(isinstance(r, list) for r in rings):
-        raise InvalidInput(f"{field}.coordinates must be a list of linear rings", field=field)
-    if sum(len(ring) for ring in rings) > MAX_POLYGON_POSITIONS:
-        raise InvalidInput(f"the polygon has more than {MAX_POLYGON_POSITIONS} positions",
-                           field=field)
-    clean = []
-    for i, ring in enumerate(rings):
-        name = "the outer ring" if i == 0 else f"hole {i}"
-        if len(ring) < 4:
-            raise InvalidInput(f"{name} has {len(ring)} positions; a closed ring needs at least "
-                               "4 (the first repeated last)", field=field)
-        points = [_position(p, f"{name}, position {j}", field) for j, p in enumerate(ring)]
-        if points[0] != points[-1]:
-            raise InvalidInput(f"{name} is not closed: its last position must repeat the first",
-                               field=field)
-        clean.append([list(p) for p in points])
-    polygon = shapely.Polygon(clean[0], clean[1:])
-    if not polygon.is_valid:
-        raise InvalidInput(f"the polygon is not valid: {shapely.is_valid_reason(polygon)}",
-                           field=field)
-    if polygon.area <= 0:
-        raise InvalidInput("the polygon encloses no area", field=field)
-    return {"type": "Polygon", "coordinates": clean}
-
-
-def _position(value, where, field):
-    if (not isinstance(value, list | tuple) or len(value) not in (2, 3)
-            or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in value)):
-        raise InvalidInput(f"{where} must be [longitude, latitude]", field=field)
-    lon, lat = float(value[0]), float(value[1])
-    if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise InvalidInput(f"{where} is not a finite number", field=field)
-    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise InvalidInput(f"{where} ({lon}, {lat}) is outside -180..180 longitude or -90..90 "
-                           "latitude", field=field)
-    return lon, lat
 
 
 # --- deconfliction ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from app.models.types import utcnow
 from app.models.user import ADMIN
 from app.services import devices, tiles
 from app.services.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.services.geojson import check_polygon
 from app.services.imagery.registry import check_provider_name, is_scene_provider
 from app.services.imagery.scenes import area_grid
 
@@ -31,52 +32,9 @@ EDITABLE = ("name", "zoom", "provider", "schedule", "enabled", "sensitivity",
 # --- geometry ---------------------------------------------------------------------------------
 
 
-def _position(value, where):
-    """Check one GeoJSON position; return (lon, lat)."""
-    if (not isinstance(value, list | tuple) or len(value) not in (2, 3)
-            or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in value)):
-        raise InvalidInput(f"{where} must be [longitude, latitude]", field="geometry")
-    lon, lat = float(value[0]), float(value[1])
-    if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise InvalidInput(f"{where} is not a finite number", field="geometry")
-    if not -180 <= lon <= 180:
-        raise InvalidInput(f"{where} has longitude {lon}, outside -180..180", field="geometry")
-    if not -tiles.MAX_LATITUDE <= lat <= tiles.MAX_LATITUDE:
-        raise InvalidInput(f"{where} has latitude {lat}, outside the ±85.0511° that map tiles "
-                           "cover", field="geometry")
-    return lon, lat
-
-
 def polygon_from_geojson(geometry, max_vertices):
-    """Check a GeoJSON Polygon; return it normalised (2-D) and as a shapely polygon."""
-    if not isinstance(geometry, dict) or geometry.get("type") != "Polygon":
-        raise InvalidInput("geometry must be a GeoJSON object of type Polygon", field="geometry")
-    rings = geometry.get("coordinates")
-    if not isinstance(rings, list) or not rings or not all(isinstance(r, list) for r in rings):
-        raise InvalidInput("geometry.coordinates must be a list of linear rings",
-                           field="geometry")
-    count = sum(len(ring) for ring in rings)
-    if count > max_vertices:
-        raise InvalidInput(f"the polygon has {count} positions; at most {max_vertices} are "
-                           "accepted (simplify it)", field="geometry")
-    clean = []
-    for i, ring in enumerate(rings):
-        name = "the outer ring" if i == 0 else f"hole {i}"
-        if len(ring) < 4:
-            raise InvalidInput(f"{name} has {len(ring)} positions; a closed ring needs at "
-                               "least 4 (the first repeated last)", field="geometry")
-        points = [_position(p, f"{name}, position {j}") for j, p in enumerate(ring)]
-        if points[0] != points[-1]:
-            raise InvalidInput(f"{name} is not closed: its last position must repeat the first",
-                               field="geometry")
-        clean.append([list(p) for p in points])
-    polygon = shapely.Polygon(clean[0], clean[1:])
-    if not polygon.is_valid:
-        raise InvalidInput(f"the polygon is not valid: {shapely.is_valid_reason(polygon)}",
-                           field="geometry")
-    if polygon.area <= 0:
-        raise InvalidInput("the polygon encloses no area", field="geometry")
-    return {"type": "Polygon", "coordinates": clean}, polygon
+    """Check a GeoJSON Polygon map tiles can cover; return it normalised (2-D) and in shapely."""
+    return check_polygon(geometry, max_positions=max_vertices, max_latitude=tiles.MAX_LATITUDE)
 
 
 def polygon_from_bbox(bbox):

@@ -5,8 +5,8 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import NoFlyZone
 from app.models.types import utcnow
-from app.services import airspace
 from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.geojson import check_polygon
 
 EDITABLE = ("name", "reason", "floor_m", "ceiling_m", "active_from", "active_until")
 
@@ -55,9 +55,9 @@ def _apply(zone, data):
     if "name" in data:
         _unique_name(data["name"], zone.id)
     if "geometry" in data:
-        zone.geometry = airspace.check_polygon(data["geometry"])
+        zone.geometry, polygon = check_polygon(data["geometry"])
         (zone.min_longitude, zone.min_latitude, zone.max_longitude,
-         zone.max_latitude) = airspace.bounds(zone.geometry)
+         zone.max_latitude) = polygon.bounds
     for name in EDITABLE:
         if name in data:
             setattr(zone, name, data[name])

@@ -3,10 +3,11 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api.fields import JSONBoolean, RowId, SizedList, UTCDateTime
+from app.api.fields import GeoJSONPolygon, JSONBoolean, RowId, SizedList, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.area import DEFAULT_MIN_CHANGE_AREA_M2, DEFAULT_SENSITIVITY
 from app.services.areas import MAX_ZOOM, MIN_ZOOM
+from app.services.tiles import MAX_LATITUDE
 
 EXAMPLE_POLYGON = {"type": "Polygon", "coordinates": [[
     [27.8520, -26.2500], [27.8560, -26.2500], [27.8560, -26.2470], [27.8520, -26.2470],
@@ -16,9 +17,8 @@ EXAMPLE_POLYGON = {"type": "Polygon", "coordinates": [[
 class AreaFieldsSchema(ma.Schema):
     """Fields an area's owner sets, shared by create and update."""
 
-    geometry = ma.fields.Dict(metadata={
-        "description": "GeoJSON Polygon (lon, lat): closed rings, no self-intersection",
-        "example": EXAMPLE_POLYGON})
+    geometry = GeoJSONPolygon(max_latitude=MAX_LATITUDE, max_positions="AREA_MAX_VERTICES",
+                              metadata={"example": EXAMPLE_POLYGON})
     bbox = SizedList(
         ma.fields.Float(allow_nan=False), validate=validate.Length(equal=4),
         metadata={"description": "[min_lon, min_lat, max_lon, max_lat], instead of geometry",

@@ -6,6 +6,7 @@ from webargs.fields import DelimitedList
 
 from app.api.fields import (
     ONE_OR_MORE,
+    GeoJSONPolygon,
     JSONBoolean,
     Latitude,
     Longitude,
@@ -151,9 +152,7 @@ class NoFlyZoneFieldsSchema(ma.Schema):
                             metadata={"example": "Orlando Stadium"})
     reason = ma.fields.String(validate=validate.Length(max=500),
                               metadata={"example": "Match day: crowds"})
-    geometry = ma.fields.Dict(metadata={
-        "description": "GeoJSON Polygon (lon, lat): closed rings, no self-intersection",
-        "example": EXAMPLE_ZONE})
+    geometry = GeoJSONPolygon(metadata={"example": EXAMPLE_ZONE})
     floor_m = _metres(metadata={"description": "Above ground (default 0)"})
     ceiling_m = _metres(allow_none=True, metadata={"description": "Above ground; none: no limit"})
     active_from = UTCDateTime(allow_none=True, metadata={"description": "None: in force already"})
@@ -165,9 +164,7 @@ class NoFlyZoneCreateSchema(NoFlyZoneFieldsSchema):
 
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120),
                             metadata={"example": "Orlando Stadium"})
-    geometry = ma.fields.Dict(required=True, metadata={
-        "description": "GeoJSON Polygon (lon, lat): closed rings, no self-intersection",
-        "example": EXAMPLE_ZONE})
+    geometry = GeoJSONPolygon(required=True, metadata={"example": EXAMPLE_ZONE})
 
 
 class NoFlyZoneUpdateSchema(NoFlyZoneFieldsSchema):

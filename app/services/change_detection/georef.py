@@ -1,18 +1,26 @@
-"""Pixel ↔ lon/lat for web-mercator tiles, and their ground resolution."""
+"""Pixel ↔ lon/lat for web-mercator tiles, and their ground resolution.
+
+The projection is mercantile's (``xy``/``lnglat``, the sphere of radius ``RE`` that web
+mercator is defined on); distances on the ground are ``app.services.geo``'s.
+"""
 
 import math
 from dataclasses import dataclass
 
-EARTH_RADIUS_M = 6378137.0
-_EQUATOR_M_PER_PX_Z0 = 2 * math.pi * EARTH_RADIUS_M / 256  # 156543.03 m per 256-px tile pixel
+import mercantile
+
+from app.services.geo import great_circle_m
+from app.services.tiles import tile_bounds  # noqa: F401 - part of this module's API
+
+_EQUATOR_M_PER_PX_Z0 = mercantile.CE / 256  # 156543.03 m per 256-px tile pixel
 
 
 def _mercator_y(lat):
-    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    return mercantile.xy(0.0, lat)[1]
 
 
 def _latitude(mercator_y):
-    return math.degrees(2 * math.atan(math.exp(mercator_y)) - math.pi / 2)
+    return mercantile.lnglat(0.0, mercator_y).lat
 
 
 def ground_resolution_m(lat, zoom):
@@ -21,11 +29,8 @@ def ground_resolution_m(lat, zoom):
 
 
 def distance_m(lon1, lat1, lon2, lat2):
-    """Great-circle distance in metres between two lon/lat points (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+    """Great-circle distance in metres between two lon/lat points."""
+    return float(great_circle_m(lat1, lon1, lat2, lon2))
 
 
 @dataclass(frozen=True)
@@ -63,21 +68,8 @@ class TileGeoref:
         if self.zoom is not None:
             return ground_resolution_m(lat, self.zoom)
         west, _, east, _ = self.bounds
-        return (math.radians(east - west) * EARTH_RADIUS_M * math.cos(math.radians(lat))
+        return (math.radians(east - west) * mercantile.RE * math.cos(math.radians(lat))
                 / self.width)
-
-
-def tile_bounds(z, x, y):
-    """Bounds (west, south, east, north) of XYZ tile ``z/x/y``."""
-    n = 2 ** z
-
-    def lon(px):
-        return px / n * 360.0 - 180.0
-
-    def lat(py):
-        return _latitude(math.pi * (1 - 2 * py / n))
-
-    return lon(x), lat(y + 1), lon(x + 1), lat(y)
 
 
 def equator_bounds(width, height, metres_per_pixel):
@@ -87,6 +79,6 @@ def equator_bounds(width, height, metres_per_pixel):
     size are square, so areas measured in the image are true.
     """
     half_width_m, half_height_m = width * metres_per_pixel / 2, height * metres_per_pixel / 2
-    east = math.degrees(half_width_m / EARTH_RADIUS_M)
-    north = _latitude(half_height_m / EARTH_RADIUS_M)
-    return -east, -north, east, north
+    west, south = mercantile.lnglat(-half_width_m, -half_height_m)
+    east, north = mercantile.lnglat(half_width_m, half_height_m)
+    return west, south, east, north

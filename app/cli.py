@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.demo import seed_as_configured
 from app.extensions import db
+from app.jobs.notifications import deliver_due_notifications
 from app.models import User
 from app.models.user import ROLES
 from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
 from app.services import compare_files
-from app.services import notifications as notifications_service
 from app.services.capture import StorageError, write_atomically
 from app.services.errors import ServiceError
 from app.services.imagery.checks import encode_png
@@ -79,7 +79,7 @@ def set_password_command(username, password):
 @notifications_cli.command("deliver")
 def deliver_notifications_command():
     """Send the notifications that are due now (what the scheduled sweep does)."""
-    outcomes = notifications_service.deliver_due_notifications()
+    outcomes = deliver_due_notifications()
     summary = ", ".join(f"{count} {state}" for state, count in sorted(outcomes.items()))
     click.echo(f"delivery sweep: {summary or 'nothing due'}")
 

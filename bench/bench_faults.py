@@ -35,6 +35,7 @@ from pytest_httpserver import HTTPServer
 
 from app import create_app
 from app.extensions import db
+from app.jobs.notifications import deliver_due_notifications
 from app.models import AreaConfig, CaptureRun, Device, Notification
 from app.models.types import utcnow
 from app.services import areas as area_service
@@ -129,7 +130,7 @@ def leader_failover(url, folder):
 CAPTURE_CHILD = (
     "import sys\n"
     "from app import create_app\n"
-    "from app.services.capture import run_capture\n"
+    "from app.jobs.land_watch import run_capture\n"
     "app = create_app()\n"
     "with app.app_context():\n"
     "    run_capture(int(sys.argv[1]))\n")
@@ -219,7 +220,7 @@ def deliveries_of_one(app, standin, token):
         before, now, waited = len(standin.sent), utcnow(), 0.0
         while True:
             started = time.perf_counter()
-            notifications.deliver_due_notifications(now)
+            deliver_due_notifications(now)
             waited += time.perf_counter() - started
             db.session.expire_all()
             row = db.session.get(Notification, row.id)

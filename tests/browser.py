@@ -16,9 +16,9 @@ from werkzeug.serving import make_server
 
 from app.demo import DEMO_OPERATOR, seed_demo
 from app.extensions import db
+from app.jobs import land_watch
 from app.models import User
 from app.services import auth as auth_service
-from app.services import capture as capture_service
 from tests.factories import CHANGING_TILE, STEADY_TILE, make_incident, make_tiles_area
 
 CHROMIUM = os.environ.get("CPS_CHROMIUM", "/usr/bin/chromium")
@@ -99,7 +99,7 @@ def seed_console(app, admin_password="admin-pass-2024"):
         area = make_tiles_area(db, operator, [STEADY_TILE, CHANGING_TILE],
                                name=TEST_AREA)
         for _ in range(2):
-            capture_service.capture_area(area.id)
+            land_watch.capture_area(area.id)
         token = auth_service.issue_tokens(operator)["access_token"]
         db.session.commit()
         area_id = area.id

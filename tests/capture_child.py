@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from app import create_app
+from app.jobs import land_watch
 from app.services import capture
 from tests.conftest import make_config
 
@@ -48,7 +49,7 @@ def main(database_url, images_dir, tile_url, run_id, hold, hold_file):
                                  XYZ_TILE_URL=tile_url, IMAGERY_WORKERS=2))
     hold_at_second_tile(hold, hold_file)
     with app.app_context():
-        capture.run_capture(int(run_id))
+        land_watch.run_capture(int(run_id))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from flask_migrate import upgrade
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import limiter
-from app.services import alerts as alert_service
-from app.services import capture as capture_service
+from app.jobs import land_watch
 from config import TestingConfig
 from tests.browser import save_screenshot
 from tests.factories import AuthActions
@@ -157,8 +156,8 @@ def images_dir(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
     yield folder
     with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
-        alert_service.comparison_executor().wait_all(timeout=30)
+        land_watch.capture_executor().wait_all(timeout=30)
+        land_watch.comparison_executor().wait_all(timeout=30)
 
 
 class Sleeps(list):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile, Notification
-from app.services import capture as capture_service
 from app.services.alerts import comparing
 from app.services.alerts.skips import count_skip, describe_skips, detector_skip_kind
 from tests.factories import CHANGING_TILE, STEADY_TILE, make_area, make_tiles_area
@@ -21,8 +21,8 @@ def owner(auth):
 
 
 def captured_twice(db, area):
-    capture_service.capture_area(area.id)
-    latest = capture_service.capture_area(area.id)
+    land_watch.capture_area(area.id)
+    latest = land_watch.capture_area(area.id)
     assert latest.state == "completed"
     return db.session.scalars(select(ImageTile).where(ImageTile.capture_run_id == latest.id)
                               .order_by(ImageTile.x, ImageTile.y)).all()

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from app.jobs import land_watch
 from app.models import AlertDetail, AlertSession, TileReference
 from app.models.types import utcnow
 from app.services import alerts as alert_service
-from app.services import capture as capture_service
 from app.services.change_detection.evidence import PANEL_GAP_PX
 from app.services.tiles import tile_bounds
 from tests.factories import (
@@ -30,11 +30,11 @@ def owner(auth):
 def compared(db, owner):
     """Capture the changing tile twice and compare: a session with one suspected change."""
     area = make_tiles_area(db, owner, [CHANGING_TILE])
-    capture_service.capture_area(area.id)
-    capture_service.capture_area(area.id)
+    land_watch.capture_area(area.id)
+    land_watch.capture_area(area.id)
     session = alert_service.start_comparison(area)
     db.session.commit()
-    session = alert_service.run_comparison(session.id)
+    session = land_watch.run_comparison(session.id)
     assert session.changes_count == 1
     return session
 

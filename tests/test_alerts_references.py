@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.jobs import land_watch
 from app.models import ImageTile, TileReference
 from app.services import alerts as alert_service
-from app.services import capture as capture_service
 from app.services.alerts import next_reference
 from tests.factories import CHANGING_TILE, SOWETO_TILE, make_tiles_area
 
@@ -22,7 +22,7 @@ def owner(auth):
 
 
 def capture(area):
-    run = capture_service.capture_area(area.id)
+    run = land_watch.capture_area(area.id)
     assert run.state == "completed"
     return run
 
@@ -30,7 +30,7 @@ def capture(area):
 def compare(db, area):
     session = alert_service.start_comparison(area)
     db.session.commit()
-    return alert_service.run_comparison(session.id)
+    return land_watch.run_comparison(session.id)
 
 
 def tile_of(db, run):
@@ -109,7 +109,7 @@ def test_a_failed_session_leaves_the_references_as_they_were(db, owner, images_d
 
     session = alert_service.start_comparison(area)
     db.session.commit()
-    failed = alert_service.run_comparison(session.id, alert=push_service_down)
+    failed = land_watch.run_comparison(session.id, alert=push_service_down)
     assert (failed.state, failed.error, failed.running_area_id) == (
         "failed", "internal error: RuntimeError", None)
     assert reference_of(db, area).reference_tile_id == before

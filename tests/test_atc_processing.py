@@ -1,11 +1,13 @@
 """The ATC job: claims, retries with backoff, giving up, dead runs, cancellations, polling."""
 
 import threading
+import time
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.extensions import db as _db
+from app.jobs.atc import process_submissions
 from app.models import FlightPlan
 from app.models.types import utcnow
 from app.services.atc import (
@@ -16,7 +18,7 @@ from app.services.atc import (
     HttpAtc,
 )
 from app.services.atc.base import AtcClient
-from app.services.atc.submissions import claim_next_plan, process_submissions
+from app.services.atc.submissions import claim_next_plan
 from tests.atc_server import AtcStandIn
 from tests.factories import make_flight_plan
 
@@ -119,6 +121,7 @@ def test_of_runs_racing_for_a_plan_exactly_one_claims_it(app, db):
         with app.app_context():
             barrier.wait()
             results[i] = claim_next_plan(f"run-{i}", now)
+            _db.session.commit()
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(6)]
     for thread in threads:
@@ -133,10 +136,44 @@ def test_the_plan_of_a_run_that_died_is_taken_up_once_its_claim_runs_out(db):
     plan = make_flight_plan(db)
     now = utcnow()
     assert claim_next_plan("run-that-dies", now) == plan.id
+    _db.session.commit()
     atc = ScriptedAtc("approved")
     assert process_submissions(now=now + timedelta(seconds=60), atc=atc) == {}
     assert process_submissions(now=now + timedelta(seconds=121), atc=atc) == {"approved": 1}
     assert reload(plan.id).attempts == 2
+
+
+def test_a_slow_atc_call_keeps_its_claim_past_the_claim_timeout(db, make_app):
+    app = make_app(ATC_CLAIM_TIMEOUT_S=0.4)  # renewed every 0.1 s while ATC answers
+    plan = make_flight_plan(db)
+    taken_meanwhile = []
+
+    def claimed_until():
+        with _db.engine.connect() as connection:
+            return connection.scalar(select(FlightPlan.claimed_until)
+                                     .where(FlightPlan.id == plan.id))
+
+    def another_run_tries(at):
+        with app.app_context():
+            taken_meanwhile.append(claim_next_plan("another-run", at))
+            _db.session.commit()
+
+    def while_atc_thinks():
+        first = claimed_until()
+        for _ in range(200):  # until the heartbeat has renewed the claim (or 10 s passed)
+            if claimed_until() > first:
+                break
+            time.sleep(0.05)
+        other = threading.Thread(target=another_run_tries,
+                                 args=(first + timedelta(milliseconds=1),))
+        other.start()
+        other.join()
+
+    with app.app_context():
+        atc = ScriptedAtc("approved", on_call=while_atc_thinks)
+        assert process_submissions(atc=atc) == {"approved": 1}
+    assert taken_meanwhile == [None]
+    assert reload(plan.id).attempts == 1
 
 
 def test_a_plan_whose_runs_keep_dying_fails_without_another_call(db, make_app):
@@ -146,6 +183,7 @@ def test_a_plan_whose_runs_keep_dying_fails_without_another_call(db, make_app):
     with app.app_context():
         for n in range(2):
             assert claim_next_plan(f"dies-{n}", now + timedelta(seconds=11 * n)) == plan.id
+            _db.session.commit()
         atc = ScriptedAtc()
         assert process_submissions(now=now + timedelta(seconds=40), atc=atc) == {"failed": 1}
     assert atc.calls == []

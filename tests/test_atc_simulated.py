@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db as _db
+from app.jobs.atc import process_submissions
 from app.models import FlightPlan
 from app.models.types import utcnow
 from app.services.airspace import footprint
@@ -19,7 +20,7 @@ from app.services.atc import (
     Submission,
 )
 from app.services.atc.simulated import DatabaseAirspace
-from app.services.atc.submissions import process_submissions, submission_of
+from app.services.atc.submissions import submission_of
 from tests.conftest import Sleeps
 from tests.factories import SOWETO, make_drone, make_flight_plan, make_no_fly_zone, towards
 

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import limiter
+from app.jobs import land_watch
 from app.models import AreaConfig, Device, User
 from app.models.flight import ACTIVE, APPROVED
-from app.services import capture as capture_service
 from tests.conftest import delete_all_rows
 from tests.factories import SOWETO
 from tests.world import ANONYMOUS, IDENTITIES, OTHER_OWNER, PASSWORD, World
@@ -230,14 +230,14 @@ def matrix_world(app, db, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "IMAGES_DIR", images)
 
     def fresh():
-        capture_service.capture_executor().wait_all(timeout=30)
+        land_watch.capture_executor().wait_all(timeout=30)
         db.session.rollback()
         delete_all_rows(db.engine)
         limiter.reset()
         return World(db, images)
 
     yield fresh
-    capture_service.capture_executor().wait_all(timeout=30)
+    land_watch.capture_executor().wait_all(timeout=30)
 
 
 def call(client, world, method, rule, row, identity):

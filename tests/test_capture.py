@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile
 from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
@@ -131,7 +132,7 @@ def test_a_new_capture_fails_the_areas_abandoned_run_itself(auth, db, owner, ima
 
 def test_the_scheduler_entry_point_captures_in_the_calling_thread(app, db, owner, images_dir):
     area = make_area(db, owner)
-    run = capture_service.capture_area(area.id, trigger="scheduled")
+    run = land_watch.capture_area(area.id, trigger="scheduled")
     assert (run.state, run.trigger, run.tiles_done) == ("completed", "scheduled", 4)
     assert len(files_under(images_dir)) == 4
 
@@ -296,7 +297,7 @@ def test_a_tile_whose_row_cannot_be_written_leaves_no_file(app, db, owner, image
                              path="elsewhere.png", sha256="0" * 64, width=1, height=1,
                              content_type="image/png"))
     db.session.commit()
-    run = capture_service.run_capture(run.id)
+    run = land_watch.run_capture(run.id)
     assert run.state == "failed" and run.error == "internal error: IntegrityError"
     assert f"{Z}_{X}_{Y}.png" not in " ".join(files_under(images_dir))
     for tile in rows(db, capture_run_id=run.id)[1:]:

@@ -10,6 +10,7 @@ import shapely
 from sqlalchemy import select
 
 from app.extensions import db as _db
+from app.jobs import land_watch
 from app.models import (
     AlertDetail,
     AlertSession,
@@ -21,7 +22,6 @@ from app.models import (
 from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
 from app.services import alerts as alert_service
-from app.services import capture as capture_service
 from app.services.change_detection import TileGeoref
 from app.services.errors import Conflict
 from app.services.imagery import synthetic
@@ -51,7 +51,7 @@ def watched_area(db, owner, tiles=(STEADY, CHANGING), **fields):
 
 
 def capture(db, area):
-    run = capture_service.capture_area(area.id)
+    run = land_watch.capture_area(area.id)
     assert run.state == "completed"
     return run
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from app.jobs.atc import process_submissions
 from app.models import Device, FlightPlan, Notification
 from app.services.airspace import Volume, altitude_layers, first_clear_layer, plans_conflict
-from app.services.atc.submissions import process_submissions
 from tests.factories import SOWETO, make_drone, make_station, towards
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)

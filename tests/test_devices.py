@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from app.jobs.notifications import deliver_due_notifications
 from app.models import Device, Notification, TopicSubscription
 from app.services import devices, notifications
 from app.services.notifier import NotifierUnavailable, RecordingNotifier
@@ -183,7 +184,7 @@ def test_a_notification_for_a_token_that_moved_is_not_sent_to_the_new_owner(auth
     [row] = notifications.notify_users([alice.id], "Change at Farm 3", "2 changes")
     db.session.commit()
     register(auth, auth.headers(user=bob), token=fcm("shared-phone"))
-    assert notifications.deliver_due_notifications() == {"failed": 1}
+    assert deliver_due_notifications() == {"failed": 1}
     db.session.expire_all()
     row = db.session.get(Notification, row.id)
     assert row.state == "failed" and row.last_error == notifications.DEVICE_MOVED

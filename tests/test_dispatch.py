@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from app.jobs.atc import process_submissions
 from app.models import Drone, GroundUnit, Incident
 from app.models.types import utcnow
-from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import offset_point

@@ -15,6 +15,7 @@ from firebase_admin import messaging
 from sqlalchemy import select
 
 from app.extensions import db as _db
+from app.jobs.notifications import deliver_due_notifications
 from app.models import Device, Notification
 from app.models.types import utcnow
 from app.services import notifications
@@ -165,7 +166,7 @@ def test_the_outbox_delivers_through_fcm_and_forgets_dead_tokens(db, fcm_app):
         _db.session.commit()
         notifications.notify_users([owner.id], "Change at Farm 3", "2 changes")
         _db.session.commit()
-        outcomes = notifications.deliver_due_notifications()
+        outcomes = deliver_due_notifications()
         assert outcomes == {"sent": 1, "failed": 2, "pending": 2}
         tokens = _db.session.scalars(select(Device.token).order_by(Device.token)).all()
         assert tokens == ["ok-phone", "quota-phone", "unavailable-phone"]
@@ -189,12 +190,12 @@ def test_the_outbox_survives_fcm_being_down_and_delivers_when_it_is_back(
         [row] = notifications.notify_users([owner.id], "Change at Farm 3", "2 changes")
         _db.session.commit()
         now = utcnow()
-        assert notifications.deliver_due_notifications(now) == {"pending": 1}
+        assert deliver_due_notifications(now) == {"pending": 1}
         _db.session.refresh(row)
         assert row.attempts == 1 and "Error" in row.last_error
         back = FcmStandIn(port=port).start()
         try:
-            assert notifications.deliver_due_notifications(row.next_attempt_at) == {"sent": 1}
+            assert deliver_due_notifications(row.next_attempt_at) == {"sent": 1}
         finally:
             back.stop()
             get_notifier().close()
@@ -235,14 +236,14 @@ def test_a_push_answered_after_the_timeout_is_sent_twice_at_most_then_unknown(
         _db.session.commit()
         [row] = notifications.notify_users([owner.id], "Incident 4", "Drone cleared by ATC")
         _db.session.commit()
-        assert notifications.deliver_due_notifications(utcnow()) == {"pending": 1}
+        assert deliver_due_notifications(utcnow()) == {"pending": 1}
         _db.session.refresh(row)
         assert (row.unknown_sends, row.attempts) == (1, 1)
-        assert notifications.deliver_due_notifications(row.next_attempt_at) == {"unknown": 1}
+        assert deliver_due_notifications(row.next_attempt_at) == {"unknown": 1}
         _db.session.refresh(row)
         assert row.state == "unknown" and row.last_error.startswith("No answer")
         later = utcnow() + timedelta(days=1)
-        assert notifications.deliver_due_notifications(later) == {}  # never sent again
+        assert deliver_due_notifications(later) == {}  # never sent again
         row_id = row.id
     sent = [entry["message"] for entry in standin.sent]
     assert len(sent) == 2  # FCM took both: the app gets one id to drop the repeat by
@@ -293,7 +294,7 @@ def test_a_long_send_keeps_its_claim_alive(db, make_app, standin, service_accoun
 
         def sweep():
             with app.app_context():
-                outcomes.append(notifications.deliver_due_notifications())
+                outcomes.append(deliver_due_notifications())
 
         sweeper = threading.Thread(target=sweep)
         sweeper.start()

@@ -5,10 +5,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.demo.fleet import report_docked_drones
+from app.jobs.atc import process_submissions
 from app.models import Device, Drone, Incident, Notification
 from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
-from app.services.atc.submissions import process_submissions
 from app.services.fleet import mark_silent_drones_offline
 from tests.factories import SOWETO, make_drone, make_incident, make_station
 

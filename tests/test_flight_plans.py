@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 import shapely
 
+from app.jobs.atc import process_submissions
 from app.models import FlightPlan
 from app.models.flight import PLAN_STATES, PLAN_TRANSITIONS
 from app.models.types import utcnow
-from app.services.atc.submissions import process_submissions
 from app.services.errors import Conflict
 from app.services.flight_plans import require_move
 from tests.factories import SOWETO, make_drone, make_flight_plan, make_incident, towards

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from app.jobs.atc import process_submissions
 from app.models import Drone, FlightPlan, Incident
 from app.services.atc import AtcUnavailable
-from app.services.atc.submissions import process_submissions
 from app.services.geo import great_circle_m
 from tests.factories import (
     SOWETO,

@@ -39,9 +39,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import create_app
+from app.jobs import land_watch
 from app.models.types import utcnow
 from app.models.user import ADMIN, OPERATOR
-from app.services import capture as capture_service
 from tests.conftest import delete_all_rows, make_config
 from tests.factories import GLOBE, forged_token, make_drone, make_incident, make_station
 from tests.world import ANONYMOUS, UNKNOWN_ZONE, World
@@ -104,7 +104,7 @@ def fuzz_world(app, db, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "HOTSPOT_MAX_CELLS", 5_000)
     monkeypatch.setitem(app.config, "CAPTURE_WAIT_TIMEOUT_S", 10.0)
     yield seeded_world(db, images)
-    capture_service.capture_executor().wait_all(timeout=30)
+    land_watch.capture_executor().wait_all(timeout=30)
 
 
 SPEC = create_app(make_config("sqlite://")).test_client().get("/apispec.json").get_json()
@@ -223,7 +223,7 @@ def test_stateful_phase(app, db, backend, fuzz_world):
     class Calls(machine):
         def setup(self):
             # Every scenario starts from the same rows, so that a scenario repeats.
-            capture_service.capture_executor().wait_all(timeout=30)
+            land_watch.capture_executor().wait_all(timeout=30)
             db.session.remove()
             delete_all_rows(db.engine)
             self.world = seeded_world(db, images)

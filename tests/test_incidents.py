@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.jobs.atc import process_submissions
 from app.models import Drone, GroundUnit, Incident, IncidentEvent
-from app.services.atc.submissions import process_submissions
 from tests.factories import SOWETO, make_drone, make_ground_unit, make_incident
 
 REPORT = {"type": "burglary", "severity": 4, "latitude": -26.2500, "longitude": 27.8600,

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.jobs import land_watch
+from app.jobs.atc import process_submissions
+from app.jobs.notifications import deliver_due_notifications
 from app.models import (
     AlertSession,
     CaptureRun,
@@ -25,10 +28,9 @@ from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services import notifications as notification_service
 from app.services.atc import DatabaseAirspace, SimulatedAtc
-from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
-from app.services.notifications import deliver_due_notifications, notify_users
+from app.services.notifications import notify_users
 from app.services.notifier.fcm import FcmNotifier
 from tests.factories import (
     CHANGING_TILE,
@@ -125,20 +127,20 @@ def images_dir(app, tmp_path, monkeypatch):
 def compare_now(db, area):
     session = alert_service.start_comparison(area)
     db.session.commit()
-    return alert_service.run_comparison(session.id)
+    return land_watch.run_comparison(session.id)
 
 
 def test_a_comparison_skips_a_tile_it_cannot_compare_and_compares_the_others(db, images_dir):
     owner = make_user(db, role=OPERATOR)
     area = make_tiles_area(db, owner, [STEADY_TILE, CHANGING_TILE])
     for _ in range(2):
-        capture_service.capture_area(area.id)
+        land_watch.capture_area(area.id)
     suspected = compare_now(db, area)
     assert suspected.suspected_count == 1
     detail, = suspected.details
     detail.polygon = {}  # the suspicion's outline, damaged in storage
     db.session.commit()
-    capture_service.capture_area(area.id)
+    land_watch.capture_area(area.id)
 
     session = compare_now(db, area)
     assert (session.state, session.tiles_compared, session.tiles_skipped) == ("partial", 1, 1)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from app.jobs import land_watch
 from app.models import (
     AlertSession,
     CaptureRun,
@@ -14,7 +15,6 @@ from app.models import (
 )
 from app.scheduler.registry import keyed_job_families
 from app.scheduler.runner import Scheduler
-from app.services import capture as capture_service
 from app.services import devices, monitoring
 from tests.factories import (
     CHANGING_TILE,
@@ -90,13 +90,13 @@ def test_a_scheduled_run_captures_then_compares_and_alerts(db, owner, scheduler,
 
 def test_nothing_is_compared_for_a_missing_disabled_or_first_captured_area(
         db, owner, images_dir):
-    assert monitoring.capture_and_compare_area(999999) is None
+    assert land_watch.capture_and_compare_area(999999) is None
     disabled = make_tiles_area(db, owner, [STEADY_TILE], enabled=False)
-    assert monitoring.capture_and_compare_area(disabled.id) is None
+    assert land_watch.capture_and_compare_area(disabled.id) is None
     assert db.session.scalars(select(CaptureRun)).all() == []
     area = make_tiles_area(db, owner, [STEADY_TILE])
-    assert monitoring.capture_and_compare_area(area.id) is None
-    session = monitoring.capture_and_compare_area(area.id)
+    assert land_watch.capture_and_compare_area(area.id) is None
+    session = land_watch.capture_and_compare_area(area.id)
     assert (session.state, session.tiles_compared, session.changes_count) == ("completed", 1, 0)
 
 
@@ -161,12 +161,12 @@ def test_an_alert_subscribes_an_owner_who_stopped_following(db, owner):
 def test_a_capture_that_kept_nothing_is_not_compared(app, db, owner, images_dir, monkeypatch,
                                                      tmp_path):
     area = make_tiles_area(db, owner, [STEADY_TILE])
-    capture_service.capture_area(area.id)
-    capture_service.capture_area(area.id)
+    land_watch.capture_area(area.id)
+    land_watch.capture_area(area.id)
     not_a_directory = tmp_path / "a-file"
     not_a_directory.write_text("")
     monkeypatch.setitem(app.config, "IMAGES_DIR", not_a_directory / "images")
-    assert monitoring.capture_and_compare_area(area.id) is None
+    assert land_watch.capture_and_compare_area(area.id) is None
     db.session.rollback()
     assert db.session.scalars(select(CaptureRun.state).order_by(CaptureRun.sequence)).all() == [
         "completed", "completed", "failed"]

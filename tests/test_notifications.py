@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db as _db
+from app.jobs.notifications import deliver_due_notifications
 from app.models import Device, Notification
 from app.models.types import utcnow
 from app.services import notifications
@@ -84,7 +85,7 @@ def test_the_offline_notifier_records_and_the_user_sees_it_sent(auth, db):
     add_device(db, user, "phone-a")
     notifications.notify_users([user.id], "Change at Farm 3", "2 changes")
     db.session.commit()
-    assert notifications.deliver_due_notifications() == {"sent": 1}
+    assert deliver_due_notifications() == {"sent": 1}
     body = auth.client.get("/api/notifications", headers=auth.headers(user=user)).get_json()
     assert body["total"] == 1
     item = body["items"][0]
@@ -101,16 +102,16 @@ def test_failures_are_retried_with_exponential_backoff_then_fail(app, db, owner,
     db.session.commit()
     outage = Scripted({"phone-a": PushResult(RETRY, error="UnavailableError: 503")})
     now = utcnow()
-    assert notifications.deliver_due_notifications(now, outage) == {"pending": 1}
+    assert deliver_due_notifications(now, outage) == {"pending": 1}
     row = reload(db, row)
     assert (row.state, row.attempts, row.last_error) == ("pending", 1, "UnavailableError: 503")
     assert row.next_attempt_at == now + timedelta(seconds=base)
-    assert notifications.deliver_due_notifications(now + timedelta(seconds=base - 1), outage) == {}
+    assert deliver_due_notifications(now + timedelta(seconds=base - 1), outage) == {}
     later = now + timedelta(seconds=base)
-    assert notifications.deliver_due_notifications(later, outage) == {"pending": 1}
+    assert deliver_due_notifications(later, outage) == {"pending": 1}
     assert reload(db, row).next_attempt_at == later + timedelta(seconds=2 * base)
     last = later + timedelta(seconds=2 * base)
-    assert notifications.deliver_due_notifications(last, outage) == {"failed": 1}
+    assert deliver_due_notifications(last, outage) == {"failed": 1}
     row = reload(db, row)
     assert (row.state, row.attempts, row.next_attempt_at) == ("failed", 3, None)
     assert row.last_error == "UnavailableError: 503" and len(outage.sent) == 3
@@ -121,9 +122,9 @@ def test_an_outage_delays_but_loses_nothing(db, owner):
     [row] = notifications.notify_users([owner.id], "Alert", "body")
     db.session.commit()
     now = utcnow()
-    notifications.deliver_due_notifications(now, Scripted({"phone-a": PushResult(RETRY)}))
+    deliver_due_notifications(now, Scripted({"phone-a": PushResult(RETRY)}))
     recovered = Scripted()
-    assert notifications.deliver_due_notifications(now + timedelta(hours=1), recovered) == \
+    assert deliver_due_notifications(now + timedelta(hours=1), recovered) == \
         {"sent": 1}
     row = reload(db, row)
     assert (row.state, row.attempts, row.message_id) == ("sent", 2, "msg-1")
@@ -137,7 +138,7 @@ def test_a_quota_answer_waits_at_least_its_retry_after(db, owner):
     now = utcnow()
     quota = Scripted({"phone-a": PushResult(RETRY, error="QuotaExceededError",
                                             retry_after_s=900)})
-    notifications.deliver_due_notifications(now, quota)
+    deliver_due_notifications(now, quota)
     assert reload(db, row).next_attempt_at == now + timedelta(seconds=900)
 
 
@@ -149,7 +150,7 @@ def test_a_dead_token_deletes_its_device_and_a_refusal_keeps_it(db, owner):
     db.session.commit()
     notifier = Scripted({"dead-phone": PushResult(TOKEN_DEAD, error="UnregisteredError"),
                          "live-phone": PushResult(REJECTED, error="InvalidArgumentError")})
-    notifications.deliver_due_notifications(utcnow(), notifier)
+    deliver_due_notifications(utcnow(), notifier)
     db.session.rollback()
     assert db.session.scalars(select(Device.token)).all() == ["live-phone"]
     states = {reload(db, row).state for row in first + second}
@@ -170,7 +171,7 @@ def test_two_sweeps_at_once_send_every_notification_exactly_once(app, db, owner)
     def sweep():
         with app.app_context():
             barrier.wait()
-            notifications.deliver_due_notifications(notifier=notifier)
+            deliver_due_notifications(notifier=notifier)
 
     threads = [threading.Thread(target=sweep) for _ in range(3)]
     for thread in threads:
@@ -212,9 +213,9 @@ def test_a_claim_left_by_a_dead_sweep_is_retried_after_its_timeout(app, db, owne
     now = utcnow()
     notifications.claim_due_notifications("dead-sweep", now, 10)
     db.session.commit()
-    assert notifications.deliver_due_notifications(now, Scripted()) == {}
+    assert deliver_due_notifications(now, Scripted()) == {}
     timeout = timedelta(seconds=app.config["NOTIFY_CLAIM_TIMEOUT_S"] + 1)
-    assert notifications.deliver_due_notifications(now + timeout, Scripted()) == {"sent": 1}
+    assert deliver_due_notifications(now + timeout, Scripted()) == {"sent": 1}
     assert reload(db, row).claimed_by is None
 
 
@@ -233,12 +234,12 @@ def test_a_row_left_sending_by_killed_sweeps_is_taken_up_once_at_most(app, db, o
     db.session.commit()
     # ... then it is not sent again: whether it arrived is unknown.
     notifier = Scripted()
-    assert notifications.deliver_due_notifications(now + 3 * timeout, notifier) == {}
+    assert deliver_due_notifications(now + 3 * timeout, notifier) == {}
     assert notifier.sent == []
     stored = reload(db, row)
     assert (stored.state, stored.unknown_sends) == ("unknown", 2)
     assert stored.last_error == notifications.SWEEP_DIED
-    assert notifications.deliver_due_notifications(now + 10 * timeout, notifier) == {}
+    assert deliver_due_notifications(now + 10 * timeout, notifier) == {}
 
 
 def test_an_area_notification_is_one_topic_push_listed_for_its_users(auth, db):
@@ -247,7 +248,7 @@ def test_an_area_notification_is_one_topic_push_listed_for_its_users(auth, db):
                                     {"session_id": 31})
     db.session.commit()
     notifier = Scripted()
-    assert notifications.deliver_due_notifications(notifier=notifier) == {"sent": 1}
+    assert deliver_due_notifications(notifier=notifier) == {"sent": 1}
     [push] = notifier.sent
     assert push.topic == "area-7" and push.token is None
     assert push.data == {"session_id": "31", "area_id": "7", "notification_id": str(row.id)}

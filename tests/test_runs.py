@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db as _db
+from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile
 from app.services import capture as capture_service
 from tests.factories import SOWETO_TILE, make_area, tiles_bbox
@@ -24,7 +25,7 @@ def images_dir(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
     yield folder
     with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
+        land_watch.capture_executor().wait_all(timeout=30)
 
 
 class TileServer:
@@ -71,7 +72,7 @@ def test_a_slow_but_living_capture_keeps_its_heartbeat_and_is_not_failed(
         _db.session.commit()
     tiles.release.set()
     with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
+        land_watch.capture_executor().wait_all(timeout=30)
     db.session.rollback()
     run = db.session.get(CaptureRun, started.get_json()["id"])
     assert (run.state, run.tiles_done) == ("completed", 4)

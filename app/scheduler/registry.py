@@ -1,20 +1,23 @@
 """Every scheduled job, in one place.
 
-A feature adds one line: a ``JobSpec(id, service_function, trigger)`` in
+A feature adds one line: a ``JobSpec(id, function, trigger)`` in
 ``scheduled_jobs`` for a fixed schedule, or a ``KeyedJobs(prefix, function,
 schedules)`` in ``keyed_job_families`` for one job per row (per area). The
-function is a plain service function; the scheduler calls it inside an app
-context and commits afterwards (rolls back if it raises).
+function is a service function done in one transaction, or a job of ``app.jobs``
+for work that commits as it goes; the scheduler calls it inside an app context and
+commits afterwards (rolls back if it raises).
 """
 
 from functools import partial
 
 from app.demo.fleet import report_docked_drones
+from app.jobs import land_watch
+from app.jobs.atc import process_submissions
+from app.jobs.notifications import deliver_due_notifications
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
 from app.scheduler.specs import JobSpec, KeyedJobs, cron, every
-from app.services import alerts, auth, capture, devices, fleet, monitoring, notifications
-from app.services.atc.submissions import process_submissions
+from app.services import alerts, auth, capture, devices, fleet, monitoring
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 
@@ -22,7 +25,7 @@ from app.services.dispatch_ranking import DispatchRules
 def scheduled_jobs(config):
     """Return the jobs that run on a fixed schedule."""
     jobs = [
-        JobSpec("notifications.deliver", notifications.deliver_due_notifications,
+        JobSpec("notifications.deliver", deliver_due_notifications,
                 every(seconds=config["NOTIFY_SWEEP_INTERVAL_S"])),
         JobSpec("devices.prune-stale", devices.prune_stale_devices, cron(hour=3, minute=40)),
         JobSpec("auth.prune-revoked-sessions", auth.prune_revoked_sessions, cron(minute=17)),
@@ -54,6 +57,6 @@ def keyed_job_families(config):
     """Return the per-key job families, kept in step with the database by every process."""
     return [
         # One capture → compare job per enabled area, on the area's own cron schedule:
-        KeyedJobs("area-capture", monitoring.capture_and_compare_area,
+        KeyedJobs("area-capture", land_watch.capture_and_compare_area,
                   monitoring.area_capture_schedules),
     ]

@@ -1,19 +1,21 @@
 """Capture runs: fetch an area's tiles from its provider and keep them on disk.
 
-``start_capture`` creates a run (the caller commits); ``run_capture(run_id)`` does
-the work inside an app context and commits its own progress tile by tile, so it
-can run in the background executor here or from a scheduled job. Tiles are
-fetched concurrently (a bounded pool; each provider has its own rate limit);
-each kept tile is written atomically and gets one ``ImageTile`` row, and a tile
-whose file or row cannot be written leaves neither behind.
+``start_capture`` creates a run (the caller commits); ``run_capture(run_id,
+checkpoint=…)`` does the work inside an app context and calls ``checkpoint()`` as each
+tile is kept. The job (``app.jobs.land_watch``, in the background pool or on the
+schedule) commits there, and on a failure rolls back and calls ``fail_run``. Tiles are
+fetched concurrently (a bounded pool; each provider has its own rate limit); each
+kept tile is written atomically and gets one ``ImageTile`` row, and a tile whose
+file or row cannot be written leaves neither behind.
 
-While a run works, a heartbeat thread renews its ``heartbeat_at`` every
-``RUN_HEARTBEAT_S``, however long a tile takes. A run whose process died stays
-``running`` in the database: ``fail_stale_runs`` (the ``captures.fail-stale`` job, and
-a new capture of the same area) marks it failed once its heartbeat is older than
-``CAPTURE_STALE_AFTER_S`` and removes the files the dead process left without a row.
-The next capture of that area takes over the tiles the failed run kept, when their
-files are intact and recent (``reuse_failed_run_tiles``), instead of fetching them again.
+While a run works, a heartbeat thread (``runs.keep_row_alive``) renews its
+``heartbeat_at`` every ``RUN_HEARTBEAT_S``, however long a tile takes. A run whose
+process died stays ``running`` in the database: ``fail_stale_runs`` (the
+``captures.fail-stale`` job, and a new capture of the same area) marks it failed once
+its heartbeat is older than ``CAPTURE_STALE_AFTER_S`` and removes the files the dead
+process left without a row. The next capture of that area takes over the tiles the
+failed run kept, when their files are intact and recent (``reuse_failed_run_tiles``),
+instead of fetching them again.
 """
 
 import hashlib
@@ -27,10 +29,10 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AreaConfig, CaptureRun, ImageTile
+from app.models import CaptureRun, ImageTile
 from app.models.area import COMPLETED, FAILED, MANUAL, PARTIAL, RUNNING
 from app.models.types import utcnow
-from app.services import background, runs, tiles
+from app.services import runs, tiles
 from app.services.areas import area_polygon, captures_needed, get_area
 from app.services.capture_files import (  # noqa: F401 - the capture API includes the file helpers
     CaptureFailed,
@@ -96,8 +98,7 @@ def fail_stale_runs(area_id=None):
     the caller commits.
     """
     stale_after = current_app.config["CAPTURE_STALE_AFTER_S"]
-    stale = runs.stale_rows(CaptureRun, RUNNING, stale_after, capture_executor().active_run_ids(),
-                            area_config_id=area_id)
+    stale = runs.stale_rows(CaptureRun, RUNNING, stale_after, area_config_id=area_id)
     for run in stale:
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
@@ -112,52 +113,60 @@ def fail_stale_runs(area_id=None):
 # --- the work -------------------------------------------------------------------------------
 
 
-def run_capture(run_id):
-    """Capture every tile of a ``running`` run; commit progress as tiles arrive.
+def run_capture(run_id, *, checkpoint):
+    """Capture every tile of a ``running`` run, calling ``checkpoint()`` as tiles are kept.
 
     Call inside an app context. Returns the run (None if it does not exist); a run
-    that is not ``running`` any more is returned untouched.
+    that is not ``running`` any more is returned untouched. A failure of the whole
+    run is raised: the caller rolls back and calls ``fail_run``.
     """
     run = db.session.get(CaptureRun, run_id)
     if run is None or run.state != RUNNING:
         return run
     config = current_app.config
     images_dir = Path(config["IMAGES_DIR"])
-    try:
-        provider = _provider(run.provider)
-        scene = isinstance(provider, SceneProvider)
-        cover = [] if scene else tiles.tile_cover(area_polygon(run.area), run.zoom)
-        run.tiles_total = 1 if scene else len(cover)
-        run_dir = prepare_run_directory(images_dir, run.area_config_id, run.id)
-        run.heartbeat_at = utcnow()
-        db.session.commit()
-        with runs.keep_row_alive(CaptureRun, run.id, config["RUN_HEARTBEAT_S"], state=RUNNING):
-            if scene:
-                # imported here: the scene capture builds on this module's files and failures
-                from app.services.scene_capture import capture_scene
-                capture_scene(run, provider, images_dir, run_dir)
-            else:
-                reused = reuse_failed_run_tiles(run, cover, images_dir, run_dir)
-                _capture_tiles(run, provider, [tile for tile in cover if tile not in reused],
-                               images_dir, run_dir,
-                               min(provider.max_workers, config["IMAGERY_WORKERS"]))
-    except CaptureFailed as error:
-        db.session.rollback()
-        _finish(run, FAILED, str(error))
-    except ServiceError as error:
-        db.session.rollback()
-        _finish(run, FAILED, error.detail)
-    except Exception as error:
-        log.exception("capture run %s failed", run_id)
-        db.session.rollback()
-        _finish(run, FAILED, f"internal error: {type(error).__name__}")
+    provider = _provider(run.provider)
+    scene = isinstance(provider, SceneProvider)
+    cover = [] if scene else tiles.tile_cover(area_polygon(run.area), run.zoom)
+    run.tiles_total = 1 if scene else len(cover)
+    run_dir = prepare_run_directory(images_dir, run.area_config_id, run.id)
+    run.heartbeat_at = utcnow()
+    checkpoint()
+    with runs.keep_row_alive(CaptureRun, run.id, config["RUN_HEARTBEAT_S"], state=RUNNING):
+        if scene:
+            # imported here: the scene capture builds on this module's files and failures
+            from app.services.scene_capture import capture_scene
+            capture_scene(run, provider, images_dir, run_dir, checkpoint)
+        else:
+            reused = reuse_failed_run_tiles(run, cover, images_dir, run_dir, checkpoint)
+            _capture_tiles(run, provider, [tile for tile in cover if tile not in reused],
+                           images_dir, run_dir,
+                           min(provider.max_workers, config["IMAGERY_WORKERS"]), checkpoint)
+    _finish(run, outcome_state(run))
+    _log_end(run)
+    return run
+
+
+def fail_run(run_id, error):
+    """Mark failed a run whose work raised ``error`` (its changes rolled back); return it."""
+    if isinstance(error, CaptureFailed):
+        reason = str(error)
+    elif isinstance(error, ServiceError):
+        reason = error.detail
     else:
-        _finish(run, outcome_state(run))
-    db.session.commit()
+        log.error("capture run %s failed", run_id, exc_info=error)
+        reason = f"internal error: {type(error).__name__}"
+    run = db.session.get(CaptureRun, run_id)
+    if run is not None:
+        _finish(run, FAILED, reason)
+        _log_end(run)
+    return run
+
+
+def _log_end(run):
     log.info("capture run %s of area %s: %s (%s of %s tiles, %s failed, %s no imagery)",
              run.id, run.area_config_id, run.state, run.tiles_done, run.tiles_total,
              run.tiles_failed, run.tiles_no_imagery)
-    return run
 
 
 def _provider(name):
@@ -167,7 +176,7 @@ def _provider(name):
         raise CaptureFailed(f"the imagery provider {name!r} is misconfigured: {error}") from error
 
 
-def _capture_tiles(run, provider, cover, images_dir, run_dir, workers):
+def _capture_tiles(run, provider, cover, images_dir, run_dir, workers, checkpoint):
     """Fetch the tiles on a pool; keep each as it arrives (files and rows from this thread)."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="tile") as pool:
         futures = {pool.submit(provider.fetch_tile, run.zoom, x, y, run.sequence): (x, y)
@@ -188,10 +197,10 @@ def _capture_tiles(run, provider, cover, images_dir, run_dir, workers):
                     run.tiles_failed += 1
                     _note_tile_error(run, x, y, f"internal error: {type(error).__name__}")
                 else:
-                    _keep_tile(run, provider.name, x, y, image, images_dir, run_dir)
+                    _keep_tile(run, provider.name, x, y, image, images_dir, run_dir, checkpoint)
                     continue
                 run.heartbeat_at = utcnow()
-                db.session.commit()
+                checkpoint()
         finally:
             for future in futures:
                 future.cancel()
@@ -204,7 +213,8 @@ def _note_tile_error(run, x, y, reason):
                            {"z": run.zoom, "x": x, "y": y, "reason": reason[:300]}]
 
 
-def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir, captured_at=None):
+def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir, checkpoint,
+               captured_at=None):
     """Write the tile's file and its row together; if either fails, neither stays."""
     path = run_dir / f"{run.zoom}_{x}_{y}.{image.extension}"
     write_atomically(path, image.data)
@@ -218,13 +228,13 @@ def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir, captured_at
     run.tiles_done += 1
     run.heartbeat_at = utcnow()
     try:
-        db.session.commit()
+        checkpoint()
     except BaseException:
         path.unlink(missing_ok=True)
         raise
 
 
-def reuse_failed_run_tiles(run, cover, images_dir, run_dir):
+def reuse_failed_run_tiles(run, cover, images_dir, run_dir, checkpoint):
     """Take over the tiles the area's previous run kept before it failed; return their (x, y).
 
     Only when that run failed (its tiles were never compared), used the same provider
@@ -257,55 +267,13 @@ def reuse_failed_run_tiles(run, cover, images_dir, run_dir):
                         "fetching it again", run.id, tile.id, previous.id)
             continue
         image = TileImage(data, tile.content_type, tile.width, tile.height)
-        _keep_tile(run, tile.provider, tile.x, tile.y, image, images_dir, run_dir,
+        _keep_tile(run, tile.provider, tile.x, tile.y, image, images_dir, run_dir, checkpoint,
                    captured_at=tile.captured_at)
         reused.add((tile.x, tile.y))
     if reused:
         log.info("capture run %s took over %d tile(s) of failed run %s", run.id, len(reused),
                  previous.id)
     return reused
-
-
-# --- background execution -------------------------------------------------------------------
-
-
-def capture_executor():
-    """The current app's pool of background captures (``CAPTURE_WORKERS`` threads)."""
-    return background.runs_for("capture", "CAPTURE_WORKERS", run_capture)
-
-
-def submit_capture(run):
-    """Run a committed run's capture in the background executor; return its future.
-
-    The run is reloaded first, so the caller answers with the run as it was queued
-    rather than with whatever the background thread has done by then.
-    """
-    db.session.refresh(run)
-    return capture_executor().submit(run.id)
-
-
-def wait_for_run(run, timeout_s=None):
-    """Block until the run has ended or the timeout passes; return it refreshed.
-
-    The timeout defaults to ``CAPTURE_WAIT_TIMEOUT_S``.
-    """
-    if timeout_s is None:
-        timeout_s = current_app.config["CAPTURE_WAIT_TIMEOUT_S"]
-    return background.wait_until_ended(run, capture_executor().future(run.id), timeout_s,
-                                       RUNNING)
-
-
-def capture_area(area_id, trigger=MANUAL, requested_by=None):
-    """Start and run a capture of an area now, in this thread; return the ended run.
-
-    For scheduled jobs: it commits the new run, then ``run_capture`` commits progress.
-    """
-    area = db.session.get(AreaConfig, area_id)
-    if area is None:
-        raise NotFound(f"Area {area_id} not found.")
-    run = start_capture(area, requested_by=requested_by, trigger=trigger)
-    db.session.commit()
-    return run_capture(run.id)
 
 
 def get_run(user, run_id):

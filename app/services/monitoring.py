@@ -1,9 +1,10 @@
 """Land watch on a schedule: capture each area, compare, and alert its owner.
 
-``area_capture_schedules`` tells the scheduler which areas to capture and when;
-``capture_and_compare_area`` is the job of one area; ``alert_owner`` holds the
-push rules and runs as a comparison session finishes, however it was started: changes
-worth a push, or a comparison that saw nothing (inconclusive), are told to the owner.
+``area_capture_schedules`` tells the scheduler which areas to capture and when
+(``app.jobs.land_watch.capture_and_compare_area`` is the job of one area);
+``alert_owner`` holds the push rules and runs as a comparison session finishes,
+however it was started: changes worth a push, or a comparison that saw nothing
+(inconclusive), are told to the owner.
 """
 
 import logging
@@ -13,11 +14,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AlertDetail, AreaConfig
 from app.models.alerts import CONFIRMED, DISMISSED, INCONCLUSIVE
-from app.models.area import SCHEDULED
-from app.services import alerts, capture, devices, notifications
+from app.services import devices, notifications
 from app.services.alerts.skips import describe_skips
 from app.services.areas import cron_trigger
-from app.services.errors import Conflict, Unavailable
+from app.services.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +32,6 @@ def area_capture_schedules():
         except ValueError as error:
             log.warning("area %s has an unusable schedule %r: %s", area_id, schedule, error)
     return schedules
-
-
-def capture_and_compare_area(area_id):
-    """Capture an area now, then compare the capture with the one before; return the session.
-
-    Returns None when there is nothing to compare yet (a first capture, or one that
-    kept no tile) or the area is gone or disabled. Commits as it goes.
-    """
-    area = db.session.get(AreaConfig, area_id)
-    if area is None or not area.enabled:
-        return None
-    run = capture.capture_area(area_id, trigger=SCHEDULED)
-    if run.state not in alerts.USABLE_RUN_STATES:
-        log.warning("area %s: capture run %s %s; nothing to compare", area_id, run.id, run.state)
-        return None
-    try:
-        session = alerts.start_comparison(area, trigger=SCHEDULED)
-    except Conflict as reason:
-        db.session.rollback()
-        log.info("area %s: not compared: %s", area_id, reason.detail)
-        return None
-    db.session.commit()
-    return alerts.run_comparison(session.id, alert=alert_owner)
 
 
 def alert_changes(session):

@@ -1,8 +1,9 @@
 """The notification outbox: features enqueue, a sweep delivers with retries.
 
 Every notification is a row before anything is sent. ``deliver_due_notifications``
-claims due rows (so no other sweep sends them), sends them with the configured
-notifier outside any transaction, and records each answer: sent; retried later
+(the job ``app.jobs.notifications`` commits at each of its checkpoints) claims due
+rows (so no other sweep sends them), sends them with the configured notifier
+outside any transaction, and records each answer: sent; retried later
 with exponential backoff (outage, 5xx, quota: nothing was sent); or failed after
 the last attempt. A dead token (unregistered, or refused as invalid) deletes that
 device.
@@ -11,8 +12,9 @@ Delivery is at least once, but bounded: a send whose outcome is unknown (no answ
 in time, or a sweep killed mid-send whose claim ran out) is tried again at most
 ``NOTIFY_UNKNOWN_RETRIES`` times, then the row is ``unknown``. Every attempt carries
 the row's id as ``data.notification_id`` (and as FCM's collapse key), so the app
-shows a repeated push once. While a sweep sends, a heartbeat renews its claims, so
-a claim can be short and a killed sweep's rows are taken up again soon.
+shows a repeated push once. Claims, their heartbeat and the backoff are ``runs``'s:
+while a sweep sends, its claims are renewed, so a claim can be short and a killed
+sweep's rows are taken up again soon.
 """
 
 import logging
@@ -108,18 +110,19 @@ def visible_notifications(user_id, state=None):
     return stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
 
 
-def deliver_due_notifications(now=None, notifier=None):
+def deliver_due_notifications(now=None, notifier=None, *, checkpoint):
     """Send the notifications that are due; return how many ended in each state.
 
-    Commits after claiming and after recording, so no transaction stays open
-    while the push service answers, and a concurrent sweep skips claimed rows.
+    ``checkpoint()`` (the job's commit) runs after claiming and after recording, so no
+    transaction stays open while the push service answers, and a concurrent sweep
+    skips claimed rows.
     """
     now = now or utcnow()
     config = current_app.config
     release_stale_claims(now)
     claimer = uuid.uuid4().hex
     ids = claim_due_notifications(claimer, now, config["NOTIFY_BATCH_SIZE"])
-    db.session.commit()
+    checkpoint()
     if not ids:
         return {}
     rows = db.session.scalars(select(Notification).where(Notification.id.in_(ids))
@@ -137,9 +140,9 @@ def deliver_due_notifications(now=None, notifier=None):
             outcomes[FAILED] += 1
         else:
             to_send.append((row.id, push))
-    db.session.commit()
-    with runs.keep_alive(_claim_renewal(claimer, config["NOTIFY_CLAIM_TIMEOUT_S"]),
-                         config["NOTIFY_CLAIM_TIMEOUT_S"] / 4, "notification-claims"):
+    checkpoint()
+    with runs.keep_claims_alive(Notification, claimer, config["NOTIFY_CLAIM_TIMEOUT_S"],
+                                Notification.state == SENDING):
         results = (notifier or get_notifier()).send([push for _, push in to_send])
     claimed = {row.id: row for row in db.session.scalars(select(Notification).where(
         Notification.id.in_([row_id for row_id, _ in to_send]),
@@ -157,15 +160,15 @@ def deliver_due_notifications(now=None, notifier=None):
     if dead_tokens:
         db.session.execute(delete(Device).where(Device.token.in_(dead_tokens)))
         log.info("deleted dead push tokens", extra={"fields": {"count": len(dead_tokens)}})
-    db.session.commit()
+    checkpoint()
     return dict(outcomes)
 
 
 def claim_due_notifications(claimer, now, limit):
     """Mark up to ``limit`` due rows as being sent by ``claimer``; return their ids.
 
-    The conditional UPDATE re-checks ``state`` under the row lock, so of two
-    claimers racing for a row only one gets it. The caller commits.
+    The claim re-checks ``state`` under the row lock, so of two claimers racing for a
+    row only one gets it. The caller commits.
     """
     due = db.session.scalars(
         select(Notification.id)
@@ -173,23 +176,10 @@ def claim_due_notifications(claimer, now, limit):
         .order_by(Notification.next_attempt_at, Notification.id).limit(limit)).all()
     if not due:
         return []
-    timeout = timedelta(seconds=current_app.config["NOTIFY_CLAIM_TIMEOUT_S"])
-    db.session.execute(
-        update(Notification)
-        .where(Notification.id.in_(due), Notification.state == PENDING)
-        .values(state=SENDING, claimed_by=claimer, claimed_until=now + timeout))
+    runs.claim(Notification, (Notification.id.in_(due), Notification.state == PENDING), claimer,
+               now, current_app.config["NOTIFY_CLAIM_TIMEOUT_S"], state=SENDING)
     return db.session.scalars(select(Notification.id).where(
         Notification.claimed_by == claimer, Notification.state == SENDING)).all()
-
-
-def _claim_renewal(claimer, timeout_s):
-    def renew(connection, now):
-        connection.execute(
-            update(Notification)
-            .where(Notification.claimed_by == claimer, Notification.state == SENDING)
-            .values(claimed_until=now + timedelta(seconds=timeout_s)))
-
-    return renew
 
 
 def release_stale_claims(now):
@@ -197,7 +187,7 @@ def release_stale_claims(now):
 
     Returns how many rows were released.
     """
-    stale = (Notification.state == SENDING, Notification.claimed_until < now)
+    stale = (Notification.state == SENDING, runs.claim_expired(Notification, now))
     retries = current_app.config["NOTIFY_UNKNOWN_RETRIES"]
     released = 0
     for values, more in (
@@ -206,14 +196,14 @@ def release_stale_claims(now):
             ({"state": PENDING, "next_attempt_at": now}, Notification.unknown_sends < retries)):
         released += db.session.execute(
             update(Notification).where(*stale, more)
-            .values(unknown_sends=Notification.unknown_sends + 1, claimed_by=None,
-                    claimed_until=None, **values)).rowcount
+            .values(unknown_sends=Notification.unknown_sends + 1, **runs.UNCLAIMED,
+                    **values)).rowcount
     return released
 
 
 def retry_delay_s(attempts, config):
     """Seconds to wait after the ``attempts``-th failed try (exponential, capped)."""
-    return min(config["NOTIFY_RETRY_BASE_S"] * 2 ** (attempts - 1), config["NOTIFY_RETRY_MAX_S"])
+    return runs.backoff_s(attempts, config["NOTIFY_RETRY_BASE_S"], config["NOTIFY_RETRY_MAX_S"])
 
 
 def _record(row, result, now, config):

@@ -1,11 +1,20 @@
-"""Work that outlives a request (capture runs, comparisons, claimed pushes): heartbeats, staleness.
+"""Work that outlives a request, claimed, kept alive, found stale and tried again: one mechanism.
 
-A row whose work runs in some process carries a time that the process renews while
-the work goes on. ``keep_alive`` renews it from a thread of its own, on a connection
-of its own, every ``interval_s``, whatever the work is doing meanwhile (a slow tile,
-a long comparison, a push service that takes its time). When the process dies the
-renewals stop, so a sweep can tell a dead run from a slow one within a few intervals:
-``stale_rows`` finds the rows whose time has fallen behind.
+Four kinds of row are worked on this way: capture runs, comparison sessions, pushes
+being sent and flight plans with ATC.
+
+- **Claim.** A capture run or a comparison is claimed by the process that starts it
+  (``note_working`` while it is queued or running here). A push or a flight plan is
+  claimed with one conditional UPDATE (``claim``) setting ``claimed_by`` and
+  ``claimed_until``, so of two workers racing for a row only one gets it.
+- **Heartbeat.** While the work goes on, a thread of its own renews the claim on a
+  connection of its own, whatever the work is doing meanwhile: ``keep_row_alive``
+  renews a run's ``heartbeat_at``, ``keep_claims_alive`` pushes ``claimed_until`` on.
+- **Stale.** When the process dies the renewals stop: ``stale_rows`` finds runs whose
+  heartbeat fell behind, ``claim_expired`` claims that ran out (``claim_free``: rows
+  nobody holds).
+- **Backoff.** Work that failed is due again after ``backoff_s``: a base doubled at each
+  failure in a row, capped.
 """
 
 import logging
@@ -13,12 +22,24 @@ import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import or_, select, update
 
 from app.extensions import db
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
+
+WORKING_KEY = "cps.working_here"
+_working_lock = threading.Lock()
+
+
+def backoff_s(failures, base_s, max_s):
+    """Seconds to wait after the ``failures``-th failure in a row: ``base_s`` doubled, capped."""
+    return min(base_s * 2 ** (max(failures, 1) - 1), max_s)
+
+
+# --- heartbeats ------------------------------------------------------------------------------
 
 
 class Heartbeat:
@@ -86,15 +107,74 @@ def keep_row_alive(model, row_id, interval_s, column="heartbeat_at", **condition
     return keep_alive(renew, interval_s, f"{model.__tablename__}-{row_id}-heartbeat")
 
 
-def stale_rows(model, state, stale_after_s, active_ids=(), **filters):
+# --- runs: claimed by the process that works on them -------------------------------------------
+
+
+def note_working(app, model, row_id, working=True):
+    """Record that this process has ``row_id`` queued or running (``working=False``: no more)."""
+    with _working_lock:
+        ids = app.extensions.setdefault(WORKING_KEY, {}).setdefault(model.__tablename__, set())
+        if working:
+            ids.add(row_id)
+        else:
+            ids.discard(row_id)
+
+
+def working_here(model):
+    """Ids of the ``model`` rows this process has queued or running."""
+    with _working_lock:
+        return set(current_app.extensions.get(WORKING_KEY, {}).get(model.__tablename__, ()))
+
+
+def stale_rows(model, state, stale_after_s, **filters):
     """Return the rows in ``state`` whose heartbeat is older than ``stale_after_s``.
 
-    ``filters`` (column=value, None ignored) narrow the search; ``active_ids`` are rows
-    this process is still working on.
+    ``filters`` (column=value, None ignored) narrow the search; rows this process has
+    queued or running are left out (a queued run has no heartbeat yet).
     """
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     stmt = select(model).where(model.state == state, model.heartbeat_at < cutoff)
     for name, value in filters.items():
         if value is not None:
             stmt = stmt.where(getattr(model, name) == value)
-    return [row for row in db.session.scalars(stmt.order_by(model.id)) if row.id not in active_ids]
+    here = working_here(model)
+    return [row for row in db.session.scalars(stmt.order_by(model.id)) if row.id not in here]
+
+
+# --- claims: claimed_by / claimed_until -----------------------------------------------------
+
+
+def claim_expired(model, now):
+    """SQL: the row's claim ran out before ``now`` (its worker stopped renewing it)."""
+    return model.claimed_until < now
+
+
+def claim_free(model, now):
+    """SQL: nobody holds the row (never claimed, released, or the claim ran out)."""
+    return or_(model.claimed_until.is_(None), claim_expired(model, now))
+
+
+def claim(model, where, claimer, now, hold_s, **values):
+    """Claim the rows matching ``where`` for ``claimer`` for ``hold_s``; return how many.
+
+    One conditional UPDATE: ``where`` is re-checked under the row lock, so of two
+    claimers racing for a row only one gets it. ``values`` are set with the claim.
+    The caller commits.
+    """
+    stmt = (update(model).where(*where)
+            .values(claimed_by=claimer, claimed_until=now + timedelta(seconds=hold_s), **values)
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).rowcount
+
+
+def keep_claims_alive(model, claimer, hold_s, *where):
+    """Keep ``claimer``'s claims (matching ``where``) for ``hold_s`` more, every quarter of it."""
+
+    def renew(connection, now):
+        connection.execute(update(model).where(model.claimed_by == claimer, *where)
+                           .values(claimed_until=now + timedelta(seconds=hold_s)))
+
+    return keep_alive(renew, hold_s / 4, f"{model.__tablename__}-claims")
+
+
+UNCLAIMED = {"claimed_by": None, "claimed_until": None}  # the values that release a claim

@@ -34,7 +34,7 @@ def scene_tile_key(polygon):
     return tile.z, tile.x, tile.y
 
 
-def capture_scene(run, provider, images_dir, run_dir):
+def capture_scene(run, provider, images_dir, run_dir, checkpoint):
     """Fetch the area's scene and keep it; raise ``CaptureFailed`` with the provider's reason."""
     polygon = area_polygon(run.area)
     grid = area_grid(polygon, current_app.config["SENTINEL2_RESOLUTION_M"])
@@ -44,13 +44,17 @@ def capture_scene(run, provider, images_dir, run_dir):
         raise CaptureFailed(f"no imagery: {reason}") from None
     except ImageryError as reason:
         raise CaptureFailed(str(reason)) from None
-    keep_scene(run, provider.name, scene, scene_tile_key(polygon), images_dir, run_dir)
+    keep_scene(run, provider.name, scene, scene_tile_key(polygon), images_dir, run_dir,
+               checkpoint)
     log.info("capture run %s: %s item %s of %s, %.0f %% of the area clear", run.id,
              provider.name, scene.item_id, scene.acquired_at, 100 * scene.clear_share)
 
 
-def keep_scene(run, provider_name, scene, key, images_dir, run_dir):
-    """Write the GeoTIFF, the preview and the tile row together; if any fails, none stays."""
+def keep_scene(run, provider_name, scene, key, images_dir, run_dir, checkpoint):
+    """Write the GeoTIFF, the preview and the tile row together; if any fails, none stays.
+
+    ``checkpoint()`` (the job's commit) is inside: a file whose row did not commit goes.
+    """
     z, x, y = key
     preview = encode_png(rgb_preview(scene.bands / 10_000.0, scene.band_names))
     geotiff = encode_geotiff(scene)
@@ -73,7 +77,7 @@ def keep_scene(run, provider_name, scene, key, images_dir, run_dir):
         run.scene_cloud_cover = scene.cloud_cover
         run.tiles_done = 1
         run.heartbeat_at = utcnow()
-        db.session.commit()
+        checkpoint()
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from app.api.alerts.schemas import (
 from app.api.blueprint import Blueprint
 from app.api.pagination import paginate
 from app.extensions import db
+from app.jobs import land_watch
 from app.models.alerts import EVIDENCE_KINDS
 from app.services import alerts as alert_service
 
@@ -53,7 +54,7 @@ class SessionById(MethodView):
         """Show an alert session's progress and findings (wait=true: once it has ended)."""
         session = alert_service.get_session(current_user, session_id)
         if args["wait"]:
-            session = alert_service.wait_for_session(session)
+            session = land_watch.wait_for_session(session)
         return session
 
 

@@ -18,6 +18,7 @@ from app.api.monitor.schemas import (
 )
 from app.api.pagination import paginate
 from app.extensions import db
+from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile
 from app.models.alerts import RUNNING as SESSION_RUNNING
 from app.models.area import RUNNING
@@ -51,10 +52,10 @@ class Capture(MethodView):
         area = area_service.get_area(current_user, area_config_id)
         run = capture_service.start_capture(area, requested_by=current_user)
         db.session.commit()
-        capture_service.submit_capture(run)
+        land_watch.submit_capture(run)
         if not args["wait"]:
             return run
-        run = capture_service.wait_for_run(run)
+        run = land_watch.wait_for_run(run)
         return run, 202 if run.state == RUNNING else 200
 
 
@@ -72,10 +73,10 @@ class Compare(MethodView):
         area = area_service.get_area(current_user, area_config_id)
         session = alert_service.start_comparison(area, requested_by=current_user)
         db.session.commit()
-        alert_service.submit_comparison(session, alert=monitoring.alert_owner)
+        land_watch.submit_comparison(session, alert=monitoring.alert_owner)
         if not args["wait"]:
             return session
-        session = alert_service.wait_for_session(session)
+        session = land_watch.wait_for_session(session)
         return session, 202 if session.state == SESSION_RUNNING else 200
 
 
@@ -89,7 +90,7 @@ class CaptureById(MethodView):
         """Show a capture run's progress (wait=true: once it has ended)."""
         run = capture_service.get_run(current_user, run_id)
         if args["wait"]:
-            run = capture_service.wait_for_run(run)
+            run = land_watch.wait_for_run(run)
         return run
 
 

@@ -1,6 +1,6 @@
 """Land watch alerts: comparison sessions, the changes they find, their evidence.
 
-One module per concern: ``sessions`` (start, run, finish, background execution),
+One module per concern: ``sessions`` (start, run, finish; the job runs them),
 ``pairing`` (which captures each tile compares, references), ``comparing`` (one
 tile: the detector call and what is stored), ``skips`` (kinds of reason a tile was
 not compared), ``evidence`` (images written and served) and ``reading`` (queries
@@ -20,20 +20,18 @@ from app.services.alerts.reading import (
     visible_sessions,
 )
 from app.services.alerts.sessions import (
-    comparison_executor,
+    fail_session,
     fail_stale_sessions,
     outcome_state,
     run_comparison,
     start_comparison,
-    submit_comparison,
-    wait_for_session,
 )
 from app.services.alerts.skips import SKIP_KINDS
 
 __all__ = [
-    "MAX_SKIPPED_LISTED", "SKIP_KINDS", "USABLE_RUN_STATES", "compare_tile",
-    "comparison_executor", "details_stmt", "evidence_file", "fail_stale_sessions",
-    "get_detail", "get_session", "list_sessions_stmt", "next_reference", "outcome_state",
-    "review_detail", "run_comparison", "skipped_tiles_stmt", "start_comparison",
-    "submit_comparison", "usable_runs", "visible_sessions", "wait_for_session",
+    "MAX_SKIPPED_LISTED", "SKIP_KINDS", "USABLE_RUN_STATES", "compare_tile", "details_stmt",
+    "evidence_file", "fail_session", "fail_stale_sessions", "get_detail", "get_session",
+    "list_sessions_stmt", "next_reference", "outcome_state", "review_detail",
+    "run_comparison", "skipped_tiles_stmt", "start_comparison", "usable_runs",
+    "visible_sessions",
 ]

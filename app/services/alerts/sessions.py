@@ -1,10 +1,12 @@
 """Alert sessions: compare an area's latest capture with the one before, tile by tile.
 
 ``start_comparison`` creates a ``running`` session (the caller commits);
-``run_comparison(session_id)`` compares every tile, commits its progress tile by
-tile, and finishes the session, so it can run in the background executor here
-or from a scheduled job. A session that could compare no tile at all is
-``inconclusive``: it found nothing because it saw nothing, which is not "no change".
+``run_comparison(session_id, checkpoint=…)`` compares every tile, calling
+``checkpoint()`` after each, and finishes the session. The job
+(``app.jobs.land_watch``, in the background pool or on the schedule) commits there,
+and on a failure rolls back and calls ``fail_session``. A session that could compare
+no tile at all is ``inconclusive``: it found nothing because it saw nothing, which is
+not "no change".
 """
 
 import logging
@@ -19,7 +21,7 @@ from app.models import AlertSession
 from app.models.alerts import COMPLETED, FAILED, INCONCLUSIVE, PARTIAL, RUNNING
 from app.models.area import MANUAL
 from app.models.types import utcnow
-from app.services import background, runs
+from app.services import runs
 from app.services.alerts.comparing import compare_and_record, skip_tile
 from app.services.alerts.pairing import move_references, plan_tiles, usable_runs
 from app.services.alerts.skips import INTERNAL_ERROR, describe_skips
@@ -90,8 +92,7 @@ def fail_stale_sessions(area_id=None):
     marked; the caller commits.
     """
     stale_after = current_app.config["COMPARE_STALE_AFTER_S"]
-    stale = runs.stale_rows(AlertSession, RUNNING, stale_after,
-                            comparison_executor().active_run_ids(), area_config_id=area_id)
+    stale = runs.stale_rows(AlertSession, RUNNING, stale_after, area_config_id=area_id)
     for session in stale:
         log.warning("alert session %s marked failed: no heartbeat since %s", session.id,
                     session.heartbeat_at)
@@ -101,68 +102,54 @@ def fail_stale_sessions(area_id=None):
     return len(stale)
 
 
-def run_comparison(session_id, alert=None):
-    """Compare every tile of a ``running`` session; commit progress as tiles are done.
+def run_comparison(session_id, alert=None, *, checkpoint):
+    """Compare every tile of a ``running`` session, calling ``checkpoint()`` after each.
 
-    Call inside an app context. ``alert(session)`` runs before the final commit of a
-    session that did not fail (the push rules; an inconclusive one is told too).
-    Returns the session (None if it does not exist); one that is not ``running`` is
-    returned untouched.
+    Call inside an app context. ``alert(session)`` runs as a session that did not fail
+    ends (the push rules; an inconclusive one is told too). Returns the session (None
+    if it does not exist); one that is not ``running`` is returned untouched. A failure
+    of the whole session is raised: the caller rolls back and calls ``fail_session``.
     """
     session = db.session.get(AlertSession, session_id)
     if session is None or session.state != RUNNING:
         return session
-    try:
-        pairs = plan_tiles(session)
-        session.tiles_total = len(pairs)
-        session.heartbeat_at = utcnow()
-        db.session.commit()
-        moves = []
-        with runs.keep_row_alive(AlertSession, session.id, current_app.config["RUN_HEARTBEAT_S"],
-                                 state=RUNNING):
-            for pair in pairs:
-                # One tile that cannot be compared is skipped with the reason; the rest go on.
-                reference_tile = isolated(
-                    f"tile {pair.z}/{pair.x}/{pair.y} of alert session", session.id,
-                    partial(compare_and_record, session, pair),
-                    mark=partial(skip_tile, session, pair, INTERNAL_ERROR))
-                if reference_tile not in (None, ITEM_FAILED):
-                    moves.append((pair, reference_tile))
-                session.heartbeat_at = utcnow()
-                db.session.commit()
-        move_references(session, moves)
-        state = outcome_state(session)
-        _finish(session, state, inconclusive_reason(session) if state == INCONCLUSIVE else None)
-        if alert is not None:
-            alert(session)
-    except Exception as error:
-        log.exception("alert session %s failed", session_id)
-        db.session.rollback()
-        _finish(session, FAILED, f"internal error: {type(error).__name__}")
-    db.session.commit()
-    log.info("alert session %s of area %s: %s (%s of %s tiles compared, %s skipped, %s changes)",
-             session.id, session.area_config_id, session.state, session.tiles_compared,
-             session.tiles_total, session.tiles_skipped, session.changes_count)
+    pairs = plan_tiles(session)
+    session.tiles_total = len(pairs)
+    session.heartbeat_at = utcnow()
+    checkpoint()
+    moves = []
+    with runs.keep_row_alive(AlertSession, session.id, current_app.config["RUN_HEARTBEAT_S"],
+                             state=RUNNING):
+        for pair in pairs:
+            # One tile that cannot be compared is skipped with the reason; the rest go on.
+            reference_tile = isolated(
+                f"tile {pair.z}/{pair.x}/{pair.y} of alert session", session.id,
+                partial(compare_and_record, session, pair),
+                mark=partial(skip_tile, session, pair, INTERNAL_ERROR))
+            if reference_tile not in (None, ITEM_FAILED):
+                moves.append((pair, reference_tile))
+            session.heartbeat_at = utcnow()
+            checkpoint()
+    move_references(session, moves)
+    state = outcome_state(session)
+    _finish(session, state, inconclusive_reason(session) if state == INCONCLUSIVE else None)
+    if alert is not None:
+        alert(session)
+    _log_end(session)
     return session
 
 
-# --- background execution -------------------------------------------------------------------
+def fail_session(session_id, error):
+    """Mark failed a session whose work raised ``error`` (its changes rolled back); return it."""
+    log.error("alert session %s failed", session_id, exc_info=error)
+    session = db.session.get(AlertSession, session_id)
+    if session is not None:
+        _finish(session, FAILED, f"internal error: {type(error).__name__}")
+        _log_end(session)
+    return session
 
 
-def comparison_executor():
-    """The current app's pool of background comparisons (``COMPARE_WORKERS`` threads)."""
-    return background.runs_for("comparison", "COMPARE_WORKERS", run_comparison)
-
-
-def submit_comparison(session, alert=None):
-    """Run a committed session's comparison in the background executor; return its future."""
-    db.session.refresh(session)
-    return comparison_executor().submit(session.id, alert=alert)
-
-
-def wait_for_session(session, timeout_s=None):
-    """Block until the session has ended or the timeout passes; return it refreshed."""
-    if timeout_s is None:
-        timeout_s = current_app.config["COMPARE_WAIT_TIMEOUT_S"]
-    return background.wait_until_ended(session, comparison_executor().future(session.id),
-                                       timeout_s, RUNNING)
+def _log_end(session):
+    log.info("alert session %s of area %s: %s (%s of %s tiles compared, %s skipped, %s changes)",
+             session.id, session.area_config_id, session.state, session.tiles_compared,
+             session.tiles_total, session.tiles_skipped, session.changes_count)

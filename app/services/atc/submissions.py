@@ -1,12 +1,13 @@
 """The ATC job: submit filed plans, poll pending decisions, release ended plans.
 
 Requests never wait for ATC: they only make a plan due (``next_attempt_at``).
-``process_submissions`` (the ``atc.process-submissions`` job, also callable
-directly) claims one due plan at a time with a conditional UPDATE, so no two
-runs in any process work on the same plan; commits; calls ATC outside any
-transaction; and records the answer with another conditional UPDATE on its
-claim. A claim runs out after ``ATC_CLAIM_TIMEOUT_S``: the plan of a run that
-died is taken up again. ``failures`` counts consecutive calls without an
+The job (``app.jobs.atc.process_submissions``) claims one due plan at a time
+(``claim_next_plan``: ``runs.claim``'s conditional UPDATE, so no two runs in any
+process work on the same plan) and commits; ``work_on`` calls ATC outside any
+transaction (the job's ``checkpoint`` ends it first) while a heartbeat renews the
+claim, and records the answer with another conditional UPDATE on the claim. A
+claim runs out ``ATC_CLAIM_TIMEOUT_S`` after its last renewal: the plan of a run
+that died is taken up again. ``failures`` counts consecutive calls without an
 answer (a claim counts as one until the answer arrives); after
 ``ATC_MAX_ATTEMPTS`` of them, or ``ATC_DECISION_TIMEOUT_S`` without a decision,
 the plan is ``failed`` with the last error. A plan cancelled while its
@@ -15,15 +16,11 @@ release it.
 """
 
 import logging
-import time
-import uuid
-from collections import Counter
 from datetime import timedelta
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import case, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import case, select, update
 
 from app.extensions import db
 from app.models import FlightPlan
@@ -36,13 +33,11 @@ from app.models.flight import (
     RESPONSE,
     SUBMITTED,
 )
-from app.models.types import utcnow
-from app.services import incidents
-from app.services.atc import get_atc
+from app.services import incidents, runs
 from app.services.atc.base import PENDING, AtcError, AtcRejected, Submission
 from app.services.dispatch import set_aside as set_incident_aside
 from app.services.dispatch_ranking import DispatchRules
-from app.services.transactions import commit_with_retry, failure_reason, isolated
+from app.services.transactions import failure_reason, isolated
 
 log = logging.getLogger(__name__)
 
@@ -50,47 +45,13 @@ SUBMIT, POLL, RELEASE = "submit", "poll", "release"
 ENDED_HOLDING = (CANCELLED, COMPLETED, FAILED)  # ATC may still hold these
 
 
-def process_submissions(now=None, atc=None, limit=None):
-    """Work on the plans that are due, one claim at a time; return a count per outcome.
-
-    Outcomes: ``approved``, ``denied``, ``pending``, ``failed``, ``retry``,
-    ``released``, ``release_failed`` (ATC was not told; given up), ``superseded``
-    (the plan changed while ATC answered), ``skipped`` (nothing left to do) and
-    ``error`` (working on it raised: the plan is set aside, see ``set_aside``).
-    Each plan is worked on at most once per call, and no new plan is claimed
-    after about one job interval: what is left is due for the next run, so runs
-    seldom overlap.
-    """
-    config = current_app.config
-    client = atc or get_atc()
-    limit = limit or config["ATC_BATCH_SIZE"]
-    stop_claiming = time.monotonic() + config["ATC_PROCESS_INTERVAL_S"]
-    claimer = uuid.uuid4().hex
-    outcomes, seen = Counter(), []
-    while len(seen) < limit and (not seen or time.monotonic() < stop_claiming):
-        at = now or utcnow()
-        plan_id = claim_next_plan(claimer, at, seen)
-        if plan_id is None:
-            break
-        seen.append(plan_id)
-        try:
-            outcome = work_on(plan_id, client, claimer, at)
-        except OperationalError:
-            raise  # the database is gone: every other plan would fail the same way
-        except Exception as error:
-            outcome = set_aside(plan_id, claimer, at, error)
-        outcomes[outcome] += 1
-    return dict(outcomes)
-
-
-def set_aside(plan_id, claimer, now, error):
+def set_aside(plan_id, claimer, now, error, *, checkpoint):
     """Stop working on a plan whose work raised, failing it if it awaited ATC; say ``error``.
 
-    Its work is its own transaction (no transaction stays open while ATC answers), so
-    rolling back undoes only this plan's unfinished changes. The plan is no longer due,
-    so no later run trips on it again; its ``last_error`` says why.
+    Call after rolling back the plan's unfinished changes (its work is its own
+    transaction: none stays open while ATC answers). The plan is no longer due, so no
+    later run trips on it again; its ``last_error`` says why.
     """
-    db.session.rollback()
     reason = failure_reason(error)
     log.exception("flight plan %s: the ATC job could not work on it", plan_id,
                   extra={"fields": {"flight_plan_id": plan_id, "reason": reason}})
@@ -100,41 +61,31 @@ def set_aside(plan_id, claimer, now, error):
     if not failed:
         _update_mine(plan_id, claimer, now, None, {"last_error": reason, "failures": 0,
                                                    "next_attempt_at": None})
-    db.session.commit()
+    checkpoint()
     if failed:
         _follow_decision(plan_id, now)
-        db.session.commit()
+        checkpoint()
     return "error"
 
 
 def claim_next_plan(claimer, now, exclude=()):
-    """Claim the most urgent due plan for ``claimer``; commit; return its id (None: none due).
+    """Claim the most urgent due plan for ``claimer``; return its id (None: none due).
 
-    Response plans go first, then the longest due. The UPDATE re-checks that
-    the plan is due and unclaimed (or its claim ran out), so of two runs racing
-    for it only one gets it.
+    Response plans go first, then the longest due. The claim re-checks that the plan
+    is due and free, so of two runs racing for it only one gets it. The caller commits.
     """
-    config = current_app.config
-    free = or_(FlightPlan.claimed_until.is_(None), FlightPlan.claimed_until < now)
-    stmt = select(FlightPlan.id).where(FlightPlan.next_attempt_at <= now, free)
+    due = (FlightPlan.next_attempt_at <= now, runs.claim_free(FlightPlan, now))
+    stmt = select(FlightPlan.id).where(*due)
     if exclude:
         stmt = stmt.where(FlightPlan.id.not_in(list(exclude)))
     urgency = case((FlightPlan.purpose == RESPONSE, 0), else_=1)
     candidates = db.session.scalars(
         stmt.order_by(urgency, FlightPlan.next_attempt_at, FlightPlan.id).limit(10)).all()
-    claim_until = now + timedelta(seconds=config["ATC_CLAIM_TIMEOUT_S"])
+    hold_s = current_app.config["ATC_CLAIM_TIMEOUT_S"]
     for plan_id in candidates:
-        claimed = db.session.execute(
-            update(FlightPlan)
-            .where(FlightPlan.id == plan_id, FlightPlan.next_attempt_at <= now, free)
-            .values(claimed_by=claimer, claimed_until=claim_until,
-                    attempts=FlightPlan.attempts + 1, failures=FlightPlan.failures + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if claimed:
-            db.session.commit()
+        if runs.claim(FlightPlan, (FlightPlan.id == plan_id, *due), claimer, now, hold_s,
+                      attempts=FlightPlan.attempts + 1, failures=FlightPlan.failures + 1):
             return plan_id
-    db.session.commit()
     return None
 
 
@@ -157,56 +108,73 @@ def _action(plan):
     return None
 
 
-def work_on(plan_id, client, claimer, now):
-    """Do the ATC call the claimed plan needs and record what came of it; return the outcome."""
+def work_on(plan_id, client, claimer, now, *, checkpoint):
+    """Do the ATC call the claimed plan needs and record what came of it; return the outcome.
+
+    ``checkpoint()`` ends the transaction before the call and commits each record.
+    """
     config = current_app.config
     plan = db.session.get(FlightPlan, plan_id, populate_existing=True)
     action = _action(plan)
     if action is None:
-        return _record(plan_id, claimer, now, "skipped", next_attempt_at=None, failures=0)
+        return _record(plan_id, claimer, now, "skipped", checkpoint, next_attempt_at=None,
+                       failures=0)
     # A failed plan's last_error is why it failed; trouble releasing it only goes to the log.
     note_errors = plan.state != FAILED
     if plan.failures > config["ATC_MAX_ATTEMPTS"]:
         # Earlier runs claimed it and never came back (their process stopped).
         error = plan.last_error or "the ATC calls did not finish (the worker stopped)"
-        return _give_up(plan_id, claimer, now, action, error, plan.atc_reference, note_errors)
+        return _give_up(plan_id, claimer, now, action, error, plan.atc_reference, checkpoint,
+                        note_errors)
     if action == POLL and plan.submitted_at is not None and (
             now - plan.submitted_at).total_seconds() > config["ATC_DECISION_TIMEOUT_S"]:
         return _give_up(plan_id, claimer, now, action, f"ATC gave no decision within "
-                        f"{config['ATC_DECISION_TIMEOUT_S']:g} s", plan.atc_reference)
+                        f"{config['ATC_DECISION_TIMEOUT_S']:g} s", plan.atc_reference,
+                        checkpoint)
     submission = submission_of(plan) if action == SUBMIT else None
     reference, failures = plan.atc_reference, plan.failures
-    db.session.commit()  # no transaction (nor MySQL snapshot) stays open while ATC answers
+    checkpoint()  # no transaction (nor MySQL snapshot) stays open while ATC answers
     try:
-        if action == SUBMIT:
-            answer = client.submit(submission)
-        elif action == POLL:
-            answer = client.poll(reference)
-        else:
-            client.cancel(reference)
-            return _record(plan_id, claimer, now, "released", next_attempt_at=None, failures=0)
+        with runs.keep_claims_alive(FlightPlan, claimer, config["ATC_CLAIM_TIMEOUT_S"],
+                                    FlightPlan.id == plan_id):
+            answer = _call(client, action, submission, reference)
+        if action == RELEASE:
+            return _record(plan_id, claimer, now, "released", checkpoint, next_attempt_at=None,
+                           failures=0)
     except AtcRejected as error:
         if action == RELEASE:
             error = f"ATC refused to release the plan: {error}"
             log.warning("ATC call refused", extra={"fields": {
                 "flight_plan_id": plan_id, "action": action, "error": error}})
             notes = {"last_error": error} if note_errors else {}
-            return _record(plan_id, claimer, now, "release_failed", next_attempt_at=None,
-                           failures=0, **notes)
-        return _give_up(plan_id, claimer, now, action, str(error), reference, note_errors)
+            return _record(plan_id, claimer, now, "release_failed", checkpoint,
+                           next_attempt_at=None, failures=0, **notes)
+        return _give_up(plan_id, claimer, now, action, str(error), reference, checkpoint,
+                        note_errors)
     except AtcError as error:
         log.warning("ATC call failed", extra={"fields": {
             "flight_plan_id": plan_id, "action": action, "error": str(error)}})
         if failures >= config["ATC_MAX_ATTEMPTS"]:
-            return _give_up(plan_id, claimer, now, action, str(error), reference, note_errors)
-        delay = min(config["ATC_RETRY_BASE_S"] * 2 ** (failures - 1), config["ATC_RETRY_MAX_S"])
+            return _give_up(plan_id, claimer, now, action, str(error), reference, checkpoint,
+                            note_errors)
+        delay = runs.backoff_s(failures, config["ATC_RETRY_BASE_S"], config["ATC_RETRY_MAX_S"])
         notes = {"last_error": str(error)} if note_errors else {}
-        return _record(plan_id, claimer, now, "retry",
+        return _record(plan_id, claimer, now, "retry", checkpoint,
                        next_attempt_at=now + timedelta(seconds=delay), **notes)
-    return _record_answer(plan_id, claimer, answer, now)
+    return _record_answer(plan_id, claimer, answer, now, checkpoint)
 
 
-def _record_answer(plan_id, claimer, answer, now):
+def _call(client, action, submission, reference):
+    """The ATC call an action needs: its decision (None for a release)."""
+    if action == SUBMIT:
+        return client.submit(submission)
+    if action == POLL:
+        return client.poll(reference)
+    client.cancel(reference)
+    return None
+
+
+def _record_answer(plan_id, claimer, answer, now, checkpoint):
     config = current_app.config
     if answer.status == PENDING:
         wait = answer.retry_after_s
@@ -231,15 +199,15 @@ def _record_answer(plan_id, claimer, answer, now):
             "next_attempt_at": now if holds else None})
         return "superseded"
 
-    return commit_with_retry(record, current_app.config["DISPATCH_DEADLOCK_RETRIES"])
+    return checkpoint(record)
 
 
-def _give_up(plan_id, claimer, now, action, error, reference, note_errors=True):
+def _give_up(plan_id, claimer, now, action, error, reference, checkpoint, note_errors=True):
     """Stop trying: a plan awaiting ATC fails; a release is abandoned. Return the outcome."""
     if action == RELEASE:
         notes = {"last_error": f"ATC was not told to release the plan: {error}"}
-        return _record(plan_id, claimer, now, "release_failed", next_attempt_at=None,
-                       failures=0, **(notes if note_errors else {}))
+        return _record(plan_id, claimer, now, "release_failed", checkpoint,
+                       next_attempt_at=None, failures=0, **(notes if note_errors else {}))
 
     def record():
         failed = _update_mine(plan_id, claimer, now, SUBMITTED, {
@@ -251,15 +219,14 @@ def _give_up(plan_id, claimer, now, action, error, reference, note_errors=True):
             _update_mine(plan_id, claimer, now, None, {"failures": 0})
         return FAILED if failed else "superseded"
 
-    return commit_with_retry(record, current_app.config["DISPATCH_DEADLOCK_RETRIES"])
+    return checkpoint(record)
 
 
-def _record(plan_id, claimer, now, outcome, **changes):
-    """Write ``changes`` if the claim is still ours; commit; return ``outcome``."""
+def _record(plan_id, claimer, now, outcome, checkpoint, **changes):
+    """Write ``changes`` if the claim is still ours; checkpoint; return ``outcome``."""
     if "last_error" in changes and changes["last_error"]:
         changes["last_error"] = changes["last_error"][:1000]
-    kept = _update_mine(plan_id, claimer, now, None, changes)
-    db.session.commit()
+    kept = checkpoint(partial(_update_mine, plan_id, claimer, now, None, changes))
     return outcome if kept else "superseded"
 
 
@@ -269,7 +236,7 @@ def _update_mine(plan_id, claimer, now, state, changes):
     if state is not None:
         stmt = stmt.where(FlightPlan.state == state)
     return db.session.execute(
-        stmt.values(claimed_by=None, claimed_until=None, updated_at=now, **changes)
+        stmt.values(**runs.UNCLAIMED, updated_at=now, **changes)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
 

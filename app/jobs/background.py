@@ -1,9 +1,11 @@
 """Long work (captures, comparisons) in a bounded in-process pool, followed through its row.
 
-The request that starts the work answers 202 at once; the work runs in a thread
-of this process with its own app context and commits its progress to its row,
-so any process can show it. ``?wait=true`` waits on the future when the work
-runs here, and otherwise watches the row until it leaves ``running``.
+The request that starts the work answers 202 at once; the work (a job, which commits
+its progress to its row, so any process can show it) runs in a thread of this process
+with its own app context. While queued or running here, the row counts as this
+process's (``runs.note_working``): no staleness sweep here fails it. ``?wait=true``
+waits on the future when the work runs here, and otherwise watches the row until it
+leaves ``running``.
 """
 
 import logging
@@ -15,6 +17,7 @@ from concurrent.futures import wait as wait_futures
 from flask import current_app
 
 from app.extensions import db
+from app.services import runs
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +25,17 @@ _pools_lock = threading.Lock()
 
 
 class BackgroundRuns:
-    """A bounded pool running one kind of work, ``work(row_id, **options)``, by row id."""
+    """A bounded pool running one kind of work, ``work(row_id, **options)``, on ``model`` rows."""
 
-    def __init__(self, app, name, workers, work):
-        self.app, self.name, self.work = app, name, work
+    def __init__(self, app, name, workers, work, model):
+        self.app, self.name, self.work, self.model = app, name, work, model
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
         self.futures = {}
         self._lock = threading.Lock()
 
     def submit(self, row_id, **options):
         """Queue the work on ``row_id``; return its future."""
+        runs.note_working(self.app, self.model, row_id)
         future = self.pool.submit(self._run, row_id, options)
         with self._lock:
             self.futures[row_id] = future
@@ -41,6 +45,7 @@ class BackgroundRuns:
     def _forget(self, row_id):
         with self._lock:
             self.futures.pop(row_id, None)
+        runs.note_working(self.app, self.model, row_id, working=False)
 
     def _run(self, row_id, options):
         with self.app.app_context():
@@ -51,11 +56,6 @@ class BackgroundRuns:
                 raise
             finally:
                 db.session.remove()
-
-    def active_run_ids(self):
-        """Ids of the rows whose work is queued or running in this process."""
-        with self._lock:
-            return set(self.futures)
 
     def future(self, row_id):
         """The future of work queued or running here, or None."""
@@ -69,16 +69,16 @@ class BackgroundRuns:
         wait_futures(pending, timeout=timeout)
 
 
-def runs_for(name, workers_setting, work):
+def runs_for(name, workers_setting, work, model):
     """The current app's pool for ``name``, created on first use."""
     app = current_app._get_current_object()
     key = f"background_{name}"
     with _pools_lock:
-        runs = app.extensions.get(key)
-        if runs is None:
-            runs = BackgroundRuns(app, name, app.config[workers_setting], work)
-            app.extensions[key] = runs
-        return runs
+        pool = app.extensions.get(key)
+        if pool is None:
+            pool = BackgroundRuns(app, name, app.config[workers_setting], work, model)
+            app.extensions[key] = pool
+        return pool
 
 
 def wait_until_ended(row, future, timeout_s, running="running"):

@@ -27,7 +27,7 @@ import numpy as np
 
 from app.services.change_detection.georef import tile_bounds
 from app.services.change_detection.radiometry import to_lab
-from app.services.imagery import synthetic
+from app.services.imagery import noise, synthetic
 
 ZOOM = 18
 MAX_SHIFT_PX, MAX_ROTATION_DEG = 5.0, 1.5
@@ -107,13 +107,13 @@ def window_bounds(z, px0, py0, width, height):
 def urban_share(z, px0, py0, size, seed):
     """Share of a window that the terrain draws as town."""
     xs, ys = synthetic._world_axes(z, px0, py0, size, size)
-    return float((synthetic.fbm(xs[::8], ys[::8], 2400, seed + 1, octaves=3) > 0.54).mean())
+    return float((noise.fbm(xs[::8], ys[::8], 2400, seed + 1, octaves=3) > 0.54).mean())
 
 
 def find_window(index, want_town, size, seed):
     """A window (px0, py0) that is mostly town (or has no town), deterministic in ``index``."""
     for attempt in range(400):
-        h = synthetic.hash_unit(seed + 911, index, attempt, np.arange(2))
+        h = noise.hash_unit(seed + 911, index, attempt, np.arange(2))
         px0 = int(_HOME[0] + (h[0] - 0.5) * 60000)
         py0 = int(_HOME[1] + (h[1] - 0.5) * 60000)
         share = urban_share(ZOOM, px0, py0, size, seed)
@@ -167,7 +167,7 @@ def _insert_changes(land, rng, count, size, margin):
 def _cloud(image, z, px0, py0, opacity, seed):
     height, width = image.shape[:2]
     xs, ys = synthetic._world_axes(z, px0, py0, width, height)
-    field = synthetic.fbm(xs, ys, CLOUD_CELL, seed + 77, octaves=2)
+    field = noise.fbm(xs, ys, CLOUD_CELL, seed + 77, octaves=2)
     alpha = (np.clip((field - 0.25) / 0.5, 0, 1) * opacity)[..., None].astype(np.float32)
     return image * (1 - alpha) + np.float32([236, 236, 240]) * alpha
 

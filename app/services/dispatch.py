@@ -23,7 +23,7 @@ from app.models import Drone, Incident, IncidentEvent
 from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED
 from app.models.incident import DISPATCHED, OPEN_STATUSES, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
-from app.services import flight_plans, notifications
+from app.services import flight_plans, notifications, response_flights
 from app.services.dispatch_ranking import FEASIBLE, DroneFleet, explain_drone, rank_drones
 from app.services.geo import bounding_box
 from app.services.ground_dispatch import (  # noqa: F401 - part of the dispatch API
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 OUTCOME_DISPATCHED, OUTCOME_QUEUED = "dispatched", "queued"
 DECISION_KINDS = (OUTCOME_DISPATCHED, "redispatched")
 # A drone is assigned and its response flight plan filed; it may fly once ATC approves.
-OUTCOME_AWAITING_ATC = flight_plans.AWAITING_ATC
+OUTCOME_AWAITING_ATC = response_flights.AWAITING_ATC
 
 class seconds_since(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
     """Seconds from a datetime column to a given time, computed by the database."""

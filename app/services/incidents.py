@@ -36,7 +36,7 @@ from app.models.incident import (
     RESOLVED,
 )
 from app.models.types import utcnow
-from app.services import flight_plans
+from app.services import flight_plans, response_flights
 from app.services.dispatch import (
     dispatch_incident,
     dispatch_queued_incidents,
@@ -137,11 +137,11 @@ def _launch_response_plan(incident, now):
     """A drone flies only on an approved plan: refuse en route otherwise, else activate it."""
     if incident.drone_id is None:
         return
-    plan = flight_plans.response_plan(incident)
+    plan = response_flights.response_plan(incident)
     if plan is not None and plan.state == ACTIVE:
         return
     if plan is None or plan.state != APPROVED:
-        state = "not filed" if plan is None else flight_plans.ATC_STATUS[plan.state]
+        state = "not filed" if plan is None else response_flights.ATC_STATUS[plan.state]
         raise Conflict(
             f"Drone {incident.drone_id} may not launch: its flight plan is {state}. It can go "
             "en route once ATC approves the plan.", errors={"status": [f"Flight plan {state}."]})
@@ -228,7 +228,7 @@ def follow_response_plan(plan, rules, now):
         return None
     if plan.state == DENIED and incident.status == DISPATCHED:
         decision = dispatch_incident(
-            incident, rules, now, exclude_drone_ids=flight_plans.denied_drone_ids(incident.id),
+            incident, rules, now, exclude_drone_ids=response_flights.denied_drone_ids(incident.id),
             event_kind="redispatched", record_queued=False)
         if decision is None:
             return None  # a request changed the incident meanwhile; its change stands
@@ -238,7 +238,7 @@ def follow_response_plan(plan, rules, now):
             return decision
     record_event(incident.id, "needs_operator", {
         "flight_plan_id": plan.id, "drone_id": plan.drone_id,
-        "reason": flight_plans.attention(incident)}, now=now)
+        "reason": response_flights.attention(incident)}, now=now)
     return None
 
 

@@ -14,7 +14,7 @@ from app.models.incident import (
     MAX_SEVERITY,
     MIN_SEVERITY,
 )
-from app.services import flight_plans
+from app.services import response_flights
 from app.services.dispatch_ranking import (
     BUSY,
     IMPLAUSIBLE,
@@ -74,18 +74,18 @@ class IncidentSchema(ma.Schema):
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
     flight_plan_id = ma.fields.Function(
-        lambda incident: getattr(flight_plans.response_plan(incident), "id", None),
+        lambda incident: getattr(response_flights.response_plan(incident), "id", None),
         dump_only=True, metadata={"type": "integer", "nullable": True,
                                   "description": "The drone's response flight plan"})
-    atc_status = ma.fields.Function(flight_plans.atc_status, dump_only=True, metadata={
+    atc_status = ma.fields.Function(response_flights.atc_status, dump_only=True, metadata={
         "type": "string", "nullable": True,
-        "enum": sorted(set(flight_plans.ATC_STATUS.values())),
+        "enum": sorted(set(response_flights.ATC_STATUS.values())),
         "description": "ATC on the drone's flight: the drone may fly once approved"})
-    needs_operator = ma.fields.Function(flight_plans.needs_operator, dump_only=True, metadata={
+    needs_operator = ma.fields.Function(response_flights.needs_operator, dump_only=True, metadata={
         "type": "boolean",
         "description": "The dispatch queue could not dispatch it, or ATC denied the drone's "
                        "flight (and no other drone could go) or could not be reached"})
-    attention = ma.fields.Function(flight_plans.attention, dump_only=True, metadata={
+    attention = ma.fields.Function(response_flights.attention, dump_only=True, metadata={
         "type": "string", "nullable": True, "description": "Why an operator is needed"})
 
 

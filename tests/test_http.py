@@ -1,60 +1,63 @@
-"""The one retrying HTTP session every client uses, against a local server that misbehaves."""
+"""The one retrying HTTP client every client builds on, against a local server that misbehaves."""
 
 import pytest
-import requests
 from werkzeug import Response
 
 from app.services.http import (
     CAP,
     BodyCutShort,
-    GaveUp,
-    RetryPolicy,
-    read_with_retries,
+    HttpFailure,
+    RetryingClient,
     retry_after_seconds,
-    retrying_session,
-    timed_out,
-    why_given_up,
 )
 
 PATH = "/thing"
 
 
-def session(sleeps, retries=2, backoff_s=0.1, cap_s=30.0, **options):
-    return retrying_session(RetryPolicy.of(retries, backoff_s, cap_s, sleep=sleeps, **options))
+def client(sleeps, retries=2, backoff_s=0.1, cap_s=30.0, **options):
+    return RetryingClient(retries=retries, backoff_s=backoff_s, max_retry_after_s=cap_s,
+                          timeout=(1.0, 2.0), sleep=sleeps, **options)
+
+
+def whole_body(response):
+    return b"".join(response.iter_content(4))
 
 
 def test_5xx_is_retried_on_a_doubling_schedule_then_the_last_answer_comes_back(
         httpserver, sleeps):
     httpserver.expect_request(PATH).respond_with_data("busy", status=503)
-    answer = session(sleeps).get(httpserver.url_for(PATH), timeout=2)
+    http = client(sleeps)
+    answer = http.session.get(httpserver.url_for(PATH), timeout=2)
     assert answer.status_code == 503 and len(httpserver.log) == 3
     assert sleeps == [0.1, 0.2]
-    assert why_given_up(answer) == "gave up after 3 attempts"
+    assert http.given_up(answer) == "gave up after 3 attempts"
 
 
 def test_retry_after_is_waited_for_instead_of_the_backoff(httpserver, sleeps):
     httpserver.expect_ordered_request(PATH).respond_with_response(
         Response("later", status=429, headers={"Retry-After": "7"}))
     httpserver.expect_ordered_request(PATH).respond_with_data("done")
-    assert session(sleeps).get(httpserver.url_for(PATH), timeout=2).text == "done"
+    assert client(sleeps).fetch("GET", httpserver.url_for(PATH), whole_body, "a thing") == \
+        b"done"
     assert sleeps == [7.0]
 
 
 def test_a_wait_beyond_the_cap_is_not_waited_for_unless_the_policy_caps_it(httpserver, sleeps):
     httpserver.expect_request(PATH).respond_with_response(
         Response("tomorrow", status=503, headers={"Retry-After": "86400"}))
-    answer = session(sleeps).get(httpserver.url_for(PATH), timeout=2)
+    http = client(sleeps)
+    answer = http.session.get(httpserver.url_for(PATH), timeout=2)
     assert answer.status_code == 503 and len(httpserver.log) == 1 and sleeps == []
-    assert "asked to wait 86400 s, longer than the 30 s we wait" in why_given_up(answer)
+    assert "asked to wait 86400 s, longer than the 30 s we wait" in http.given_up(answer)
 
-    capped = session(sleeps, beyond_cap=CAP).get(httpserver.url_for(PATH), timeout=2)
+    capped = client(sleeps, beyond_cap=CAP).session.get(httpserver.url_for(PATH), timeout=2)
     assert capped.status_code == 503 and sleeps == [30.0, 30.0]
 
 
 def test_every_retry_is_paced_like_a_first_request(httpserver, sleeps):
     paced = []
     httpserver.expect_request(PATH).respond_with_data("busy", status=502)
-    session(sleeps, pace=lambda: paced.append(1)).get(httpserver.url_for(PATH), timeout=2)
+    client(sleeps, pace=lambda: paced.append(1)).session.get(httpserver.url_for(PATH), timeout=2)
     assert len(paced) == 2 == len(httpserver.log) - 1
 
 
@@ -62,13 +65,10 @@ def test_a_body_cut_short_is_asked_for_again_within_the_same_count(httpserver, s
     cut = Response(b"half", content_type="text/plain")
     cut.headers["Content-Length"] = "8"
     httpserver.expect_request(PATH).respond_with_response(cut)
-
-    def read(response):
-        return b"".join(response.iter_content(4))
-
-    with pytest.raises(GaveUp, match="gave up after 3 attempts") as failure:
-        read_with_retries(session(sleeps), "GET", httpserver.url_for(PATH), read, timeout=2)
-    assert failure.value.attempts == 3 == len(httpserver.log) and sleeps == [0.1, 0.2]
+    with pytest.raises(HttpFailure, match="the answer to a thing broke off: "
+                                          "ChunkedEncodingError \\(gave up after 3 attempts\\)"):
+        client(sleeps).fetch("GET", httpserver.url_for(PATH), whole_body, "a thing")
+    assert len(httpserver.log) == 3 and sleeps == [0.1, 0.2]
 
 
 def test_a_reader_may_say_the_body_is_short_itself(httpserver, sleeps):
@@ -80,14 +80,17 @@ def test_a_reader_may_say_the_body_is_short_itself(httpserver, sleeps):
             raise BodyCutShort("short")
         return response.content
 
-    got = read_with_retries(session(sleeps), "GET", httpserver.url_for(PATH), read, timeout=2)
-    assert got == b"12345678" and sleeps == [0.1]
+    assert client(sleeps).fetch("GET", httpserver.url_for(PATH), read, "a thing") == b"12345678"
+    assert sleeps == [0.1]
 
 
 def test_a_refused_connection_is_retried_and_is_not_a_timeout(sleeps):
-    with pytest.raises(requests.ConnectionError) as refused:
-        session(sleeps, retries=1, backoff_s=0).get("http://127.0.0.1:9/", timeout=1)
-    assert not timed_out(refused.value) and sleeps == [0.0]
+    with pytest.raises(HttpFailure) as refused:
+        client(sleeps, retries=1, backoff_s=0).fetch("GET", "http://127.0.0.1:9/", whole_body,
+                                                     "the discard port")
+    assert str(refused.value) == ("the discard port could not be reached: ConnectionError "
+                                  "(gave up after 2 attempts)")
+    assert not refused.value.timed_out and sleeps == [0.0]
 
 
 def test_retry_after_accepts_seconds_and_http_dates_and_ignores_junk():

@@ -7,7 +7,8 @@ retry, doubled at each one after, or what a ``Retry-After`` header asks (seconds
 HTTP date) up to ``max_retry_after_s``. A server asking for longer is waited for the cap
 (``beyond_cap=CAP``), or not retried at all (``GIVE_UP``: the caller gets that answer and
 its own schedule tries again later). What urllib3 cannot see, a body that breaks off
-while it is read, ``read_with_retries`` asks for again on the same schedule.
+while it is read, ``RetryingClient.fetch`` asks for again on the same schedule, and
+it words a failure once the retries are spent (``HttpFailure``).
 """
 
 import logging
@@ -129,28 +130,74 @@ def retrying_session(policy, *, pool_size=10, headers=None, max_redirects=3):
     return session
 
 
-def why_given_up(response):
-    """Why a retryable answer came back anyway: its wait beyond the cap, or the retries spent."""
-    policy = response.raw.retries
-    if policy.asks_too_long(response):
-        return (f"the server asked to wait {policy.asked_wait(response):.0f} s, longer than "
-                f"the {policy.retry_after_max:.0f} s we wait")
-    return f"gave up after {1 + len(policy.history)} attempts"
+class HttpFailure(Exception):  # noqa: N818 - what the caller is told
+    """A request that failed once the retries were spent, in words naming it.
+
+    ``timed_out``: for want of an answer in time (the request may have been acted on).
+    """
+
+    def __init__(self, message, timed_out=False):
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
-def retryable(response):
-    """True if the answer's status is one the session retries (so it has, as far as it would)."""
-    return response.status_code in RETRY_STATUSES
+class RetryingClient:
+    """A retrying session (its ``policy``, ``timeout``): what every HTTP client builds on."""
+
+    def __init__(self, *, retries, backoff_s, max_retry_after_s, timeout, beyond_cap=GIVE_UP,
+                 sleep=time.sleep, pace=None, pool_size=10, headers=None):
+        self.policy = RetryPolicy.of(retries, backoff_s, max_retry_after_s,
+                                     beyond_cap=beyond_cap, sleep=sleep, pace=pace)
+        self.timeout = timeout
+        self.session = retrying_session(self.policy, pool_size=pool_size, headers=headers)
+
+    def fetch(self, method, url, read, label, **kwargs):
+        """Send a request and return ``read(response)``; raise ``HttpFailure`` naming ``label``.
+
+        ``read`` streams the body and raises ``BodyCutShort`` if it is short. The session
+        has already retried connections, timeouts and statuses; a body that breaks off
+        is asked for again on the policy's schedule and within its count.
+        """
+        policy = self.policy
+        while True:
+            try:
+                with self.session.request(method, url, stream=True, timeout=self.timeout,
+                                          **kwargs) as response:
+                    return read(response)
+            except (BodyCutShort, *BODY_ERRORS) as error:
+                try:
+                    policy = policy.increment(method, url, error=ProtocolError(str(error)))
+                except MaxRetryError:
+                    what = error if isinstance(error, BodyCutShort) else (
+                        f"the answer to {label} broke off: {type(error).__name__}")
+                    raise HttpFailure(f"{what} (gave up after {len(policy.history) + 1} "
+                                      "attempts)") from None
+                policy.sleep()
+            except requests.RequestException as error:
+                raise self._failure(error, label) from None
+
+    def _failure(self, error, label):
+        spent = ""
+        if error.args and isinstance(error.args[0], MaxRetryError):
+            spent = f" (gave up after {self.policy.total + 1} attempts)"
+        if _timed_out(error):
+            return HttpFailure(f"no answer to {label} within {self.timeout[1]:g} s{spent}",
+                               timed_out=True)
+        return HttpFailure(f"{label} could not be reached: {type(error).__name__}{spent}")
+
+    @staticmethod
+    def given_up(response):
+        """Why an answer the session retries came back anyway (None for any other answer)."""
+        if response.status_code not in RETRY_STATUSES:
+            return None
+        policy = response.raw.retries
+        if policy.asks_too_long(response):
+            return (f"the server asked to wait {policy.asked_wait(response):.0f} s, longer "
+                    f"than the {policy.retry_after_max:.0f} s we wait")
+        return f"gave up after {1 + len(policy.history)} attempts"
 
 
-def retries_spent(error, policy):
-    """`` (gave up after N attempts)`` if ``error`` ended ``policy``'s retries, else ``""``."""
-    if error.args and isinstance(error.args[0], MaxRetryError):
-        return f" (gave up after {policy.total + 1} attempts)"
-    return ""
-
-
-def timed_out(error):
+def _timed_out(error):
     """True if a ``requests`` error is a timeout, also once urllib3's retries wrapped it."""
     if isinstance(error, requests.Timeout):
         return True
@@ -158,31 +205,3 @@ def timed_out(error):
     # urllib3 counts a refused connection as a connect timeout; requests does not
     return (isinstance(reason, ReadTimeoutError | ConnectTimeoutError)
             and not isinstance(reason, NewConnectionError))
-
-
-class GaveUp(Exception):  # noqa: N818 - what the caller is told
-    """The body broke off on every attempt; ``error`` is the last break, ``attempts`` the count."""
-
-    def __init__(self, error, attempts):
-        super().__init__(f"{error} (gave up after {attempts} attempts)")
-        self.error, self.attempts = error, attempts
-
-
-def read_with_retries(session, method, url, read, **kwargs):
-    """Send the request and return ``read(response)``, asking again when the body breaks off.
-
-    ``read`` streams the body and raises ``BodyCutShort`` if it is short. The session's
-    policy has already retried connections, timeouts and statuses; a body that breaks off
-    is asked for again on that policy's schedule and within its count, then ``GaveUp``.
-    """
-    policy = session.get_adapter(url).max_retries
-    while True:
-        try:
-            with session.request(method, url, stream=True, **kwargs) as response:
-                return read(response)
-        except (BodyCutShort, *BODY_ERRORS) as error:
-            try:
-                policy = policy.increment(method, url, error=ProtocolError(str(error)))
-            except MaxRetryError:
-                raise GaveUp(error, len(policy.history) + 1) from error
-            policy.sleep()

@@ -25,16 +25,7 @@ from app.services.atc.base import (
     AtcTimeout,
     AtcUnavailable,
 )
-from app.services.http import (
-    GaveUp,
-    RetryPolicy,
-    read_with_retries,
-    retries_spent,
-    retryable,
-    retrying_session,
-    timed_out,
-    why_given_up,
-)
+from app.services.http import HttpFailure, RetryingClient
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +44,13 @@ class HttpAtc(AtcClient):
         if not base_url:
             raise ValueError("the HTTP ATC client needs a base URL (ATC_BASE_URL)")
         self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout_s, read_timeout_s)
-        self.policy = RetryPolicy.of(retries, backoff_s, MAX_RETRY_AFTER_S, sleep=sleep)
         headers = {"Accept": "application/json", "User-Agent": "cps-atc/1"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.session = retrying_session(self.policy, headers=headers)
+        self.http = RetryingClient(retries=retries, backoff_s=backoff_s,
+                                   max_retry_after_s=MAX_RETRY_AFTER_S,
+                                   timeout=(connect_timeout_s, read_timeout_s), sleep=sleep,
+                                   headers=headers)
 
     def submit(self, submission):
         """POST the plan; return ATC's decision (approved, denied or pending)."""
@@ -81,27 +73,19 @@ class HttpAtc(AtcClient):
     def _call(self, method, path, missing_ok=False, **kwargs):
         label = f"{method} {path}"
         try:
-            return read_with_retries(self.session, method, self.base_url + path,
-                                     lambda response: self._answer(response, label, missing_ok),
-                                     timeout=self.timeout, **kwargs)
-        except GaveUp as failure:
-            raise AtcUnavailable(f"ATC's answer to {label} broke off: "
-                                 f"{type(failure.error).__name__} (gave up after "
-                                 f"{failure.attempts} attempts)") from None
-        except requests.RequestException as error:
-            spent = retries_spent(error, self.policy)
-            if timed_out(error):
-                raise AtcTimeout(f"ATC did not answer {label} within "
-                                 f"{self.timeout[1]:g} s{spent}") from error
-            raise AtcUnavailable(f"ATC could not be reached for {label}: "
-                                 f"{type(error).__name__}{spent}") from error
+            return self.http.fetch(method, self.base_url + path,
+                                   lambda response: self._answer(response, label, missing_ok),
+                                   f"ATC ({label})", **kwargs)
+        except HttpFailure as failure:
+            raise (AtcTimeout if failure.timed_out else AtcUnavailable)(str(failure)) from None
 
     def _answer(self, response, label, missing_ok):
         """What an answer means, once the session has retried what was worth retrying."""
         status = response.status_code
-        if retryable(response):
+        given_up = self.http.given_up(response)
+        if given_up:
             raise AtcUnavailable(f"ATC answered {status} to {label}: {_snippet(response)} "
-                                 f"({why_given_up(response)})")
+                                 f"({given_up})")
         if missing_ok and status in (404, 410):
             return None
         if 400 <= status < 500:

@@ -12,16 +12,7 @@ import time
 
 import requests
 
-from app.services.http import (
-    BodyCutShort,
-    GaveUp,
-    RetryPolicy,
-    read_with_retries,
-    retries_spent,
-    retryable,
-    retrying_session,
-    why_given_up,
-)
+from app.services.http import BodyCutShort, HttpFailure, RetryingClient
 from app.services.imagery.base import ImageryError, NoImagery, RateLimiter
 
 NO_IMAGERY_STATUSES = frozenset({204, 404})
@@ -34,12 +25,12 @@ class TileHttpClient:
     def __init__(self, *, connect_timeout_s=5.0, read_timeout_s=20.0, retries=3,
                  backoff_s=0.5, max_retry_after_s=60.0, max_bytes=4 * 1024 * 1024,
                  headers=None, rate_per_s=None, pool_size=8, sleep=time.sleep):
-        self.timeout = (connect_timeout_s, read_timeout_s)
         self.max_bytes = max_bytes
         self.rate_limiter = RateLimiter(rate_per_s)
-        self.policy = RetryPolicy.of(retries, backoff_s, max_retry_after_s, sleep=sleep,
-                                     pace=self.rate_limiter.acquire)
-        self.session = retrying_session(self.policy, pool_size=pool_size, headers=headers)
+        self.http = RetryingClient(
+            retries=retries, backoff_s=backoff_s, max_retry_after_s=max_retry_after_s,
+            timeout=(connect_timeout_s, read_timeout_s), sleep=sleep,
+            pace=self.rate_limiter.acquire, pool_size=pool_size, headers=headers)
 
     def get_image(self, url, label=None):
         """Return the image bytes at ``url``; raise ``NoImagery`` or ``ImageryError``.
@@ -49,22 +40,18 @@ class TileHttpClient:
         label = label or url
         self.rate_limiter.acquire()
         try:
-            return read_with_retries(self.session, "GET", url,
-                                     lambda response: self._read(response, label),
-                                     timeout=self.timeout)
-        except GaveUp as failure:
-            raise ImageryError(f"{_what_broke(failure.error, label)} (gave up after "
-                               f"{failure.attempts} attempts)") from None
-        except requests.RequestException as error:
-            raise ImageryError(f"{type(error).__name__} fetching {label}"
-                               f"{retries_spent(error, self.policy)}") from None
+            return self.http.fetch("GET", url, lambda response: self._read(response, label),
+                                   label)
+        except HttpFailure as failure:
+            raise ImageryError(str(failure)) from None
 
     def _read(self, response, label):
         status = response.status_code
         if status in NO_IMAGERY_STATUSES:
             raise NoImagery(f"HTTP {status} for {label}")
-        if retryable(response):
-            raise ImageryError(f"HTTP {status} for {label}; {why_given_up(response)}")
+        given_up = self.http.given_up(response)
+        if given_up:
+            raise ImageryError(f"HTTP {status} for {label}; {given_up}")
         if status != 200:
             raise ImageryError(f"HTTP {status} for {label}: {_snippet(response)}")
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -83,11 +70,6 @@ class TileHttpClient:
         if declared and declared.isdigit() and not encoded and len(body) != int(declared):
             raise BodyCutShort(f"{label} was cut short ({len(body)} of {declared} bytes)")
         return bytes(body)
-
-
-def _what_broke(error, label):
-    return str(error) if isinstance(error, BodyCutShort) else (
-        f"{type(error).__name__} fetching {label}")
 
 
 def _snippet(response, limit=160):

@@ -19,15 +19,6 @@ from tests.tile_server import image_response, tile_png
 Z, X, Y = SOWETO_TILE
 
 
-@pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        land_watch.capture_executor().wait_all(timeout=30)
-
-
 class TileServer:
     """Serves distinct tiles, counts requests per tile, and can hold one tile's answer."""
 

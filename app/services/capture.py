@@ -91,22 +91,21 @@ def _finish(run, state, error=None):
     run.finished_at = run.heartbeat_at = utcnow()
 
 
+def _fail(run, reason):
+    _finish(run, FAILED, reason)
+
+
 def fail_stale_runs(area_id=None):
     """Mark failed the runs left ``running`` with no heartbeat for ``CAPTURE_STALE_AFTER_S``.
 
     Runs this process is still working on are left alone. Returns how many were marked;
     the caller commits.
     """
-    stale_after = current_app.config["CAPTURE_STALE_AFTER_S"]
-    stale = runs.stale_rows(CaptureRun, RUNNING, stale_after, area_config_id=area_id)
+    stale = runs.fail_stale(CaptureRun, RUNNING, current_app.config["CAPTURE_STALE_AFTER_S"],
+                            _fail, area_config_id=area_id)
     for run in stale:
-        log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
-                    run.heartbeat_at)
-        _finish(run, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the process "
-                             "running it stopped)")
         # Leftover files that cannot be removed are logged and left; the other runs go on.
         isolated("capture run", run.id, partial(discard_unrecorded_files, run))
-    db.session.flush()
     return len(stale)
 
 

@@ -11,8 +11,8 @@ being sent and flight plans with ATC.
   connection of its own, whatever the work is doing meanwhile: ``keep_row_alive``
   renews a run's ``heartbeat_at``, ``keep_claims_alive`` pushes ``claimed_until`` on.
 - **Stale.** When the process dies the renewals stop: ``stale_rows`` finds runs whose
-  heartbeat fell behind, ``claim_expired`` claims that ran out (``claim_free``: rows
-  nobody holds).
+  heartbeat fell behind (``fail_stale`` fails them), ``claim_expired`` claims that ran
+  out (``claim_free``: rows nobody holds).
 - **Backoff.** Work that failed is due again after ``backoff_s``: a base doubled at each
   failure in a row, capped.
 """
@@ -139,6 +139,22 @@ def stale_rows(model, state, stale_after_s, **filters):
             stmt = stmt.where(getattr(model, name) == value)
     here = working_here(model)
     return [row for row in db.session.scalars(stmt.order_by(model.id)) if row.id not in here]
+
+
+def fail_stale(model, state, stale_after_s, fail, **filters):
+    """Call ``fail(row, reason)`` on each stale row (see ``stale_rows``); return those rows.
+
+    The caller commits.
+    """
+    stale = stale_rows(model, state, stale_after_s, **filters)
+    reason = (f"abandoned: no heartbeat for over {stale_after_s} s (the process running it "
+              "stopped)")
+    for row in stale:
+        log.warning("%s %s marked failed: no heartbeat since %s", model.__tablename__, row.id,
+                    row.heartbeat_at)
+        fail(row, reason)
+    db.session.flush()
+    return stale
 
 
 # --- claims: claimed_by / claimed_until -----------------------------------------------------

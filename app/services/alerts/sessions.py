@@ -71,6 +71,10 @@ def _finish(session, state, error=None):
     session.running_area_id = None
 
 
+def _fail(session, reason):
+    _finish(session, FAILED, reason)
+
+
 def outcome_state(session):
     """``completed``: every tile compared; ``inconclusive``: none; otherwise ``partial``."""
     if not session.tiles_compared:
@@ -91,15 +95,8 @@ def fail_stale_sessions(area_id=None):
     Sessions this process is still working on are left alone. Returns how many were
     marked; the caller commits.
     """
-    stale_after = current_app.config["COMPARE_STALE_AFTER_S"]
-    stale = runs.stale_rows(AlertSession, RUNNING, stale_after, area_config_id=area_id)
-    for session in stale:
-        log.warning("alert session %s marked failed: no heartbeat since %s", session.id,
-                    session.heartbeat_at)
-        _finish(session, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the "
-                                 "process running it stopped)")
-    db.session.flush()
-    return len(stale)
+    return len(runs.fail_stale(AlertSession, RUNNING, current_app.config["COMPARE_STALE_AFTER_S"],
+                               _fail, area_config_id=area_id))
 
 
 def run_comparison(session_id, alert=None, *, checkpoint):

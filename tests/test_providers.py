@@ -102,7 +102,7 @@ def test_the_xyz_provider_is_built_from_configuration():
                                             XYZ_HEADERS={"User-Agent": "cps"}))
     assert isinstance(provider, XyzProvider)
     assert provider.tile_url(1, 2, 3) == "https://t.example/1/3/2"
-    assert provider.client.session.headers["User-Agent"] == "cps"
+    assert provider.client.http.session.headers["User-Agent"] == "cps"
     with pytest.raises(ValueError):
         build_provider("xyz", config(XYZ_TILE_URL="file:///etc/{z}/{x}/{y}"))
 

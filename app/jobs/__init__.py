@@ -12,14 +12,10 @@ The scheduler (``app/scheduler/registry.py``), the background pools (``backgroun
 and the CLI call these functions; services stay free of transaction control.
 """
 
-import logging
-
 from flask import current_app
 
 from app.extensions import db
 from app.services.transactions import commit_with_retry
-
-log = logging.getLogger(__name__)
 
 
 def checkpoint(work=None):

@@ -1,4 +1,4 @@
-"""The ATC job: submit filed plans, poll pending decisions, release ended plans.
+"""The steps of the ATC job: submit filed plans, poll pending decisions, release ended plans.
 
 Requests never wait for ATC: they only make a plan due (``next_attempt_at``).
 The job (``app.jobs.atc.process_submissions``) claims one due plan at a time

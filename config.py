@@ -612,7 +612,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
-    """A real deployment: refuses to start with development secrets."""
+    """A real deployment: refuses development secrets and has no demo."""
 
     ENV_NAME = "production"
     SEED_ADMIN_PASSWORD = env_value("SEED_ADMIN_PASSWORD")
@@ -620,7 +620,7 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls):
-        """Refuse to start with a missing, published, short or low-entropy JWT secret."""
+        """Refuse a missing, published, short or weak JWT secret, and the demo's providers."""
         super().check()
         secret = cls.JWT_SECRET_KEY
         how = ("Set JWT_SECRET_KEY to a random value of at least 32 characters, e.g. "
@@ -632,6 +632,11 @@ class ProductionConfig(Config):
         if secret_strength_bits(secret) < MIN_SECRET_BITS:
             raise RuntimeError("JWT_SECRET_KEY has too little entropy (repeated or too few "
                                "different characters). " + how)
+        for name, value in (("ATC_PROVIDER", cls.ATC_PROVIDER),
+                            ("IMAGERY_DEFAULT_PROVIDER", cls.IMAGERY_DEFAULT_PROVIDER)):
+            if value in DEMO_PROVIDERS:
+                raise RuntimeError(f"{name}={value!r} is the demo's, and production has no demo: "
+                                   "choose a real one (see docs/configuration.md)")
 
 
 class TestingConfig(Config):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.demo.atc import DatabaseAirspace, SimulatedAtc
 from app.extensions import db as _db
 from app.jobs.atc import process_submissions
 from app.models import FlightPlan
@@ -16,10 +17,8 @@ from app.services.atc import (
     AtcRejected,
     AtcTimeout,
     AtcUnavailable,
-    SimulatedAtc,
     Submission,
 )
-from app.services.atc.simulated import DatabaseAirspace
 from app.services.atc.submissions import submission_of
 from tests.conftest import Sleeps
 from tests.factories import SOWETO, make_drone, make_flight_plan, make_no_fly_zone, towards

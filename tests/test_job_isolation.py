@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.demo.atc import DatabaseAirspace, SimulatedAtc
 from app.jobs import land_watch
 from app.jobs.atc import process_submissions
 from app.jobs.notifications import deliver_due_notifications
@@ -27,7 +28,6 @@ from app.models.user import OPERATOR
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services import notifications as notification_service
-from app.services.atc import DatabaseAirspace, SimulatedAtc
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.notifications import notify_users

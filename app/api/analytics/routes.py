@@ -5,7 +5,6 @@ from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
-from app.api.analytics.cli import backtest_command
 from app.api.analytics.schemas import (
     GEOJSON,
     HotspotAnalysisSchema,
@@ -28,8 +27,6 @@ from app.services.hotspots import feature_collection
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
                 description="Hotspot analysis and patrol suggestions")
-# ``flask analytics backtest``: how well the hot spots forecast the next period.
-blp.cli.add_command(backtest_command)
 
 GEOJSON_RESPONSE = {"content": {GEOJSON: {"schema": HotspotFeatureCollectionSchema}}}
 # Unknown query parameters are refused: a misspelt one would silently change the analysis.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.services.imagery.noise import fbm, hash_ints, hash_unit, noise_1d, value_noise
+from app.demo.noise import fbm, hash_ints, hash_unit, noise_1d, value_noise
 
 Z_REF = 18  # world coordinates are pixels at this zoom (about 0.5 m at Soweto)
 TILE_SIZE = 256

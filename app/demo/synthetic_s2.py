@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.services.imagery.noise import fbm, hash_unit, value_noise
+from app.demo.noise import fbm, hash_unit, value_noise
 from app.services.imagery.scenes import (
     BANDS,
     REFLECTANCE_SCALE,

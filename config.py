@@ -428,8 +428,9 @@ class Config:
         ATC_POLL_INTERVAL_S = setting("ATC_POLL_INTERVAL_S", 5.0, "Polling a pending decision.")
         ATC_DECISION_TIMEOUT_S = setting("ATC_DECISION_TIMEOUT_S", 900.0, """How long to wait for a
             decision.""")
-        ATC_CLAIM_TIMEOUT_S = setting("ATC_CLAIM_TIMEOUT_S", 120.0, """A plan claimed by a run that
-            died is taken up after this.""")
+        ATC_CLAIM_TIMEOUT_S = setting("ATC_CLAIM_TIMEOUT_S", 120.0, """A run's claim on the plan
+            it works on, renewed every quarter of it while ATC answers; a plan claimed by a run
+            that died is taken up after this.""")
 
     with group("Hotspots"):
         HOTSPOT_MAX_CELLS = setting("HOTSPOT_MAX_CELLS", 150_000, """Largest hotspot study area, in

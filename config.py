@@ -269,6 +269,15 @@ class Config:
     # Hotspot analysis refuses study areas (cells, empty ones included) larger than this:
     # memory and time grow with it. A city at resolution 9 is a few thousand cells.
     HOTSPOT_MAX_CELLS = _env_int("HOTSPOT_MAX_CELLS", 150_000)
+    # Hot zones (and so patrols) are cut to at most this many metres across: a large cluster
+    # becomes several zones. A single cell wider than this (resolution 8 and coarser) stays
+    # one zone.
+    HOTSPOT_ZONE_DIAMETER_M = _env_float("HOTSPOT_ZONE_DIAMETER_M", 1_000.0)
+    # Where incidents may lie: "min_lon,min_lat,max_lon,max_lat" and/or the path of a GeoJSON
+    # Polygon or MultiPolygon. Reports and imported rows outside are refused; unset, only
+    # (0, 0) is refused.
+    JURISDICTION_BBOX = _env("JURISDICTION_BBOX")
+    JURISDICTION_POLYGON_FILE = _env("JURISDICTION_POLYGON_FILE")
 
     @classmethod
     def check(cls):
@@ -284,6 +293,15 @@ class Config:
             raise RuntimeError("ATC_PROVIDER=http needs ATC_BASE_URL: the ATC service's URL")
         if not cls.FLIGHT_PLAN_MARGIN_M > 0:
             raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
+        if not cls.HOTSPOT_ZONE_DIAMETER_M > 0:
+            raise RuntimeError("HOTSPOT_ZONE_DIAMETER_M must be a positive number of metres")
+        from app.services.jurisdiction import Jurisdiction, JurisdictionError
+
+        try:
+            Jurisdiction.from_config({"JURISDICTION_BBOX": cls.JURISDICTION_BBOX,
+                                      "JURISDICTION_POLYGON_FILE": cls.JURISDICTION_POLYGON_FILE})
+        except JurisdictionError as error:
+            raise RuntimeError(str(error)) from error
 
 
 class DevelopmentConfig(Config):

@@ -18,29 +18,32 @@ from sqlalchemy.sql.expression import UnaryExpression
 from app.extensions import db
 from app.models import Incident
 from app.services.errors import InvalidInput
-from app.services.hotspots import (
-    CellCounts,
-    analyse,
-    bucket_origin,
-    parent_mask_value,
-    rolling_backtest,
+from app.services.hotspots import CellCounts, analyse, bucket_origin, parent_mask_value
+from app.services.hotspots.analysis import (
+    DEFAULT_FORECAST_TOP,
+    DEFAULT_RESOLUTION,
+    DEFAULT_WINDOW_DAYS,
+    SLICE_SECONDS,
 )
-from app.services.hotspots.analysis import DEFAULT_RESOLUTION, DEFAULT_WINDOW_DAYS, SLICE_SECONDS
 from app.services.hotspots.grid import DEFAULT_MAX_CELLS, MAX_RESOLUTION, SECONDS_PER_DAY
+from app.services.hotspots.zones import DEFAULT_DIAMETER_M
 
 DAY = int(SECONDS_PER_DAY)
+WEEK = 7 * DAY
 # Mann-Kendall compares every pair of slices per cell; two years of weeks is plenty.
 MAX_TREND_SLICES = 104
 
 
-def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
+def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS,
+                     zone_diameter_m=DEFAULT_DIAMETER_M):
     """Analyse the stored incidents with the endpoint's parameters; return the engine's dict.
 
     ``params`` holds the query arguments (all optional): ``since``/``until`` (aware
     datetimes, taken to the whole second; default the last 90 days up to ``now``), ``type``
     (list), ``min_severity``, ``bbox`` (min_lon, min_lat, max_lon, max_lat), ``resolution``,
-    ``k``, ``half_life_days``, ``alpha``, ``trend`` and ``slice``. The result adds the types
-    and a ``note`` to the engine's answer, and the SQL time to its timing.
+    ``k``, ``half_life_days``, ``alpha``, ``trend``, ``slice`` and ``forecast_top``. The
+    result adds the types and a ``note`` to the engine's answer, and the SQL time to its
+    timing.
     """
     since, until = _window(params, now)
     resolution = params.get("resolution")
@@ -54,9 +57,9 @@ def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
         raise InvalidInput(f"the trend takes at most {MAX_TREND_SLICES} slices: shorten the "
                            "window or use slice=month", field="since")
     half_life = params.get("half_life_days")
-    # Decay ages incidents by the day; the trend needs counts per slice; otherwise one bucket.
-    bucket_seconds = DAY if half_life is not None else (
-        int(SLICE_SECONDS[slice_name]) if trend else None)
+    # The forecast needs weeks ending at until (so do weekly trend slices); decay ages
+    # incidents by the day, and days also cut into 30-day slices.
+    bucket_seconds = DAY if half_life is not None or (trend and slice_name != "week") else WEEK
 
     started = time.perf_counter()
     counts = cell_counts(resolution, since, until, bucket_seconds=bucket_seconds,
@@ -69,7 +72,8 @@ def hotspot_analysis(params, *, now=None, max_cells=DEFAULT_MAX_CELLS):
                      k=params.get("k", 1), half_life_days=half_life,
                      alpha=params.get("alpha", 0.05), trend=trend, slice=slice_name,
                      bbox=_south_west_north_east(bbox), min_severity=params.get("min_severity"),
-                     max_cells=max_cells)
+                     max_cells=max_cells, zone_diameter_m=zone_diameter_m,
+                     forecast_top=params.get("forecast_top", DEFAULT_FORECAST_TOP))
     result["parameters"]["bbox"] = list(bbox) if bbox else None
     result["parameters"]["types"] = sorted(set(params["type"])) if params.get("type") else None
     result["note"] = _note(result)
@@ -84,22 +88,32 @@ def cell_counts(resolution, since, until, *, bucket_seconds=None, types=None,
     """Count stored incidents reported in [since, until) per cell, time bucket and type.
 
     Times are whole epoch seconds. With ``bucket_seconds`` None the whole window is one
-    bucket and only the (cell, type) query runs; otherwise buckets end exactly at ``until``.
-    ``bbox`` is (min_lon, min_lat, max_lon, max_lat), edges included.
+    bucket; otherwise buckets end exactly at ``until``. Up to week buckets one query groups
+    by cell, type and bucket (one pass over the index); finer buckets would multiply its
+    rows, so day buckets take a second query. ``bbox`` is (min_lon, min_lat, max_lon,
+    max_lat), edges included.
     """
     since, until = int(since), int(until)
     mask, value = parent_mask_value(resolution)
     cell = (Incident.h3_cell.bitwise_and(bindparam("mask", mask, BigInteger))
             .bitwise_or(bindparam("value", value, BigInteger))).label("cell")
     where = _filters(since, until, types, min_severity, bbox)
+    if bucket_seconds is None or bucket_seconds >= WEEK:
+        seconds = until - since if bucket_seconds is None else int(bucket_seconds)
+        origin = int(bucket_origin(since, until, seconds))
+        bucket = ((Incident.reported_epoch - bindparam("origin", origin, BigInteger))
+                  // seconds).label("bucket")
+        rows = _rows(select(cell, Incident.type, bucket, func.count()).where(*where)
+                     .group_by("cell", Incident.type, "bucket"))
+        cells, names, buckets, counts = _columns(rows, 4)
+        (type_cells, type_names), type_counts = _sum_by(counts, cells.astype(np.int64), names)
+        (cells, buckets), counts = _sum_by(counts, cells.astype(np.int64),
+                                           buckets.astype(np.int64))
+        return CellCounts(resolution, cells, buckets, counts, float(origin), float(seconds),
+                          type_cells, type_names, type_counts)
     type_rows = _rows(select(cell, Incident.type, func.count()).where(*where)
                       .group_by("cell", Incident.type))
     type_cells, type_names, type_counts = _columns(type_rows, 3)
-    if bucket_seconds is None:
-        cells, totals = _sum_by_cell(type_cells, type_counts)
-        return CellCounts(resolution, cells, np.zeros(cells.size, dtype=np.int64), totals,
-                          float(since), float(until - since), type_cells, type_names,
-                          type_counts)
     origin = int(bucket_origin(since, until, bucket_seconds))
     bucket = ((Incident.reported_epoch - bindparam("origin", origin, BigInteger))
               // bucket_seconds).label("bucket")
@@ -107,29 +121,6 @@ def cell_counts(resolution, since, until, *, bucket_seconds=None, types=None,
     cells, buckets, counts = _columns(rows, 3)
     return CellCounts(resolution, cells, buckets, counts, float(origin), float(bucket_seconds),
                       type_cells, type_names, type_counts)
-
-
-def backtest_stored_incidents(*, resolution=DEFAULT_RESOLUTION, k=1, half_life_days=21.0,
-                              fit_days=90, recent_days=28, horizon_days=7, folds=8, seed=0,
-                              end=None):
-    """Run the rolling back-test on the stored incidents, counted per cell and day in SQL.
-
-    ``end`` (epoch seconds) defaults to just after the newest incident. Raises
-    ``InvalidInput`` when there is nothing to test.
-    """
-    if end is None:
-        newest = db.session.scalar(select(func.max(Incident.reported_epoch)))
-        if newest is None:
-            raise InvalidInput("there are no incidents to back-test")
-        end = newest + 1
-    end = math.ceil(end)
-    first = end - (folds * horizon_days + fit_days) * DAY
-    counts = cell_counts(resolution, first, end, bucket_seconds=DAY)
-    if counts.total == 0:
-        raise InvalidInput("no incidents fall in the back-test's fitting and forecast windows")
-    return rolling_backtest(counts, resolution=resolution, k=k, half_life_days=half_life_days,
-                            fit_days=fit_days, recent_days=recent_days,
-                            horizon_days=horizon_days, folds=folds, seed=seed, end=end)
 
 
 def _window(params, now):
@@ -183,11 +174,21 @@ def _columns(rows, width):
     return tuple(np.array(column) for column in zip(*rows, strict=True))
 
 
-def _sum_by_cell(cells, counts):
-    if cells.size == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    unique, position = np.unique(cells.astype(np.int64), return_inverse=True)
-    return unique, np.bincount(position, weights=counts.astype(float))
+def _sum_by(counts, *keys):
+    """Sum ``counts`` per distinct combination of ``keys``; return (key arrays, sums)."""
+    if counts.size == 0:
+        return tuple(np.empty(0, dtype=np.int64) for _ in keys), np.empty(0)
+    codes = [np.unique(key, return_inverse=True) for key in keys]
+    combined = np.zeros(counts.size, dtype=np.int64)
+    for values, code in codes:
+        combined = combined * values.size + code
+    unique, position = np.unique(combined, return_inverse=True)
+    sums = np.bincount(position, weights=counts.astype(float))
+    out = []
+    for values, _ in reversed(codes):
+        out.append(values[unique % values.size])
+        unique = unique // values.size
+    return tuple(reversed(out)), sums
 
 
 def _south_west_north_east(bbox):

@@ -201,6 +201,10 @@ def test_trend_labels_cells_or_says_why_it_cannot(client, headers, planted):
     {"trend": True, "slice": "week", "k": 2, "resolution": 8},
     {"type": ["burglary", "assault"], "min_severity": 2, "bbox": (27.82005, -26.27005,
                                                                   27.89005, -26.22005)},
+    # Fine cells have too few spare digits to carry the week and type in one key.
+    {"resolution": 13, "bbox": (27.87005, -26.23505, 27.87405, -26.23105)},
+    {"resolution": 13, "half_life_days": 7.0, "bbox": (27.87005, -26.23505, 27.87405,
+                                                       -26.23105)},
 ])
 def test_the_sql_path_equals_the_array_path(db, options):
     history = city(n=2000, until=UNTIL, days=84, seed=7)

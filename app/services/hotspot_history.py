@@ -16,7 +16,7 @@ from app.services.errors import InvalidInput
 from app.services.hotspot_queries import cell_counts
 from app.services.hotspots import Points, rolling_backtest
 from app.services.hotspots.analysis import DEFAULT_RESOLUTION
-from app.services.hotspots.forecast import DEFAULT_FIT_DAYS, forecast_next_week
+from app.services.hotspots.forecast import DEFAULT_FIT_DAYS, HISTORY_WEEKS, forecast_next_week
 from app.services.hotspots.grid import SECONDS_PER_DAY, StudyAreaTooLarge
 from app.services.incident_csv import read_incident_csv
 
@@ -58,7 +58,7 @@ def forecast_stored_incidents(at, *, resolution=DEFAULT_RESOLUTION, top=None, ty
     """Forecast the 7 days from ``at`` (epoch seconds) from the stored incidents before it."""
     at = math.floor(at)
     counts = cell_counts(resolution, at - fit_days * DAY, at, bucket_seconds=7 * DAY,
-                         types=types)
+                         recent_buckets=HISTORY_WEEKS, types=types)
     if counts.total == 0:
         raise InvalidInput(f"no stored incidents in the {fit_days} days before the forecast")
     return _guarded(forecast_next_week, counts, at=at, resolution=resolution,

@@ -39,6 +39,8 @@ WEEK_SECONDS = 7 * SECONDS_PER_DAY
 COMPONENTS = ("last_week", "last_4_weeks", "window", "near_1", "near_2", "even")
 INNER_WEEKS = 4
 RECENT_WEEKS = 4
+# The forecast reads each of the window's last weeks apart, and only the sum before them.
+HISTORY_WEEKS = INNER_WEEKS + RECENT_WEEKS
 # Pseudo-incidents pulling the fitted weights towards an even blend: steadies tiny histories.
 PRIOR_INCIDENTS = 5.0
 EM_MAX_ITERATIONS = 500

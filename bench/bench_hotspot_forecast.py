@@ -52,13 +52,17 @@ def _section(path, rows, read_s, reports):
         for i, coverage in enumerate(report["parameters"]["coverages"]):
             forecast = report["summary"]["forecast"][i]
             best = max(BASELINES, key=lambda name: report["summary"][name][i]["pai"])
+            best_pai = report["summary"][best][i]["pai"]
+            hindsight = report["summary"]["hindsight"][i]
             summary.append([resolution, kind or "all incidents", f"{coverage:.0%}",
                             _pai(forecast), f"{_label(report, best)}: "
                             f"{_pai(report['summary'][best][i])}",
                             f"{forecast['ratio_to_best_baseline']:.3f}",
-                            _wins(report, i), _pai(report["summary"]["hindsight"][i]),
+                            _wins(report, i), _pai(hindsight),
+                            f"{hindsight['pai'] / best_pai:.3f}",
                             _pai(report["summary"]["ceiling"][i])])
     ratios = [float(row[5]) for row in summary]
+    hindsight = [float(row[8]) for row in summary]
     reached = sum(r >= TARGET for r in ratios)
     first = next(iter(reports.values()))[0]
     lines = [
@@ -67,9 +71,10 @@ def _section(path, rows, read_s, reports):
         f"**Over {len(ratios)} (resolution, offence, coverage) cases the service's forecast "
         f"scores {min(ratios):.3f}–{max(ratios):.3f} × the mean PAI of the best of the three "
         f"baselines (median {np.median(ratios):.3f}); {reached} reach {TARGET}. Ranking by the "
-        "counts of the whole year outside the scored week, which reads the future, does "
-        "little better: at these coverages the rest of the way to the ceiling is the chance "
-        "in one week's counts.**",
+        "counts of the whole year outside the scored week, which reads the future, scores "
+        f"{min(hindsight):.3f}–{max(hindsight):.3f} × (median {np.median(hindsight):.3f}): "
+        "a steady rate per cell, known in hindsight, is barely better than counting, and "
+        "the rest of the way to the ceiling is the chance in one week's counts.**",
         "",
         f"`{path.name}`: {rows.rows_read:,} rows, {rows.incidents.lat.size:,} usable; "
         + "; ".join(f"{n:,} rejected: {reason}" for reason, n in rows.rejected.items())
@@ -80,7 +85,8 @@ def _section(path, rows, read_s, reports):
         "forecast beats all three baselines.",
         "",
         md_table(["res.", "incidents", "area", "forecast PAI", "best baseline PAI",
-                  "forecast ÷ best", "wins", "hindsight PAI", "ceiling PAI"], summary),
+                  "forecast ÷ best", "wins", "hindsight PAI", "hindsight ÷ best",
+                  "ceiling PAI"], summary),
         "",
     ]
     for (resolution, kind), (report, seconds) in reports.items():

@@ -25,7 +25,7 @@ install-dev: $(VENV)/.dev
 run: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/python seed.py
-	@echo "CPS is starting on http://127.0.0.1:$(PORT)  (Swagger UI: http://127.0.0.1:$(PORT)/apidocs)"
+	@echo "CPS is starting on http://127.0.0.1:$(PORT)  (console: /console, Swagger UI: /apidocs)"
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} \
 	DEMO_DOCK_REPORT_INTERVAL_S=$${DEMO_DOCK_REPORT_INTERVAL_S:-30} $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 

@@ -266,6 +266,17 @@ class Config:
     ATC_POLL_INTERVAL_S = _env_float("ATC_POLL_INTERVAL_S", 5.0)
     ATC_DECISION_TIMEOUT_S = _env_float("ATC_DECISION_TIMEOUT_S", 900.0)
     ATC_CLAIM_TIMEOUT_S = _env_float("ATC_CLAIM_TIMEOUT_S", 120.0)
+    # Operator console (/console). CONSOLE_BASEMAP_URL: an XYZ template ({z}, {x}, {y}, maybe
+    # {s}) the browser loads its basemap from, with its attribution and deepest zoom. Left
+    # empty, the basemap is this server's default imagery provider at /api/basemap/tiles,
+    # so the page makes no request to a third party.
+    CONSOLE_BASEMAP_URL = _env("CONSOLE_BASEMAP_URL", "")
+    CONSOLE_BASEMAP_ATTRIBUTION = _env("CONSOLE_BASEMAP_ATTRIBUTION", "")
+    CONSOLE_BASEMAP_MAX_ZOOM = _env_int("CONSOLE_BASEMAP_MAX_ZOOM", 19)
+    # Zooms of the provider's basemap tiles: the simulated terrain takes seconds per tile
+    # below zoom 13, so the basemap starts at 14 (the map zooms out further, without it).
+    CONSOLE_TILES_MIN_ZOOM = _env_int("CONSOLE_TILES_MIN_ZOOM", 14)
+    CONSOLE_TILES_MAX_ZOOM = _env_int("CONSOLE_TILES_MAX_ZOOM", 19)
     # Hotspot analysis refuses study areas (cells, empty ones included) larger than this:
     # memory and time grow with it. A city at resolution 9 is a few thousand cells.
     HOTSPOT_MAX_CELLS = _env_int("HOTSPOT_MAX_CELLS", 150_000)
@@ -291,6 +302,11 @@ class Config:
             raise RuntimeError(f"ATC_PROVIDER={cls.ATC_PROVIDER!r} is not one of simulated, http")
         if cls.ATC_PROVIDER == "http" and not cls.ATC_BASE_URL:
             raise RuntimeError("ATC_PROVIDER=http needs ATC_BASE_URL: the ATC service's URL")
+        url = cls.CONSOLE_BASEMAP_URL
+        if url and not (url.startswith(("https://", "http://"))
+                        and all(part in url for part in ("{z}", "{x}", "{y}"))):
+            raise RuntimeError("CONSOLE_BASEMAP_URL must be an http(s) XYZ template with "
+                               "{z}, {x} and {y}")
         if not cls.FLIGHT_PLAN_MARGIN_M > 0:
             raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
         if not cls.HOTSPOT_ZONE_DIAMETER_M > 0:
@@ -352,6 +368,7 @@ class TestingConfig(Config):
     XYZ_TILE_URL = None
     GOOGLE_MAPS_API_KEY = None
     GOOGLE_MAPS_SIGNING_SECRET = None
+    CONSOLE_BASEMAP_URL = ""
     IMAGERY_CONNECT_TIMEOUT_S = 2.0
     IMAGERY_READ_TIMEOUT_S = 2.0
     IMAGERY_BACKOFF_S = 0.0

@@ -14,6 +14,7 @@ from app import models  # noqa: F401 - registers every table on the metadata
 from app.api import register_blueprints
 from app.api.blueprint import RowIdConverter
 from app.cli import register_cli
+from app.console import register_console
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate, swagger
 from app.problem import problem
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config=None):
-    """Build the app: config, extensions, blueprints, errors, CLI, scheduler."""
+    """Build the app: config, extensions, blueprints, console, errors, CLI, scheduler."""
     config = config or config_from_env()
     app = Flask(__name__)
     app.config.from_object(config)
@@ -42,6 +43,7 @@ def create_app(config=None):
     init_request_logging(app)
     register_extensions(app)
     register_api(app)
+    register_console(app)
     register_error_handlers(app)
     require_json_bodies(app)
     register_cli(app)

@@ -1,5 +1,8 @@
 """Flask CLI commands: ``flask seed``, ``flask users create``, ``flask scheduler run``,
-``flask notifications deliver``."""
+``flask notifications deliver``, ``flask landwatch compare``."""
+
+import json
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -11,11 +14,17 @@ from app.extensions import db
 from app.models.user import ROLES
 from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
+from app.services import compare_files
 from app.services import notifications as notifications_service
+from app.services.capture import StorageError, write_atomically
 from app.services.errors import ServiceError
+from app.services.imagery.checks import encode_png
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 notifications_cli = AppGroup("notifications", help="The push notification outbox.")
+landwatch_cli = AppGroup("landwatch", help="Land watch on your own imagery.")
+# exit statuses of `flask landwatch compare` beyond 0 (compared) and 1 (an output not written)
+BAD_INPUT, NOT_COMPARED = 2, 3
 
 
 @click.command("seed")
@@ -54,9 +63,48 @@ def deliver_notifications_command():
     click.echo(f"delivery sweep: {summary or 'nothing due'}")
 
 
+@landwatch_cli.command("compare")
+@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("after", type=click.Path(path_type=Path))
+@click.option("--metres-per-pixel", type=float, required=True,
+              help="Ground size of one pixel of both images, in metres.")
+@click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the changed pixels as a PNG the size of BEFORE (255 changed, 0 not).")
+@click.option("--geojson-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the changes as GeoJSON (coordinates of a frame at 0° N 0° E).")
+@click.option("--overlay-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write AFTER aligned onto BEFORE with the changes outlined, as a PNG.")
+def landwatch_compare_command(before, after, metres_per_pixel, mask_out, geojson_out,
+                              overlay_out):
+    """Compare two images of one place as land watch does; print a JSON summary."""
+    try:
+        comparison = compare_files.compare_image_files(before, after, metres_per_pixel)
+    except compare_files.ImageFileError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(BAD_INPUT) from None
+    click.echo(json.dumps(compare_files.summary(comparison), indent=2, ensure_ascii=False))
+    if comparison.result.skipped:
+        click.echo(f"not compared: {comparison.result.skipped}; no file written", err=True)
+        raise SystemExit(NOT_COMPARED)
+    outputs = [
+        (mask_out, lambda: encode_png(compare_files.change_mask(comparison))),
+        (geojson_out, lambda: json.dumps(compare_files.feature_collection(comparison)).encode()),
+        (overlay_out, lambda: compare_files.overlay_png(comparison)),
+    ]
+    for path, contents in outputs:
+        if path is None:
+            continue
+        try:
+            write_atomically(path, contents())
+        except StorageError as error:
+            reason = getattr(error.__cause__, "strerror", None) or error
+            raise click.ClickException(f"cannot write {path}: {reason}") from error
+
+
 def register_cli(app):
     """Attach the project's commands to ``flask``."""
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(landwatch_cli)

@@ -8,6 +8,7 @@ reason, unless ``REQUIRE_MYSQL=1``, which makes it fail instead.
 
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,12 +17,16 @@ from flask_migrate import upgrade
 from app import create_app
 from app.extensions import db as _db
 from app.extensions import limiter
+from app.services import alerts as alert_service
+from app.services import capture as capture_service
 from config import TestingConfig
+from tests.browser import save_screenshot
 from tests.factories import AuthActions
 
 MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
 BACKENDS = ["sqlite", "mysql"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-screenshots"
 
 
 def make_config(database_url, **overrides):
@@ -145,6 +150,17 @@ def auth(app, db, client):
     return AuthActions(app, db, client)
 
 
+@pytest.fixture
+def images_dir(app, tmp_path, monkeypatch):
+    """A fresh image directory; captures and comparisons still running at the end are waited for."""
+    folder = tmp_path / "captured_images"
+    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
+    yield folder
+    with app.app_context():
+        capture_service.capture_executor().wait_all(timeout=30)
+        alert_service.comparison_executor().wait_all(timeout=30)
+
+
 class Sleeps(list):
     """Records the delays a client with retries asks for, instead of sleeping."""
 
@@ -156,3 +172,14 @@ class Sleeps(list):
 def sleeps():
     """A stand-in for ``time.sleep`` that records the delays (pass as ``sleep=``)."""
     return Sleeps()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test leaves what the page showed in test-screenshots/<test>.png."""
+    outcome = yield
+    report = outcome.get_result()
+    driver = getattr(item, "funcargs", {}).get("browser")
+    if report.failed and report.when == "call" and driver is not None:
+        path = save_screenshot(driver, SCREENSHOTS, item.name.replace("/", "_"))
+        report.sections.append(("browser", f"screenshot: {path}"))

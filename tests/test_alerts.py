@@ -11,6 +11,7 @@ from app.models import AlertDetail, AlertSession, TileReference
 from app.models.types import utcnow
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
+from app.services.change_detection.evidence import PANEL_GAP_PX
 from app.services.tiles import tile_bounds
 from tests.factories import (
     CHANGING_TILE,
@@ -19,17 +20,6 @@ from tests.factories import (
     make_session,
     make_tiles_area,
 )
-
-
-@pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    """A fresh image directory; background captures and comparisons are waited for."""
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
-        alert_service.comparison_executor().wait_all(timeout=30)
 
 
 @pytest.fixture
@@ -169,16 +159,21 @@ def test_evidence_images_decode_as_png_around_the_change(auth, db, owner, images
     session = compared(db, owner)
     detail = session.details[0]
     images = {}
-    for kind in ("before", "after", "overlay"):
+    for kind in ("before", "after", "overlay", "side-by-side"):
         response = get(auth, owner, f"/api/alerts/details/{detail.id}/evidence/{kind}")
         assert response.status_code == 200
         assert response.mimetype == "image/png"
         images[kind] = cv2.imdecode(np.frombuffer(response.data, np.uint8), cv2.IMREAD_COLOR)
         assert images[kind] is not None and min(images[kind].shape[:2]) >= 256
     assert images["before"].shape == images["after"].shape == images["overlay"].shape
-    outlined = np.all(images["overlay"] == (0, 0, 255), axis=2)
-    assert outlined.any() and not np.all(images["after"] == (0, 0, 255), axis=2).all()
-    assert not np.array_equal(images["before"], images["after"])
+    height, width = images["before"].shape[:2]
+    assert height > width  # the annotation strip below the square crop
+    crop = slice(0, width)
+    outlined = np.all(images["overlay"][crop] == (0, 0, 255), axis=2)
+    assert outlined.any() and not np.all(images["after"][crop] == (0, 0, 255), axis=2).any()
+    assert not np.array_equal(images["before"][crop], images["after"][crop])
+    assert not np.array_equal(images["before"][width:], images["overlay"][width:])  # legends
+    assert images["side-by-side"].shape[1] == 3 * width + 2 * PANEL_GAP_PX
     assert (images_dir / detail.evidence["overlay"]).is_file()
     assert detail.evidence["overlay"] == (f"area_{session.area_config_id}/evidence/"
                                           f"session_{session.id}/detail_{detail.id}_overlay.png")
@@ -231,7 +226,10 @@ def test_the_spec_documents_sessions_details_geojson_evidence_and_compare(client
     evidence_path = paths["/api/alerts/details/{detail_id}/evidence/{kind}"]
     assert "image/png" in evidence_path["get"]["responses"]["200"]["content"]
     kind, = [p for p in evidence_path["parameters"] if p["name"] == "kind"]
-    assert kind["schema"]["enum"] == ["before", "after", "overlay"]
+    assert kind["schema"]["enum"] == ["before", "after", "overlay", "side-by-side"]
+    skipped = paths["/api/alerts/sessions/{session_id}/skipped-tiles"]["get"]
+    assert {"200", "404", "422"} <= set(skipped["responses"])
+    assert any(p["name"] == "kind" for p in skipped["parameters"])
     compare = paths["/api/monitor/compare/{area_config_id}"]["post"]["responses"]
     assert {"200", "202", "403", "404", "409"} <= set(compare)
     assert "patch" in paths["/api/alerts/details/{detail_id}"]

@@ -91,6 +91,8 @@ MATRIX = {
     ("POST", "/api/auth/refresh"): R(*READ, token="refresh"),
     ("POST", "/api/auth/logout"): R(*READ),
     ("GET", "/api/auth/me"): R(*READ),
+    ("GET", "/api/basemap"): R(*READ),
+    ("GET", "/api/basemap/tiles/<int:z>/<int:x>/<int:y>"): R(*READ),
 
     ("GET", "/api/users"): R(*ADMIN_ONLY),
     ("GET", "/api/users/<int:user_id>"): R(*ADMIN_ONLY),
@@ -103,6 +105,7 @@ MATRIX = {
     ("DELETE", "/api/stations/<int:station_id>"): R(
         *WRITE_204, path={"station_id": lambda w: w.row("empty_station")}),
     ("GET", "/api/drones"): R(*READ),
+    ("GET", "/api/drones/positions"): R(*READ),
     ("POST", "/api/drones"): R(*WRITE_201, body=drone_body),
     ("GET", "/api/drones/<int:drone_id>"): R(*READ),
     ("PATCH", "/api/drones/<int:drone_id>"): R(*WRITE_200, body=lambda w: {"model": "Quad 2"}),
@@ -165,11 +168,12 @@ MATRIX = {
     ("GET", "/api/alerts/sessions"): R(*READ),
     ("GET", "/api/alerts/sessions/<int:session_id>"): R(*OWNED_READ),
     ("GET", "/api/alerts/sessions/<int:session_id>/details"): R(*OWNED_READ),
+    ("GET", "/api/alerts/sessions/<int:session_id>/skipped-tiles"): R(*OWNED_READ),
     ("GET", "/api/alerts/details/<int:detail_id>"): R(*OWNED_READ),
     ("PATCH", "/api/alerts/details/<int:detail_id>"): R(
         401, 404, 200, 200, 404, body=lambda w: {"review": "dismissed", "note": "a shadow"}),
-    ("GET", "/api/alerts/details/<int:detail_id>/evidence/<any(before, after, overlay):kind>"):
-        R(*OWNED_READ),
+    ("GET", "/api/alerts/details/<int:detail_id>/evidence/"
+            "<any('before', 'after', 'overlay', 'side-by-side'):kind>"): R(*OWNED_READ),
 
     ("GET", "/api/devices"): R(*READ),
     ("POST", "/api/devices"): R(401, 201, 201, 201, 201, body=lambda w: {

@@ -23,16 +23,6 @@ BLOCK = [(x, y) for x in (X, X + 1) for y in (Y, Y + 1)]
 
 
 @pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    """A fresh image directory; captures still running at the end are waited for."""
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
-
-
-@pytest.fixture
 def owner(auth):
     return auth.user("operator")
 

@@ -41,17 +41,6 @@ STEADY = STEADY_TILE[1:]
 
 
 @pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    """A fresh image directory; background captures and comparisons are waited for."""
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        capture_service.capture_executor().wait_all(timeout=30)
-        alert_service.comparison_executor().wait_all(timeout=30)
-
-
-@pytest.fixture
 def owner(auth):
     return auth.user("operator")
 
@@ -190,6 +179,7 @@ def test_tiles_missing_or_unusable_are_skipped_with_the_reason(auth, db, owner, 
     session = compare(auth, owner, area).get_json()
     assert (session["state"], session["tiles_total"], session["tiles_compared"],
             session["tiles_skipped"]) == ("partial", 4, 2, 2)
+    assert session["skipped_by_reason"] == {"not_captured": 1, "blank": 1}
     reasons = {(t["x"], t["y"]): t["reason"] for t in session["skipped_tiles"]}
     assert reasons[(gone.x, gone.y)] == (f"not in the latest capture (run {latest.id}): "
                                          "no imagery: HTTP 404")

@@ -14,7 +14,6 @@ from app.models import (
 )
 from app.scheduler.registry import keyed_job_families
 from app.scheduler.runner import Scheduler
-from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services import devices, monitoring
 from tests.factories import (
@@ -27,15 +26,6 @@ from tests.factories import (
 )
 
 T0 = datetime(2030, 1, 1, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def images_dir(app, tmp_path, monkeypatch):
-    folder = tmp_path / "captured_images"
-    monkeypatch.setitem(app.config, "IMAGES_DIR", folder)
-    yield folder
-    with app.app_context():
-        alert_service.comparison_executor().wait_all(timeout=30)
 
 
 @pytest.fixture

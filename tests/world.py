@@ -131,6 +131,8 @@ class World:
             return UNKNOWN_ZONE
         if parameter == "kind":  # an evidence image
             return "overlay"
+        if parameter in ("z", "x", "y"):  # a basemap tile
+            return dict(zip("zxy", SOWETO_TILE, strict=True))[parameter]
         try:
             name = PATH_ROWS[parameter]
         except KeyError:

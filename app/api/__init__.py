@@ -4,6 +4,7 @@ from app.api.alerts.routes import blp as alerts_blp
 from app.api.analytics.routes import blp as analytics_blp
 from app.api.areas.routes import blp as areas_blp
 from app.api.auth.routes import blp as auth_blp
+from app.api.basemap.routes import blp as basemap_blp
 from app.api.devices.routes import blp as devices_blp
 from app.api.fleet.routes import blp as fleet_blp
 from app.api.flight_plans.routes import blp as flight_plans_blp
@@ -28,6 +29,7 @@ BLUEPRINTS = [
     alerts_blp,
     devices_blp,
     notifications_blp,
+    basemap_blp,
 ]
 
 

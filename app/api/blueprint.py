@@ -3,7 +3,7 @@
 from functools import wraps
 
 import flask_smorest
-from flask import g, request
+from flask import Response, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from werkzeug.routing import IntegerConverter
 
@@ -11,6 +11,22 @@ from app.api.fields import MAX_ID
 from app.services.errors import Forbidden, InvalidInput
 
 BEARER = [{"bearerAuth": []}]
+NOT_MODIFIED = "Not modified: the answer has the ETag sent in If-None-Match (empty body)."
+
+
+def revalidated(response):
+    """Tag a GET's 200 answer with an ETag of its body; a matching If-None-Match gets 304.
+
+    ``no-cache`` makes browsers ask again every time, and ``private`` keeps shared caches
+    from storing one caller's rows for another.
+    """
+    if (request.method not in ("GET", "HEAD") or response.status_code != 200
+            or response.direct_passthrough):
+        return response
+    response.add_etag()
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Authorization")
+    return response.make_conditional(request)
 
 
 class RowIdConverter(IntegerConverter):
@@ -46,6 +62,19 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return require_body
+
+    def conditional(self):
+        """Answer a GET with an ETag; an unchanged answer costs a polling client a 304."""
+
+        def decorator(func):
+            @wraps(func)
+            def wrapper(*args, **kwargs):
+                response = func(*args, **kwargs)
+                return revalidated(response) if isinstance(response, Response) else response
+
+            return self.alt_response(304, description=NOT_MODIFIED)(wrapper)
+
+        return decorator
 
     def login_required(self, roles=None):
         """Require a valid access token and, if given, one of ``roles``.

@@ -2,7 +2,7 @@
 
 from sqlalchemy.orm import configure_mappers
 
-from app.models.alerts import AlertDetail, AlertSession, TileReference
+from app.models.alerts import AlertDetail, AlertSession, SkippedTile, TileReference
 from app.models.area import AreaConfig, CaptureRun, ImageTile
 from app.models.fleet import Drone, GroundUnit, Station
 from app.models.flight import FlightPlan, NoFlyZone
@@ -29,6 +29,7 @@ __all__ = [
     "NotificationRecipient",
     "RevokedSession",
     "SchedulerLease",
+    "SkippedTile",
     "Station",
     "TileReference",
     "TopicSubscription",

@@ -12,8 +12,9 @@ from app.models.types import UTCDateTime, utcnow
 RUNNING = "running"
 COMPLETED = "completed"
 PARTIAL = "partial"
+INCONCLUSIVE = "inconclusive"
 FAILED = "failed"
-SESSION_STATES = (RUNNING, COMPLETED, PARTIAL, FAILED)
+SESSION_STATES = (RUNNING, COMPLETED, PARTIAL, INCONCLUSIVE, FAILED)
 SUSPECTED = "suspected"
 CONFIRMED = "confirmed"
 DETAIL_STATUSES = (SUSPECTED, CONFIRMED)
@@ -21,7 +22,9 @@ UNREVIEWED = "unreviewed"
 ACKNOWLEDGED = "acknowledged"
 DISMISSED = "dismissed"
 REVIEWS = (UNREVIEWED, ACKNOWLEDGED, DISMISSED)
-EVIDENCE_KINDS = ("before", "after", "overlay")
+EVIDENCE_KINDS = ("before", "after", "overlay", "side-by-side")
+VERIFIED = "verified"
+UNVERIFIED = "unverified"
 
 
 class AlertSession(db.Model):
@@ -50,7 +53,10 @@ class AlertSession(db.Model):
     tiles_changed: Mapped[int] = mapped_column(default=0)
     tiles_skipped: Mapped[int] = mapped_column(default=0)
     tiles_on_kept_reference: Mapped[int] = mapped_column(default=0)
+    tiles_unverified: Mapped[int] = mapped_column(default=0)
+    # The first skipped tiles, inline; every one is a SkippedTile row.
     skipped_tiles: Mapped[list] = mapped_column(JSON, default=list)
+    skipped_by_reason: Mapped[dict] = mapped_column(JSON, default=dict)  # kind → tiles
     changes_count: Mapped[int] = mapped_column(default=0)
     suspected_count: Mapped[int] = mapped_column(default=0)
     confirmed_count: Mapped[int] = mapped_column(default=0)
@@ -68,6 +74,9 @@ class AlertSession(db.Model):
     details: Mapped[list["AlertDetail"]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
         order_by="AlertDetail.id")
+    skipped: Mapped[list["SkippedTile"]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SkippedTile.id")
 
     @property
     def duration_s(self):
@@ -99,6 +108,7 @@ class AlertDetail(db.Model):
     area_m2: Mapped[float] = mapped_column(Double)
     score: Mapped[float] = mapped_column(Double)
     confidence: Mapped[float] = mapped_column(Double)
+    registration: Mapped[dict | None] = mapped_column(JSON)  # how the tile pair was aligned
     status: Mapped[str] = mapped_column(String(16), default=SUSPECTED)
     confirms_detail_id: Mapped[int | None] = mapped_column(
         ForeignKey("alert_details.id", ondelete="SET NULL"), index=True)
@@ -135,6 +145,27 @@ class AlertDetail(db.Model):
 
     def __repr__(self):
         return f"<AlertDetail {self.id} session={self.session_id} {self.status} {self.area_m2} m²>"
+
+
+class SkippedTile(db.Model):
+    """A tile a session could not compare: its kind of reason, and the reason in words."""
+
+    __tablename__ = "alert_skipped_tiles"
+    # The index also serves the foreign key to the session (its leading column).
+    __table_args__ = (Index("ix_alert_skipped_tiles_session_kind", "session_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("alert_sessions.id", ondelete="CASCADE"))
+    z: Mapped[int]
+    x: Mapped[int]
+    y: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(300))
+
+    session: Mapped[AlertSession] = relationship(back_populates="skipped")
+
+    def __repr__(self):
+        return f"<SkippedTile session={self.session_id} {self.z}/{self.x}/{self.y} {self.kind}>"
 
 
 class TileReference(db.Model):

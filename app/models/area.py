@@ -16,6 +16,9 @@ RUN_STATES = (RUNNING, COMPLETED, PARTIAL, FAILED)
 MANUAL = "manual"
 SCHEDULED = "scheduled"
 RUN_TRIGGERS = (MANUAL, SCHEDULED)
+# An area's change detection unless its owner tunes it (also `flask landwatch compare`'s)
+DEFAULT_SENSITIVITY = 0.5
+DEFAULT_MIN_CHANGE_AREA_M2 = 25.0
 
 
 class AreaConfig(db.Model):
@@ -36,8 +39,8 @@ class AreaConfig(db.Model):
     provider: Mapped[str] = mapped_column(String(32))
     schedule: Mapped[str] = mapped_column(String(120))
     enabled: Mapped[bool] = mapped_column(default=True, index=True)
-    sensitivity: Mapped[float] = mapped_column(Double, default=0.5)
-    min_change_area_m2: Mapped[float] = mapped_column(Double, default=25.0)
+    sensitivity: Mapped[float] = mapped_column(Double, default=DEFAULT_SENSITIVITY)
+    min_change_area_m2: Mapped[float] = mapped_column(Double, default=DEFAULT_MIN_CHANGE_AREA_M2)
     notify: Mapped[bool] = mapped_column(default=True)
     immediate_alerts: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

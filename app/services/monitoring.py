@@ -2,7 +2,8 @@
 
 ``area_capture_schedules`` tells the scheduler which areas to capture and when;
 ``capture_and_compare_area`` is the job of one area; ``alert_owner`` holds the
-push rules and runs as a comparison session finishes, however it was started.
+push rules and runs as a comparison session finishes, however it was started: changes
+worth a push, or a comparison that saw nothing (inconclusive), are told to the owner.
 """
 
 import logging
@@ -11,9 +12,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AlertDetail, AreaConfig
-from app.models.alerts import CONFIRMED, DISMISSED
+from app.models.alerts import CONFIRMED, DISMISSED, INCONCLUSIVE
 from app.models.area import SCHEDULED
 from app.services import alerts, capture, devices, notifications
+from app.services.alerts.skips import describe_skips
 from app.services.areas import cron_trigger
 from app.services.errors import Conflict, Unavailable
 
@@ -69,23 +71,35 @@ def alert_changes(session):
 
 
 def alert_owner(session):
-    """Queue a push to the area's owner when the session found changes worth one; return it.
+    """Queue a push to the area's owner when the session calls for one; return it.
 
-    Goes to the area's topic, which the owner's devices follow. The caller commits.
+    A session that found changes worth a push, or that could compare no tile, calls
+    for one when the area's ``notify`` is on. Goes to the area's topic, which the
+    owner's devices follow. The caller commits.
     """
     area = session.area
-    changes = alert_changes(session) if area.notify else []
-    if not changes:
+    if not area.notify:
         return None
+    if session.state == INCONCLUSIVE:
+        title = f"Land watch inconclusive at {area.name}"
+        body = (f"No tile of the latest capture could be compared "
+                f"({describe_skips(session.skipped_by_reason)}), so changes there are not "
+                "known. Tap for the reasons.")
+        data = {"kind": "land_watch_inconclusive", "tiles_skipped": session.tiles_skipped}
+    else:
+        changes = alert_changes(session)
+        if not changes:
+            return None
+        total_m2 = round(sum(d.area_m2 for d in changes))
+        count = len(changes)
+        kind = "change" if area.immediate_alerts else "confirmed change"
+        title = f"Land change at {area.name}"
+        body = f"{count} {kind}{'s' if count > 1 else ''}, {total_m2} m² in all. Tap to review."
+        data = {"kind": "land_change", "changes": count, "changed_area_m2": total_m2}
     _follow(area)
-    total_m2 = round(sum(d.area_m2 for d in changes))
-    count = len(changes)
-    kind = "change" if area.immediate_alerts else "confirmed change"
-    body = f"{count} {kind}{'s' if count > 1 else ''}, {total_m2} m² in all. Tap to review."
     row = notifications.notify_area(
-        area.id, [area.owner_id], f"Land change at {area.name}", body,
-        {"kind": "land_change", "session_id": session.id, "changes": count,
-         "changed_area_m2": total_m2, "path": f"/api/alerts/sessions/{session.id}"})
+        area.id, [area.owner_id], title, body,
+        {**data, "session_id": session.id, "path": f"/api/alerts/sessions/{session.id}"})
     session.notification_id = row.id
     return row
 

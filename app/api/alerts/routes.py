@@ -15,6 +15,8 @@ from app.api.alerts.schemas import (
     AlertSessionPageSchema,
     AlertSessionQueryArgsSchema,
     AlertSessionSchema,
+    SkippedTilePageSchema,
+    SkippedTileQueryArgsSchema,
 )
 from app.api.blueprint import Blueprint
 from app.api.pagination import paginate
@@ -32,6 +34,7 @@ EVIDENCE_RESPONSE = {"description": "The evidence image", "content": {
 
 @blp.route("/sessions")
 class Sessions(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(AlertSessionQueryArgsSchema, location="query")
     @blp.response(200, AlertSessionPageSchema)
@@ -57,8 +60,21 @@ class SessionById(MethodView):
         return session
 
 
+@blp.route("/sessions/<int:session_id>/skipped-tiles")
+class SessionSkippedTiles(MethodView):
+    @blp.login_required()
+    @blp.arguments(SkippedTileQueryArgsSchema, location="query")
+    @blp.response(200, SkippedTilePageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, session_id):
+        """List every tile a session could not compare, with its reason (filter: kind)."""
+        session = alert_service.get_session(current_user, session_id)
+        return paginate(alert_service.skipped_tiles_stmt(session, kind=args.get("kind")), args)
+
+
 @blp.route("/sessions/<int:session_id>/details")
 class SessionDetails(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(AlertDetailQueryArgsSchema, location="query")
     @blp.response(200, AlertDetailPageSchema)
@@ -98,13 +114,16 @@ class DetailById(MethodView):
 
 
 # The kind is part of the route: anything else matches no route (404), never a file path.
-@blp.route(f"/details/<int:detail_id>/evidence/<any({', '.join(EVIDENCE_KINDS)}):kind>")
+KIND_CHOICES = ", ".join(f"'{kind}'" for kind in EVIDENCE_KINDS)  # quoted: "side-by-side"
+
+
+@blp.route(f"/details/<int:detail_id>/evidence/<any({KIND_CHOICES}):kind>")
 class DetailEvidence(MethodView):
     @blp.login_required()
     @blp.doc(responses={"200": EVIDENCE_RESPONSE})
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, detail_id, kind):
-        """Download a change's before (older capture), after (registered onto before) or overlay."""
+        """Download a change's before, after (registered onto before), overlay or side-by-side."""
         detail = alert_service.get_detail(current_user, detail_id)
         return send_file(alert_service.evidence_file(detail, kind),
                          mimetype=detail.evidence_media_type,

@@ -15,13 +15,17 @@ from app.models.alerts import (
     SESSION_STATES,
 )
 from app.models.area import RUN_TRIGGERS
+from app.services.alerts.skips import SKIP_KINDS
 
 GEOJSON = "application/geo+json"
 FORMATS = ("json", "geojson")
 EVIDENCE_LINKS = {"type": "object", "nullable": True,
                   "properties": {kind: {"type": "string"} for kind in EVIDENCE_KINDS},
-                  "description": "URLs of the before, after (registered onto before) and overlay "
-                                 "(the change outlined on after) images; null if none was kept"}
+                  "description": "URLs of the before, after (registered onto before), overlay "
+                                 "(the change outlined on after) and side-by-side (the three "
+                                 "in one) images; null if none was kept"}
+SKIP_KIND_FIELD = {"enum": list(SKIP_KINDS), "description": "The kind of reason: " + "; ".join(
+    f"{kind}: {words}" for kind, words in SKIP_KINDS.items())}
 
 
 class SkippedTileSchema(ma.Schema):
@@ -30,7 +34,33 @@ class SkippedTileSchema(ma.Schema):
     z = ma.fields.Integer()
     x = ma.fields.Integer()
     y = ma.fields.Integer()
-    reason = ma.fields.String()
+    kind = ma.fields.String(metadata=SKIP_KIND_FIELD)
+    reason = ma.fields.String(metadata={"description": "The reason in words"})
+
+
+SkippedTilePageSchema = page_of(SkippedTileSchema, "SkippedTilePageSchema")
+
+
+class SkippedTileQueryArgsSchema(PageArgsSchema):
+    """Filter of a session's skipped tiles."""
+
+    kind = ma.fields.String(validate=validate.OneOf(SKIP_KINDS), metadata=SKIP_KIND_FIELD)
+
+
+class RegistrationSchema(ma.Schema):
+    """How the newer capture of a tile was aligned onto the older before comparing."""
+
+    status = ma.fields.String(metadata={
+        "enum": ["verified", "unverified"],
+        "description": "unverified: the shift between the captures could not be confirmed; they "
+                       "were compared as georeferenced (or at a bounded estimate) and the "
+                       "change's confidence lowered"})
+    method = ma.fields.String(metadata={"description": "How the shift was estimated"})
+    dx_px = ma.fields.Float(metadata={"description": "Shift, pixels east"})
+    dy_px = ma.fields.Float(metadata={"description": "Shift, pixels south"})
+    rotation_deg = ma.fields.Float()
+    quality = ma.fields.Float(metadata={
+        "description": "Correlation of the aligned captures' detail, -1 to 1"})
 
 
 class AlertSessionSchema(ma.Schema):
@@ -48,8 +78,9 @@ class AlertSessionSchema(ma.Schema):
     trigger = ma.fields.String(dump_only=True, metadata={"enum": list(RUN_TRIGGERS)})
     state = ma.fields.String(dump_only=True, metadata={
         "enum": list(SESSION_STATES),
-        "description": "completed: every tile compared; partial: some skipped; failed: none "
-                       "compared, or the session stopped"})
+        "description": "completed: every tile compared; partial: some skipped; inconclusive: "
+                       "every tile skipped, so nothing is known about changes (never 'no "
+                       "change'; see skipped_by_reason); failed: the session stopped"})
     tiles_total = ma.fields.Integer(dump_only=True)
     tiles_compared = ma.fields.Integer(dump_only=True)
     tiles_changed = ma.fields.Integer(dump_only=True, metadata={
@@ -58,8 +89,19 @@ class AlertSessionSchema(ma.Schema):
     tiles_on_kept_reference = ma.fields.Integer(dump_only=True, metadata={
         "description": "Tiles compared with a capture older than the previous run, kept while "
                        "they had unconfirmed changes"})
+    tiles_unverified = ma.fields.Integer(dump_only=True, metadata={
+        "description": "Compared tiles whose alignment could not be verified (compared anyway, "
+                       "their changes with lower confidence)"})
+    skipped_by_reason = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(), dump_only=True,
+        metadata={"description": "Skipped tiles counted by kind of reason (see the skipped "
+                                 "tiles' kind)"})
     skipped_tiles = ma.fields.List(ma.fields.Nested(SkippedTileSchema), dump_only=True,
-                                   metadata={"description": "The first 100 skipped tiles"})
+                                   metadata={"description": "The first 100 skipped tiles; "
+                                                            "every one at skipped_tiles_url"})
+    skipped_tiles_url = ma.fields.Function(
+        lambda session: url_for("alerts.SessionSkippedTiles", session_id=session.id),
+        dump_only=True, metadata={"type": "string"})
     changes_count = ma.fields.Integer(dump_only=True)
     suspected_count = ma.fields.Integer(dump_only=True, metadata={
         "description": "Changes seen for the first time"})
@@ -70,7 +112,8 @@ class AlertSessionSchema(ma.Schema):
     heartbeat_at = UTCDateTime(dump_only=True, metadata={"description": "Last progress"})
     finished_at = UTCDateTime(dump_only=True, allow_none=True)
     duration_s = ma.fields.Float(dump_only=True)
-    error = ma.fields.String(dump_only=True, allow_none=True)
+    error = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Why the session failed, or why it was inconclusive"})
     notification_id = ma.fields.Integer(dump_only=True, allow_none=True, metadata={
         "description": "The push queued to the area's owner, if the session called for one"})
     details_url = ma.fields.Function(
@@ -134,6 +177,9 @@ class AlertDetailPropertiesSchema(ma.Schema):
     score = ma.fields.Float(dump_only=True, metadata={
         "description": "Mean colour difference over the change (CIE ΔE)"})
     confidence = ma.fields.Float(dump_only=True, metadata={"description": "0–1"})
+    registration = ma.fields.Nested(RegistrationSchema, dump_only=True, allow_none=True, metadata={
+        "description": "How the tile's captures were aligned; null for changes found before "
+                       "this was recorded"})
     z = ma.fields.Integer(dump_only=True)
     x = ma.fields.Integer(dump_only=True)
     y = ma.fields.Integer(dump_only=True)

@@ -24,6 +24,7 @@ blp = Blueprint("areas", __name__, url_prefix="/api/area-configs",
 
 @blp.route("")
 class Areas(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(AreaQueryArgsSchema, location="query")
     @blp.response(200, AreaPageSchema)

@@ -5,6 +5,7 @@ from marshmallow import validate
 
 from app.api.fields import JSONBoolean, RowId, SizedList, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
+from app.models.area import DEFAULT_MIN_CHANGE_AREA_M2, DEFAULT_SENSITIVITY
 from app.services.areas import MAX_ZOOM, MIN_ZOOM
 
 EXAMPLE_POLYGON = {"type": "Polygon", "coordinates": [[
@@ -55,9 +56,9 @@ class AreaCreateSchema(AreaFieldsSchema):
     zoom = ma.fields.Integer(load_default=18, validate=validate.Range(min=MIN_ZOOM, max=MAX_ZOOM),
                              metadata={"description": "XYZ zoom of the captured tiles"})
     enabled = JSONBoolean(load_default=True)
-    sensitivity = ma.fields.Float(load_default=0.5, allow_nan=False,
+    sensitivity = ma.fields.Float(load_default=DEFAULT_SENSITIVITY, allow_nan=False,
                                   validate=validate.Range(min=0, max=1))
-    min_change_area_m2 = ma.fields.Float(load_default=25.0, allow_nan=False,
+    min_change_area_m2 = ma.fields.Float(load_default=DEFAULT_MIN_CHANGE_AREA_M2, allow_nan=False,
                                          validate=validate.Range(min=1, max=1_000_000))
     notify = JSONBoolean(load_default=True)
     immediate_alerts = JSONBoolean(load_default=False)

@@ -1,6 +1,8 @@
 """Stations, drones and ground units: records, telemetry and location reports."""
 
-from flask import current_app
+import json
+
+from flask import Response, current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -8,6 +10,8 @@ from app.api.blueprint import Blueprint
 from app.api.fleet.schemas import (
     DroneCreateSchema,
     DronePageSchema,
+    DronePositionCollectionSchema,
+    DronePositionQueryArgsSchema,
     DroneQueryArgsSchema,
     DroneSchema,
     DroneTelemetrySchema,
@@ -29,12 +33,13 @@ from app.demo.fleet import report_in_command
 from app.extensions import db
 from app.models import Drone, GroundUnit, Station
 from app.models.user import WRITERS
-from app.services import fleet
+from app.services import fleet, fleet_map
 from app.services.dispatch import commit_with_retry
 from app.services.dispatch_ranking import DispatchRules
 
 blp = Blueprint("fleet", __name__, url_prefix="/api",
                 description="Stations, drones and ground units")
+GEOJSON = "application/geo+json"
 # ``flask fleet report-in``: simulated dock reports, so the demo fleet stays dispatchable.
 blp.cli.add_command(report_in_command)
 
@@ -50,6 +55,7 @@ def _commit(work):
 
 @blp.route("/stations")
 class Stations(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(StationQueryArgsSchema, location="query")
     @blp.response(200, StationPageSchema)
@@ -103,6 +109,7 @@ class StationById(MethodView):
 
 @blp.route("/drones")
 class Drones(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(DroneQueryArgsSchema, location="query")
     @blp.response(200, DronePageSchema)
@@ -124,6 +131,19 @@ class Drones(MethodView):
         drone = fleet.create_drone(data)
         db.session.commit()
         return drone
+
+
+@blp.route("/drones/positions")
+class DronePositions(MethodView):
+    @blp.conditional()
+    @blp.login_required()
+    @blp.arguments(DronePositionQueryArgsSchema, location="query")
+    @blp.response(200, DronePositionCollectionSchema, content_type=GEOJSON)
+    def get(self, args):
+        """Show every drone on a map: one GeoJSON point per drone with status and battery."""
+        rows = fleet_map.drone_map_rows(args.get("status"))
+        body = json.dumps(fleet_map.drone_feature_collection(rows), separators=(",", ":"))
+        return Response(body, mimetype=GEOJSON)
 
 
 @blp.route("/drones/<int:drone_id>")
@@ -170,6 +190,7 @@ class DroneTelemetry(MethodView):
 
 @blp.route("/ground-units")
 class GroundUnits(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(GroundUnitQueryArgsSchema, location="query")
     @blp.response(200, GroundUnitPageSchema)

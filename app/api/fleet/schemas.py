@@ -159,6 +159,43 @@ class DroneQueryArgsSchema(PageArgsSchema):
 DronePageSchema = page_of(DroneSchema, "DronePageSchema")
 
 
+class DronePositionQueryArgsSchema(ma.Schema):
+    """Which drones the map layer shows."""
+
+    status = DelimitedList(ma.fields.String(validate=validate.OneOf(DRONE_STATUSES)),
+                           validate=ONE_OR_MORE,
+                           metadata={"description": "One or more, comma-separated; default all"})
+
+
+class DronePositionPropertiesSchema(ma.Schema):
+    """What a map shows about a drone besides where it is."""
+
+    serial = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(DRONE_STATUSES)})
+    battery_pct = ma.fields.Float()
+    station_id = ma.fields.Integer()
+    incident_id = ma.fields.Integer(allow_none=True)
+    last_telemetry_at = UTCDateTime(allow_none=True)
+
+
+class DronePositionFeatureSchema(ma.Schema):
+    """A drone as a GeoJSON Point feature (longitude first), its id as the feature id."""
+
+    type = ma.fields.String(metadata={"enum": ["Feature"]})
+    id = ma.fields.Integer()
+    geometry = ma.fields.Dict(metadata={"example": {"type": "Point",
+                                                    "coordinates": [27.9084, -26.2381]}})
+    properties = ma.fields.Nested(DronePositionPropertiesSchema)
+
+
+class DronePositionCollectionSchema(ma.Schema):
+    """Every drone's last reported position and state, for a map (not paged)."""
+
+    type = ma.fields.String(metadata={"enum": ["FeatureCollection"]})
+    total = ma.fields.Integer(metadata={"description": "Features in the answer"})
+    features = ma.fields.List(ma.fields.Nested(DronePositionFeatureSchema))
+
+
 # Ground units
 
 

@@ -30,6 +30,7 @@ ADMINS = (ADMIN,)
 
 @blp.route("")
 class FlightPlans(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(FlightPlanQueryArgsSchema, location="query")
     @blp.response(200, FlightPlanPageSchema)
@@ -115,6 +116,7 @@ class FlightPlanComplete(MethodView):
 
 @zones_blp.route("")
 class NoFlyZones(MethodView):
+    @zones_blp.conditional()
     @zones_blp.login_required()
     @zones_blp.arguments(NoFlyZoneQueryArgsSchema, location="query")
     @zones_blp.response(200, NoFlyZonePageSchema)

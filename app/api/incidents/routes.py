@@ -36,6 +36,7 @@ def _commit(work):
 
 @blp.route("")
 class Incidents(MethodView):
+    @blp.conditional()
     @blp.login_required()
     @blp.arguments(IncidentQueryArgsSchema, location="query")
     @blp.response(200, IncidentPageSchema)

@@ -12,15 +12,25 @@ from app.services.change_detection.confirmation import (
     PreviousChange,
     confirm_changes,
 )
-from app.services.change_detection.evidence import Evidence, evidence_images, tile_overlay
-from app.services.change_detection.georef import TileGeoref, ground_resolution_m, tile_bounds
+from app.services.change_detection.evidence import (
+    Caption,
+    Evidence,
+    evidence_images,
+    tile_overlay,
+)
+from app.services.change_detection.georef import (
+    TileGeoref,
+    equator_bounds,
+    ground_resolution_m,
+    tile_bounds,
+)
 from app.services.change_detection.pipeline import DetectedChange, TileComparison, compare_tiles
 from app.services.change_detection.registration import Registration
 from app.services.change_detection.settings import ChangeDetectionSettings
 
 __all__ = [
-    "CONFIRMED", "SUSPECTED", "ChangeDetectionSettings", "ConfirmationDecision",
+    "CONFIRMED", "SUSPECTED", "Caption", "ChangeDetectionSettings", "ConfirmationDecision",
     "DetectedChange", "Evidence", "PreviousChange", "Registration", "TileComparison",
-    "TileGeoref", "compare_tiles", "confirm_changes", "evidence_images", "ground_resolution_m",
-    "tile_bounds", "tile_overlay",
+    "TileGeoref", "compare_tiles", "confirm_changes", "equator_bounds", "evidence_images",
+    "ground_resolution_m", "tile_bounds", "tile_overlay",
 ]

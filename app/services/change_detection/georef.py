@@ -78,3 +78,15 @@ def tile_bounds(z, x, y):
         return _latitude(math.pi * (1 - 2 * py / n))
 
     return lon(x), lat(y + 1), lon(x + 1), lat(y)
+
+
+def equator_bounds(width, height, metres_per_pixel):
+    """Return bounds of a ``width`` × ``height`` image of ``metres_per_pixel`` at 0° N 0° E.
+
+    For imagery with no georeference: at the equator, web-mercator pixels of that ground
+    size are square, so areas measured in the image are true.
+    """
+    half_width_m, half_height_m = width * metres_per_pixel / 2, height * metres_per_pixel / 2
+    east = math.degrees(half_width_m / EARTH_RADIUS_M)
+    north = _latitude(half_height_m / EARTH_RADIUS_M)
+    return -east, -north, east, north

@@ -10,8 +10,8 @@ each ``f_j`` is a density over the study area (it sums to 1):
 - ``even``: the same share for every cell (a floor: no cell is impossible).
 
 The weights are fitted on the window alone. Each of its last ``INNER_WEEKS`` weeks is forecast
-from the weeks before it, and the weights maximise the likelihood of what then happened
-(EM for the weights of a mixture, which converges to the one maximum). Nothing after the
+from the weeks before it, and the weights maximise the likelihood of what then happened (a
+concave function of the weights: it has one maximum, and it is found). Nothing after the
 window is read, so a back-test that cuts the window at the forecast start never fits on the
 period it scores. ``total`` is the mean weekly count of the last 4 weeks.
 
@@ -23,6 +23,7 @@ from spreading, busy ones from recency), so the data choose, week by week.
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
 
 from app.services.hotspots.cleaning import far_cells, reason_counts
 from app.services.hotspots.counts import Incidents, aggregate_incidents, bucket_origin
@@ -43,8 +44,6 @@ RECENT_WEEKS = 4
 HISTORY_WEEKS = INNER_WEEKS + RECENT_WEEKS
 # Pseudo-incidents pulling the fitted weights towards an even blend: steadies tiny histories.
 PRIOR_INCIDENTS = 5.0
-EM_MAX_ITERATIONS = 500
-EM_TOLERANCE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -106,22 +105,27 @@ def fit_weights(weekly, disc, inner_weeks=INNER_WEEKS):
 
 
 def mixture_weights(densities, outcomes, prior, prior_incidents=PRIOR_INCIDENTS):
-    """Return the weights w maximising sum_c y_c log(sum_j w_j f_j(c)) (+ a Dirichlet prior).
+    """Return the weights w maximising sum_c y_c log(sum_j w_j f_j(c)) + a Dirichlet prior.
 
-    ``densities`` is (components x cells), ``outcomes`` the counts y per cell. EM: each
-    incident is shared among the components in proportion to w_j f_j(c).
+    ``densities`` is (components x cells), ``outcomes`` the counts y per cell. The
+    log-likelihood is concave in w, so its one maximum is found on the simplex through a
+    softmax (L-BFGS with the exact gradient); the prior adds ``prior_incidents`` pseudo
+    incidents shared as ``prior``.
     """
     seen = outcomes > 0
     f, y = densities[:, seen], outcomes[seen]
-    total = y.sum() + prior_incidents
-    w = prior.copy()
-    for _ in range(EM_MAX_ITERATIONS):
+    pseudo = prior_incidents * prior
+
+    def loss(theta):
+        w = np.exp(theta - theta.max())
+        w /= w.sum()
         mix = w @ f
-        updated = (w * (f @ (y / mix)) + prior_incidents * prior) / total
-        converged = np.abs(updated - w).max() < EM_TOLERANCE
-        w = updated
-        if converged:
-            break
+        gain = f @ (y / mix) + pseudo / w
+        value = y @ np.log(mix) + pseudo @ np.log(w)
+        return -value, -(w * gain - w * (w @ gain))
+
+    theta = minimize(loss, np.log(prior), jac=True, method="L-BFGS-B").x
+    w = np.exp(theta - theta.max())
     return w / w.sum()
 
 

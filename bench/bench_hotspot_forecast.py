@@ -70,7 +70,8 @@ def _section(path, rows, read_s, reports):
         "",
         f"**Over {len(ratios)} (resolution, offence, coverage) cases the service's forecast "
         f"scores {min(ratios):.3f}–{max(ratios):.3f} × the mean PAI of the best of the three "
-        f"baselines (median {np.median(ratios):.3f}); {reached} reach {TARGET}. Ranking by the "
+        f"baselines (median {np.median(ratios):.3f}); {TARGET} × is reached in {reached} of them. "
+        "Ranking by the "
         "counts of the whole year outside the scored week, which reads the future, scores "
         f"{min(hindsight):.3f}–{max(hindsight):.3f} × (median {np.median(hindsight):.3f}): "
         "a steady rate per cell, known in hindsight, is barely better than counting, and "

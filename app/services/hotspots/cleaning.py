@@ -18,9 +18,10 @@ NULL_ISLAND = "(0, 0): a missing position"
 NOT_WGS84 = "not a latitude/longitude (out of range: projected coordinates?)"
 OUTSIDE = "outside the jurisdiction"
 # A cell is far when it lies more than FAR_FACTOR times the distance within which
-# FAR_QUANTILE of the incidents lie from their median centre (and more than FAR_MIN_M).
+# FAR_QUANTILE of the incidents lie from their median centre (and more than FAR_MIN_M): up
+# to 2 % of strays are found, and a real outlying district with more than that is kept.
 FAR_FACTOR = 3.0
-FAR_QUANTILE = 0.9
+FAR_QUANTILE = 0.98
 FAR_MIN_M = 2_000.0
 
 

@@ -46,6 +46,18 @@ def _env_list(name):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _env_pairs(name, default):
+    """Parse ``key=value`` pairs separated by commas into a dict (``default`` if unset)."""
+    pairs = {}
+    for item in (os.environ.get(name) or default).split(","):
+        if item.strip():
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise RuntimeError(f"{name}: expected key=value pairs, got {item!r}")
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def _env_headers(name):
     """Parse ``Name: value`` pairs separated by newlines or ``;;`` into a dict."""
     value = os.environ.get(name) or ""
@@ -205,6 +217,39 @@ class Config:
     GOOGLE_STATIC_SCALE = _env_int("GOOGLE_STATIC_SCALE", 1)
     GOOGLE_STATIC_FORMAT = _env("GOOGLE_STATIC_FORMAT", "png32")
     GOOGLE_STATIC_RATE_LIMIT_PER_S = _env_float("GOOGLE_STATIC_RATE_LIMIT_PER_S", 10.0)
+
+    # Sentinel-2 L2A from a STAC API: enables "sentinel2" (empty: not offered). The catalogue
+    # is searched with intersects/datetime/collections; the item clearest over the area in the
+    # last SENTINEL2_LOOKBACK_DAYS is read (its windows only) and resampled to
+    # SENTINEL2_RESOLUTION_M on the area's UTM grid. Timeouts and retries: IMAGERY_*.
+    STAC_API_URL = _env("STAC_API_URL", "https://earth-search.aws.element84.com/v1")
+    # Extra request headers for the catalogue and its files (an API key, if it needs one).
+    STAC_HEADERS = _env_headers("STAC_HEADERS")
+    SENTINEL2_COLLECTION = _env("SENTINEL2_COLLECTION", "sentinel-2-l2a")
+    SENTINEL2_LOOKBACK_DAYS = _env_float("SENTINEL2_LOOKBACK_DAYS", 10.0)
+    # The catalogue's asset key of each band and of the scene classification (band=key,…).
+    SENTINEL2_ASSET_KEYS = _env_pairs(
+        "SENTINEL2_ASSET_KEYS",
+        "blue=blue,green=green,red=red,nir=nir,swir16=swir16,swir22=swir22,scl=scl")
+    # Media types an asset may declare (comma-separated); others (JPEG 2000) are passed over.
+    SENTINEL2_COG_MEDIA_TYPES = _env_list("SENTINEL2_COG_MEDIA_TYPES") or [
+        "image/tiff; application=geotiff; profile=cloud-optimized"]
+    # Item properties: acquisition time, scene-wide cloud %, and the native CRS (first found).
+    SENTINEL2_DATETIME_PROPERTY = _env("SENTINEL2_DATETIME_PROPERTY", "datetime")
+    SENTINEL2_CLOUD_COVER_PROPERTY = _env("SENTINEL2_CLOUD_COVER_PROPERTY", "eo:cloud_cover")
+    SENTINEL2_CRS_PROPERTIES = _env_list("SENTINEL2_CRS_PROPERTIES") or ["proj:epsg",
+                                                                          "proj:code"]
+    # Search results per page (the STAC "limit"), and at most this many items per capture.
+    SENTINEL2_PAGE_SIZE = _env_int("SENTINEL2_PAGE_SIZE", 10)
+    SENTINEL2_MAX_ITEMS = _env_int("SENTINEL2_MAX_ITEMS", 20)
+    SENTINEL2_RESOLUTION_M = _env_float("SENTINEL2_RESOLUTION_M", 10.0)
+    # Largest area a Sentinel-2 area may cover (its grid's bounding box), km².
+    SENTINEL2_MAX_AREA_KM2 = _env_float("SENTINEL2_MAX_AREA_KM2", 100.0)
+    # Multispectral comparison: below this share of the area clear on both dates a session
+    # is inconclusive; changes smaller than the mapping unit (or the area's own minimum,
+    # if larger) are not reported.
+    MULTISPECTRAL_MIN_CLEAR_SHARE = _env_float("MULTISPECTRAL_MIN_CLEAR_SHARE", 0.5)
+    MULTISPECTRAL_MIN_MAPPING_UNIT_M2 = _env_float("MULTISPECTRAL_MIN_MAPPING_UNIT_M2", 1000.0)
 
     # Capture runs: how many run at once in this process, how long ?wait=true may block,
     # and after how long without progress a "running" run is taken for abandoned.
@@ -366,6 +411,7 @@ class TestingConfig(Config):
     IMAGES_DIR = Path(tempfile.gettempdir()) / "cps-test-images"
     LOCAL_TILES_DIR = None
     XYZ_TILE_URL = None
+    STAC_API_URL = ""
     GOOGLE_MAPS_API_KEY = None
     GOOGLE_MAPS_SIGNING_SECRET = None
     CONSOLE_BASEMAP_URL = ""

@@ -66,19 +66,32 @@ def deliver_notifications_command():
 @landwatch_cli.command("compare")
 @click.argument("before", type=click.Path(path_type=Path))
 @click.argument("after", type=click.Path(path_type=Path))
-@click.option("--metres-per-pixel", type=float, required=True,
-              help="Ground size of one pixel of both images, in metres.")
+@click.option("--metres-per-pixel", type=float,
+              help="Ground size of one pixel of both images, in metres (not with --bands).")
+@click.option("--bands", help="Compare multi-band GeoTIFFs in all bands: the files' names "
+                              "(or positions) of blue,green,red,nir,swir16,swir22.")
 @click.option("--mask-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the changed pixels as a PNG the size of BEFORE (255 changed, 0 not).")
 @click.option("--geojson-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the changes as GeoJSON (coordinates of a frame at 0° N 0° E).")
+              help="Write the changes as GeoJSON (GeoTIFFs: longitude and latitude; images: "
+                   "coordinates of a frame at 0° N 0° E).")
 @click.option("--overlay-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write AFTER aligned onto BEFORE with the changes outlined, as a PNG.")
-def landwatch_compare_command(before, after, metres_per_pixel, mask_out, geojson_out,
+def landwatch_compare_command(before, after, metres_per_pixel, bands, mask_out, geojson_out,
                               overlay_out):
     """Compare two images of one place as land watch does; print a JSON summary."""
     try:
-        comparison = compare_files.compare_image_files(before, after, metres_per_pixel)
+        if bands is None and metres_per_pixel is None:
+            raise compare_files.ImageFileError("give --metres-per-pixel for images, or --bands "
+                                               "for multi-band GeoTIFFs")
+        if bands is not None and metres_per_pixel is not None:
+            raise compare_files.ImageFileError("--metres-per-pixel does not go with --bands: "
+                                               "GeoTIFFs carry their own")
+        if bands is not None:
+            names = [name.strip() for name in bands.split(",")]
+            comparison = compare_files.compare_band_files(before, after, names)
+        else:
+            comparison = compare_files.compare_image_files(before, after, metres_per_pixel)
     except compare_files.ImageFileError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(BAD_INPUT) from None

@@ -97,20 +97,12 @@ ANSWERS = {
 }
 
 
-class FcmStandIn:
-    """An HTTP server on 127.0.0.1 speaking FCM HTTP v1 and Google's OAuth token endpoint."""
+class HttpStandIn:
+    """An HTTP server on 127.0.0.1 (threaded); subclasses register what it answers."""
 
     def __init__(self, port=0):
         self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True)
-        self.sent = []
-        self.topic_changes = []
-        self.iam_lookups = []
-        self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
-        self.server.expect_request(SEND_PATH, method="POST").respond_with_handler(self._send)
-        self.server.expect_request(TOPIC_PATH).respond_with_handler(self._topic)
-        self.server.expect_request(IAM_PATH, method="GET").respond_with_handler(self._locations)
 
-    # lifecycle
     def start(self):
         self.server.start()
         return self
@@ -125,6 +117,20 @@ class FcmStandIn:
 
     def url(self, path="/"):
         return self.server.url_for(path)
+
+
+class FcmStandIn(HttpStandIn):
+    """An HTTP server on 127.0.0.1 speaking FCM HTTP v1 and Google's OAuth token endpoint."""
+
+    def __init__(self, port=0):
+        super().__init__(port)
+        self.sent = []
+        self.topic_changes = []
+        self.iam_lookups = []
+        self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
+        self.server.expect_request(SEND_PATH, method="POST").respond_with_handler(self._send)
+        self.server.expect_request(TOPIC_PATH).respond_with_handler(self._topic)
+        self.server.expect_request(IAM_PATH, method="GET").respond_with_handler(self._locations)
 
     # handlers
     def _token(self, request):

@@ -111,7 +111,8 @@ def test_only_configured_providers_are_accepted(auth, app, monkeypatch):
     response = auth.client.post("/api/area-configs", json=body, headers=auth.headers())
     assert response.status_code == 422
     assert response.get_json()["errors"]["provider"] == [
-        "The imagery provider 'xyz' is not available on this server; available: simulated."]
+        "The imagery provider 'xyz' is not available on this server; available: simulated, "
+        "simulated_sentinel2."]
     monkeypatch.setitem(app.config, "XYZ_TILE_URL", "https://tiles.example/{z}/{x}/{y}.png")
     response = auth.client.post("/api/area-configs", json=body, headers=auth.headers())
     assert response.status_code == 201 and response.get_json()["provider"] == "xyz"

@@ -160,6 +160,7 @@ MATRIX = {
     ("GET", "/api/monitor/captures/<int:run_id>"): R(*OWNED_READ),
     ("GET", "/api/monitor/captures/area/<int:area_config_id>"): R(*OWNED_READ),
     ("GET", "/api/monitor/image-tiles/<int:tile_id>/image"): R(*OWNED_READ),
+    ("GET", "/api/monitor/image-tiles/<int:tile_id>/bands"): R(*OWNED_READ),
     ("GET", "/api/monitor/image-tiles/area/<int:area_config_id>"): R(*OWNED_READ),
 
     ("POST", "/api/monitor/compare/<int:area_config_id>"): R(

@@ -2,15 +2,20 @@
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import shapely
 
 from app import create_app
+from app.services.imagery.scenes import SCL_VEGETATION, Scene, area_grid, encode_geotiff
+from app.services.imagery.synthetic_s2 import BARE_SOIL, GREEN_VEGETATION, render_scene
 from bench import change_scenes
 from tests.conftest import make_config
+from tests.stac_server import area_box
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_CHANGE_DIR = Path(os.environ.get("CPS_REAL_CHANGE_DIR",
@@ -140,3 +145,61 @@ def test_a_real_pair_gives_a_mask_the_size_of_before_and_the_summary(runner, tmp
     mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
     assert mask.shape == cv2.imread(str(before)).shape[:2]
     assert set(np.unique(mask)) <= {0, 255}
+
+
+@pytest.fixture
+def band_files(tmp_path):
+    """Two GeoTIFFs of a Sentinel-2 style area: a field cleared to soil in AFTER, which lies
+    on a grid 55 m east of BEFORE's."""
+    area = area_box(27.90, -26.25, 1500)
+    grid, moved = area_grid(area), area_grid(shapely.affinity.translate(area, xoff=0.00055))
+    files = []
+    for name, on, epoch in (("a.tif", grid, 1), ("b.tif", moved, 2)):
+        rendered = render_scene(on, epoch, seed=4)
+        bands = rendered.bands.copy()
+        cols = slice(60 - (on is moved) * 5, 80 - (on is moved) * 5)
+        bands[:, 50:70, cols] = np.rint((GREEN_VEGETATION if on is grid else BARE_SOIL)
+                                        * 10_000)[:, None, None]
+        scl = np.full(on.shape, SCL_VEGETATION, np.uint8)
+        scene = Scene(on, bands, scl, name, datetime(2026, 11, epoch, tzinfo=UTC), 1.0)
+        (tmp_path / name).write_bytes(encode_geotiff(scene))
+        files.append(tmp_path / name)
+    return files, grid
+
+
+def test_multi_band_geotiffs_are_compared_in_all_bands_on_before_s_grid(runner, band_files,
+                                                                       tmp_path):
+    (before, after), grid = band_files
+    mask_path, geojson_path = tmp_path / "mask.png", tmp_path / "changes.geojson"
+    result = compare(runner, before, after, "--bands", "blue,green,red,nir,swir16,swir22",
+                     "--mask-out", mask_path, "--geojson-out", geojson_path,
+                     "--overlay-out", tmp_path / "overlay.png")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["metres_per_pixel"] == 10.0
+    assert (summary["width_px"], summary["height_px"]) == (grid.width, grid.height)
+    cleared = next(c for c in summary["changes"] if c["bbox_px"][:2] == [60, 50])
+    assert cleared["kind"] == "vegetation_loss"
+    assert cleared["area_m2"] == pytest.approx(40_000, rel=0.1)
+    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == grid.shape and (mask[50:70, 60:80] == 255).mean() > 0.95
+    features = json.loads(geojson_path.read_text())["features"]
+    lon, lat = next(f["properties"]["centroid"] for f in features
+                    if f["properties"]["bbox_px"][:2] == [60, 50])
+    (centre_lon,), (centre_lat,) = grid.lonlat([70], [60])
+    assert (lon, lat) == pytest.approx((centre_lon, centre_lat), abs=1e-4)
+    assert cv2.imread(str(tmp_path / "overlay.png")).shape[:2] >= grid.shape
+
+
+def test_band_comparisons_need_geotiffs_with_those_bands(runner, band_files, pair):
+    (before, after), _ = band_files
+    for args, message in (
+            ((before, after), "give --metres-per-pixel for images, or --bands"),
+            ((before, after, "--bands", "blue,green,red"), "--bands needs 6 names"),
+            ((before, after, "--bands", "B2,B3,B4,B8,B11,B12"), "has no band named 'B2'"),
+            ((before, after, "--bands", "blue,green,red,nir,swir16,swir22",
+              "--metres-per-pixel", 10), "does not go with --bands"),
+            ((*pair, "--bands", "blue,green,red,nir,swir16,swir22"),
+             "is not georeferenced in a projected CRS")):
+        result = compare(runner, *args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)

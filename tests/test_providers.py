@@ -88,10 +88,11 @@ def config(**overrides):
 
 
 def test_only_configured_providers_are_offered():
-    assert available_providers(config()) == ["simulated"]
+    assert available_providers(config()) == ["simulated", "simulated_sentinel2"]
     assert available_providers(config(LOCAL_TILES_DIR="/srv/tiles", GOOGLE_MAPS_API_KEY="k",
-                                      XYZ_TILE_URL="https://t/{z}/{x}/{y}")) == [
-        "simulated", "local", "xyz", "google_static"]
+                                      XYZ_TILE_URL="https://t/{z}/{x}/{y}",
+                                      STAC_API_URL="https://stac.example/v1")) == [
+        "simulated", "local", "xyz", "google_static", "simulated_sentinel2", "sentinel2"]
     with pytest.raises(InvalidInput, match="'xyz' is not available .*available: simulated"):
         build_provider("xyz", config())
 

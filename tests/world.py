@@ -182,10 +182,10 @@ class World:
         return self.capture_run(self.row("other_area"))
 
     def make_tile(self):
-        return self.image_tile(self.row("run"))
+        return self.image_tile(self.row("run"), bands=True)
 
     def make_other_tile(self):
-        return self.image_tile(self.row("other_run"))
+        return self.image_tile(self.row("other_run"), bands=True)
 
     def make_comparable_area(self):
         """An area of ``operator`` with two completed captures of one tile: ready to compare."""
@@ -230,18 +230,21 @@ class World:
         return make_run(self.db, area, state=COMPLETED, tiles_total=1, tiles_done=1,
                         started_at=now, heartbeat_at=now, finished_at=now)
 
-    def image_tile(self, run, data=None):
-        """A tile row of ``run`` and its PNG file under the image directory."""
+    def image_tile(self, run, data=None, bands=False):
+        """A tile row of ``run`` and its PNG file (and a bands file, as scenes have)."""
         z, x, y = SOWETO_TILE
         data = data or png_bytes()
         path = f"area_{run.area_config_id}/run_{run.id}/{z}_{x}_{y}.png"
         (self.images_dir / path).parent.mkdir(parents=True, exist_ok=True)
         (self.images_dir / path).write_bytes(data)
+        bands_path = path.replace(".png", ".tif") if bands else None
+        if bands:
+            (self.images_dir / bands_path).write_bytes(b"II*\x00 stand-in bands")
         west, south, east, north = tile_bounds(z, x, y)
         tile = ImageTile(area_config_id=run.area_config_id, capture_run_id=run.id, z=z, x=x, y=y,
                          west=west, south=south, east=east, north=north, provider="simulated",
                          path=path, sha256=hashlib.sha256(data).hexdigest(), width=8, height=8,
-                         content_type="image/png")
+                         content_type="image/png", bands_path=bands_path)
         self.db.session.add(tile)
         self.db.session.commit()
         return tile

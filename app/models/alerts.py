@@ -115,6 +115,10 @@ class AlertDetail(db.Model):
     confirmation_distance_m: Mapped[float | None] = mapped_column(Double)
     evidence: Mapped[dict | None] = mapped_column(JSON)  # kind → path relative to IMAGES_DIR
     evidence_media_type: Mapped[str | None] = mapped_column(String(32))
+    # Multispectral comparisons: what kind of change (vegetation_loss, new_bare_or_built,
+    # water_change, other) and the spectral indices behind it ({"ndvi": [before, after]…}).
+    kind: Mapped[str | None] = mapped_column(String(32))
+    spectral_indices: Mapped[dict | None] = mapped_column(JSON)
     review: Mapped[str] = mapped_column(String(16), default=UNREVIEWED)
     review_note: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

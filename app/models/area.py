@@ -89,6 +89,12 @@ class CaptureRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     tile_errors: Mapped[list] = mapped_column(JSON, default=list)
+    # Scene providers (Sentinel-2): the catalogue item captured, when it was acquired, the
+    # share of the area it shows clear of cloud, and the catalogue's scene-wide cloud %.
+    scene_id: Mapped[str | None] = mapped_column(String(128))
+    scene_acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scene_clear_share: Mapped[float | None] = mapped_column(Double)
+    scene_cloud_cover: Mapped[float | None] = mapped_column(Double)
 
     area: Mapped[AreaConfig] = relationship(back_populates="capture_runs")
 
@@ -103,7 +109,12 @@ class CaptureRun(db.Model):
 
 
 class ImageTile(db.Model):
-    """One captured XYZ tile: where it is, when and from whom, and the file holding it."""
+    """One captured XYZ tile: where it is, when and from whom, and the file holding it.
+
+    A scene provider's capture is one tile covering the whole area (keyed by the smallest
+    XYZ tile holding it): ``path`` is its RGB preview, ``bands_path`` the multi-band
+    GeoTIFF on the area's grid, whose pixel size is ``ground_resolution_m``.
+    """
 
     __tablename__ = "image_tiles"
     # The unique key and the index also serve the two foreign keys (their leading columns).
@@ -131,6 +142,9 @@ class ImageTile(db.Model):
     width: Mapped[int]
     height: Mapped[int]
     content_type: Mapped[str] = mapped_column(String(32))
+    bands_path: Mapped[str | None] = mapped_column(String(255))  # relative to IMAGES_DIR
+    bands_sha256: Mapped[str | None] = mapped_column(String(64))
+    ground_resolution_m: Mapped[float | None] = mapped_column(Double)
 
     def __repr__(self):
         return f"<ImageTile {self.id} run={self.capture_run_id} {self.z}/{self.x}/{self.y}>"

@@ -16,7 +16,8 @@ from app.models.types import utcnow
 from app.models.user import ADMIN
 from app.services import devices, tiles
 from app.services.errors import Conflict, InvalidInput, NotFound, Unavailable
-from app.services.imagery.registry import check_provider_name
+from app.services.imagery.registry import check_provider_name, is_scene_provider
+from app.services.imagery.scenes import area_grid
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,25 @@ def check_tile_limit(polygon, zoom, max_tiles):
               else f"no zoom from {MIN_ZOOM} up fits: draw a smaller area")
     raise InvalidInput(f"This area takes {amount} tiles at zoom {zoom}, over the limit of "
                        f"{max_tiles} tiles; {advice}.", field="zoom")
+
+
+def check_scene_size(polygon, resolution_m, max_km2):
+    """Return 1 (one scene per capture) unless the area's grid covers more than ``max_km2``."""
+    grid = area_grid(polygon, resolution_m)
+    km2 = grid.width * grid.height * grid.pixel_area_m2 / 1e6
+    if km2 > max_km2:
+        raise InvalidInput(f"This area's bounding box covers {km2:.1f} km², over the limit of "
+                           f"{max_km2:g} km² for provider scenes; draw a smaller area.",
+                           field="geometry")
+    return 1
+
+
+def captures_needed(area, polygon, config):
+    """Tiles (or scenes) one capture of the area fetches; refuse an area over the limits."""
+    if is_scene_provider(area.provider):
+        return check_scene_size(polygon, config["SENTINEL2_RESOLUTION_M"],
+                                config["SENTINEL2_MAX_AREA_KM2"])
+    return check_tile_limit(polygon, area.zoom, config["AREA_MAX_TILES"])
 
 
 # --- schedule -------------------------------------------------------------------------------
@@ -228,9 +248,8 @@ def _apply(area, data, config):
     for field in EDITABLE:
         if field in data:
             setattr(area, field, data[field])
-    if polygon is not None or "zoom" in data:
-        polygon = polygon or area_polygon(area)
-        area.tile_count = check_tile_limit(polygon, area.zoom, config["AREA_MAX_TILES"])
+    if polygon is not None or "zoom" in data or "provider" in data:
+        area.tile_count = captures_needed(area, polygon or area_polygon(area), config)
 
 
 def create_area(owner, data):

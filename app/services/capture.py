@@ -30,10 +30,11 @@ from app.models import AreaConfig, CaptureRun, ImageTile
 from app.models.area import COMPLETED, FAILED, MANUAL, PARTIAL, RUNNING
 from app.models.types import utcnow
 from app.services import background, tiles
-from app.services.areas import area_polygon, check_tile_limit, get_area
+from app.services.areas import area_polygon, captures_needed, get_area
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.imagery.base import ImageryError, NoImagery
 from app.services.imagery.registry import check_provider_name, get_provider
+from app.services.imagery.scenes import SceneProvider
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def start_capture(area, requested_by=None, trigger=MANUAL):
     if running is not None:
         raise Conflict(f"A capture of this area is already running (run {running}).")
     check_provider_name(area.provider, config)
-    total = check_tile_limit(area_polygon(area), area.zoom, config["AREA_MAX_TILES"])
+    total = captures_needed(area, area_polygon(area), config)
     last = db.session.scalar(select(func.max(CaptureRun.sequence))
                              .where(CaptureRun.area_config_id == area.id))
     run = CaptureRun(area_config_id=area.id, sequence=(last or 0) + 1, trigger=trigger,
@@ -150,13 +151,19 @@ def run_capture(run_id):
     images_dir = Path(config["IMAGES_DIR"])
     try:
         provider = _provider(run.provider)
-        cover = tiles.tile_cover(area_polygon(run.area), run.zoom)
-        run.tiles_total = len(cover)
+        scene = isinstance(provider, SceneProvider)
+        cover = [] if scene else tiles.tile_cover(area_polygon(run.area), run.zoom)
+        run.tiles_total = 1 if scene else len(cover)
         run_dir = prepare_run_directory(images_dir, run.area_config_id, run.id)
         run.heartbeat_at = utcnow()
         db.session.commit()
-        _capture_tiles(run, provider, cover, images_dir, run_dir,
-                       min(provider.max_workers, config["IMAGERY_WORKERS"]))
+        if scene:
+            # imported here: the scene capture builds on this module's files and failures
+            from app.services.scene_capture import capture_scene
+            capture_scene(run, provider, images_dir, run_dir)
+        else:
+            _capture_tiles(run, provider, cover, images_dir, run_dir,
+                           min(provider.max_workers, config["IMAGERY_WORKERS"]))
     except CaptureFailed as error:
         db.session.rollback()
         _finish(run, FAILED, str(error))
@@ -288,15 +295,18 @@ def _discard(path):
         log.warning("cannot remove %s: %s", path, error)
 
 
-def image_file(tile):
-    """Return the file of an image tile, refusing any stored path outside IMAGES_DIR."""
+def image_file(tile, what="image"):
+    """Return a tile's ``image`` (or ``bands`` GeoTIFF) file, refusing paths outside IMAGES_DIR."""
+    relative = tile.bands_path if what == "bands" else tile.path
+    if relative is None:
+        raise NotFound(f"Tile {tile.id} has no {what} file (only scene captures have bands).")
     root = Path(current_app.config["IMAGES_DIR"]).resolve()
-    path = (root / tile.path).resolve()
+    path = (root / relative).resolve()
     if not path.is_relative_to(root):
-        log.error("image tile %s has a path outside IMAGES_DIR: %r", tile.id, tile.path)
-        raise NotFound(f"The image of tile {tile.id} is not available.")
+        log.error("image tile %s has a path outside IMAGES_DIR: %r", tile.id, relative)
+        raise NotFound(f"The {what} of tile {tile.id} is not available.")
     if not path.is_file():
-        raise NotFound(f"The image file of tile {tile.id} is missing.")
+        raise NotFound(f"The {what} file of tile {tile.id} is missing.")
     return path
 
 

@@ -4,6 +4,8 @@ Behind ``flask landwatch compare``: the same detector call with the service's de
 settings (an area nobody tuned), on files instead of captured tiles. Images without a
 georeference are placed at the equator with the ground resolution given, so areas in
 m² are true and GeoJSON coordinates are in that frame (centred on 0° N 0° E).
+Multi-band GeoTIFFs (``--bands``) are compared in all bands as Sentinel-2 captures are,
+on BEFORE's grid, in their own georeference (GeoJSON in true longitude and latitude).
 """
 
 import math
@@ -22,6 +24,7 @@ from app.services.change_detection import (
     equator_bounds,
     tile_overlay,
 )
+from app.services.scene_comparison import compare_band_files as compare_bands
 
 
 class ImageFileError(ValueError):
@@ -63,6 +66,22 @@ def compare_image_files(before_path, after_path, metres_per_pixel):
     return FileComparison(before_path, after_path, (width, height), metres_per_pixel, result)
 
 
+def compare_band_files(before_path, after_path, band_names):
+    """Compare two multi-band GeoTIFFs in all bands; raise ImageFileError if they cannot be.
+
+    ``band_names`` name the files' blue, green, red, near-infrared and two short-wave
+    infrared bands; the metres per pixel come from BEFORE's georeferencing.
+    """
+    before_path, after_path = Path(before_path), Path(after_path)
+    try:
+        result, grid = compare_bands(before_path, after_path, band_names, DEFAULT_SENSITIVITY,
+                                     DEFAULT_MIN_CHANGE_AREA_M2)
+    except ValueError as error:
+        raise ImageFileError(str(error)) from None
+    return FileComparison(before_path, after_path, (grid.width, grid.height),
+                          grid.resolution_m, result)
+
+
 def summary(comparison):
     """Return plain values of a comparison for JSON: changes, m², confidence, registration, skip."""
     result = comparison.result
@@ -78,8 +97,11 @@ def summary(comparison):
         "changes_count": len(result.changes),
         "changed_area_m2": round(result.changed_area_m2, 1),
         "changes": [{"area_m2": change.area_m2, "confidence": change.confidence,
-                     "score": change.score, "bbox_px": list(change.bbox_px)}
+                     "score": change.score, "bbox_px": list(change.bbox_px),
+                     **({"kind": change.kind} if hasattr(change, "kind") else {})}
                     for change in result.changes],
+        **({"clear_share": round(result.clear_share, 4)} if hasattr(result, "clear_share")
+           else {}),
     }
 
 

@@ -16,6 +16,7 @@ from app.models.alerts import (
 )
 from app.models.area import RUN_TRIGGERS
 from app.services.alerts.skips import SKIP_KINDS
+from app.services.change_detection.multispectral import CHANGE_KINDS
 
 GEOJSON = "application/geo+json"
 FORMATS = ("json", "geojson")
@@ -175,7 +176,8 @@ class AlertDetailPropertiesSchema(ma.Schema):
     centroid = ma.fields.Nested(CentroidSchema, dump_only=True)
     area_m2 = ma.fields.Float(dump_only=True)
     score = ma.fields.Float(dump_only=True, metadata={
-        "description": "Mean colour difference over the change (CIE ΔE)"})
+        "description": "Mean colour difference over the change (CIE ΔE); multispectral: "
+                       "mean standardised change vector length"})
     confidence = ma.fields.Float(dump_only=True, metadata={"description": "0–1"})
     registration = ma.fields.Nested(RegistrationSchema, dump_only=True, allow_none=True, metadata={
         "description": "How the tile's captures were aligned; null for changes found before "
@@ -187,6 +189,12 @@ class AlertDetailPropertiesSchema(ma.Schema):
         "description": "The older image tile compared"})
     after_tile_id = ma.fields.Integer(dump_only=True, metadata={
         "description": "The newer image tile compared"})
+    kind = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "enum": list(CHANGE_KINDS),
+        "description": "Multispectral comparisons (Sentinel-2 areas): what kind of change"})
+    spectral_indices = ma.fields.Dict(dump_only=True, allow_none=True, metadata={
+        "description": "Multispectral comparisons: mean index over the change, "
+                       "{name: [before, after]} for ndvi, bsi, ndbi, mndwi, brightness"})
     review = ma.fields.String(dump_only=True, metadata={"enum": list(REVIEWS)})
     review_note = ma.fields.String(dump_only=True, allow_none=True)
     reviewed_at = UTCDateTime(dump_only=True, allow_none=True)

@@ -26,6 +26,7 @@ from app.services import alerts as alert_service
 from app.services import areas as area_service
 from app.services import capture as capture_service
 from app.services import monitoring
+from app.services.scene_capture import BANDS_MEDIA_TYPE
 
 blp = Blueprint("monitor", __name__, url_prefix="/api/monitor",
                 description="Imagery capture runs, captured tiles, and comparing captures")
@@ -33,6 +34,8 @@ blp = Blueprint("monitor", __name__, url_prefix="/api/monitor",
 IMAGE_RESPONSE = {"description": "The tile image", "content": {
     kind: {"schema": {"type": "string", "format": "binary"}}
     for kind in ("image/png", "image/jpeg", "image/webp")}}
+BANDS_RESPONSE = {"description": "The multi-band GeoTIFF", "content": {
+    BANDS_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 
 
 @blp.route("/capture/<int:area_config_id>")
@@ -138,3 +141,15 @@ class ImageTileImage(MethodView):
         tile = capture_service.get_tile(current_user, tile_id)
         return send_file(capture_service.image_file(tile), mimetype=tile.content_type,
                          etag=tile.sha256, download_name=tile.path.rsplit("/", 1)[-1])
+
+
+@blp.route("/image-tiles/<int:tile_id>/bands")
+class ImageTileBands(MethodView):
+    @blp.login_required()
+    @blp.doc(responses={"200": BANDS_RESPONSE})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, tile_id):
+        """Download a scene capture's bands: a GeoTIFF on the area's grid (bands, then SCL)."""
+        tile = capture_service.get_tile(current_user, tile_id)
+        return send_file(capture_service.image_file(tile, "bands"), mimetype=BANDS_MEDIA_TYPE,
+                         etag=tile.bands_sha256, download_name=tile.bands_path.rsplit("/", 1)[-1])

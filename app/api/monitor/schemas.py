@@ -42,6 +42,14 @@ class CaptureRunSchema(ma.Schema):
                              metadata={"description": "Why the run failed as a whole"})
     tile_errors = ma.fields.List(ma.fields.Nested(TileErrorSchema), dump_only=True,
                                  metadata={"description": "The first 50 tile failures"})
+    scene_id = ma.fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Scene providers (sentinel2): the catalogue item captured"})
+    scene_acquired_at = UTCDateTime(dump_only=True, allow_none=True, metadata={
+        "description": "When the satellite imaged the scene"})
+    scene_clear_share = ma.fields.Float(dump_only=True, allow_none=True, metadata={
+        "description": "Share of the area the scene shows clear of cloud, shadow and snow, 0–1"})
+    scene_cloud_cover = ma.fields.Float(dump_only=True, allow_none=True, metadata={
+        "description": "The catalogue's scene-wide cloud cover, % (not over the area)"})
 
 
 CaptureRunPageSchema = page_of(CaptureRunSchema, "CaptureRunPageSchema")
@@ -87,15 +95,22 @@ class ImageTileSchema(ma.Schema):
     height = ma.fields.Integer(dump_only=True)
     content_type = ma.fields.String(dump_only=True)
     image_url = ma.fields.Method("url", dump_only=True)
+    bands_url = ma.fields.Method("bands", dump_only=True, allow_none=True, metadata={
+        "description": "Scene providers: the multi-band GeoTIFF (bands, then SCL)"})
 
     def tile_bbox(self, tile):
         return [tile.west, tile.south, tile.east, tile.north]
 
     def resolution(self, tile):
+        if tile.ground_resolution_m is not None:
+            return tile.ground_resolution_m
         return round(ground_resolution_m(tile.z, tile.x, tile.y, tile.width), 4)
 
     def url(self, tile):
         return url_for("monitor.ImageTileImage", tile_id=tile.id)
+
+    def bands(self, tile):
+        return url_for("monitor.ImageTileBands", tile_id=tile.id) if tile.bands_path else None
 
 
 ImageTilePageSchema = page_of(ImageTileSchema, "ImageTilePageSchema")

@@ -10,7 +10,12 @@ from app.models import AlertDetail, SkippedTile
 from app.models.alerts import CONFIRMED, UNVERIFIED, VERIFIED
 from app.services.alerts.evidence import keep_evidence
 from app.services.alerts.pairing import next_reference, pending_suspicions
-from app.services.alerts.skips import FILE_UNREADABLE, count_skip, detector_skip_kind
+from app.services.alerts.skips import (
+    CLOUD_OR_HAZE,
+    FILE_UNREADABLE,
+    count_skip,
+    detector_skip_kind,
+)
 from app.services.capture import image_file
 from app.services.change_detection import (
     PreviousChange,
@@ -19,6 +24,7 @@ from app.services.change_detection import (
     confirm_changes,
 )
 from app.services.errors import NotFound
+from app.services.scene_comparison import compare_scene_tiles, is_scene_pair
 
 MAX_SKIPPED_LISTED = 100  # inline on the session; every skipped tile has a row
 
@@ -27,7 +33,7 @@ MAX_SKIPPED_LISTED = 100  # inline on the session; every skipped tile has a row
 class TileOutcome:
     """What comparing one tile's captures gave, and the older image its evidence is cut from."""
 
-    result: TileComparison
+    result: TileComparison  # a MultispectralComparison for scene captures
     before_bgr: np.ndarray | None = None
     skip_kind: str | None = None  # when None, read from the detector's reason
 
@@ -52,9 +58,14 @@ def read_image(tile):
 def compare_tile(area, pair):
     """Compare a tile's two captures with the area's settings; the one detector call of a session.
 
-    Every area's imagery is RGB today. Another kind of comparison (multispectral bands)
-    plugs in here, chosen by the area's imagery, and returns a TileOutcome too.
+    Captures with bands (a scene provider's, Sentinel-2) are compared in all bands, too
+    little clear area being a cloud skip; every other pair by the colour pipeline.
     """
+    if is_scene_pair(pair.before, pair.after):
+        scene = compare_scene_tiles(area, pair.before, pair.after)
+        kind = (FILE_UNREADABLE if scene.unreadable
+                else CLOUD_OR_HAZE if scene.result.inconclusive else None)
+        return TileOutcome(scene.result, scene.result.before_rgb, skip_kind=kind)
     before, after = read_image(pair.before), read_image(pair.after)
     if before is None or after is None:
         which = "earlier" if before is None else "latest"
@@ -114,7 +125,8 @@ def compare_and_record(session, pair):
         after_tile_id=pair.after.id, polygon=change.polygon, centroid_lon=change.centroid[0],
         centroid_lat=change.centroid[1], area_m2=change.area_m2, score=change.score,
         confidence=change.confidence, registration=registration, status=decision.status,
-        confirms_detail_id=decision.previous_id, confirmation_distance_m=decision.distance_m)
+        confirms_detail_id=decision.previous_id, confirmation_distance_m=decision.distance_m,
+        kind=getattr(change, "kind", None), spectral_indices=getattr(change, "indices", None))
         for change, decision in zip(result.changes, decisions, strict=True)]
     db.session.add_all(details)
     db.session.flush()

@@ -1,7 +1,10 @@
 """Which imagery providers this server offers, built once per app from its config.
 
-``simulated`` is always offered; ``local`` when ``LOCAL_TILES_DIR`` is set; ``xyz``
-when ``XYZ_TILE_URL`` is set; ``google_static`` when ``GOOGLE_MAPS_API_KEY`` is set.
+``simulated`` and its multispectral mode ``simulated_sentinel2`` are always offered;
+``local`` when ``LOCAL_TILES_DIR`` is set; ``xyz`` when ``XYZ_TILE_URL`` is set;
+``google_static`` when ``GOOGLE_MAPS_API_KEY`` is set; ``sentinel2`` when
+``STAC_API_URL`` is set. The last two of the list deliver whole-area scenes (see
+``scenes.SceneProvider``), the others XYZ tiles.
 Providers are cached per app so that every capture in the process shares each
 provider's HTTP connections and rate limit.
 """
@@ -14,11 +17,15 @@ from app.services.errors import InvalidInput
 from app.services.imagery.google_static import GoogleStaticProvider
 from app.services.imagery.http import TileHttpClient
 from app.services.imagery.local import LocalDirectoryProvider
-from app.services.imagery.simulated import SimulatedProvider
+from app.services.imagery.sentinel2 import Sentinel2Provider, Sentinel2Settings
+from app.services.imagery.simulated import SimulatedProvider, SimulatedSentinel2Provider
 from app.services.imagery.xyz import XyzProvider
 
-PROVIDER_NAMES = ("simulated", "local", "xyz", "google_static")
-SETTING_PREFIXES = ("IMAGERY_", "SIMULATED_", "LOCAL_", "XYZ_", "GOOGLE_", "CAPTURE_WORKERS")
+PROVIDER_NAMES = ("simulated", "local", "xyz", "google_static", "simulated_sentinel2",
+                  "sentinel2")
+SCENE_PROVIDER_NAMES = ("simulated_sentinel2", "sentinel2")
+SETTING_PREFIXES = ("IMAGERY_", "SIMULATED_", "LOCAL_", "XYZ_", "GOOGLE_", "CAPTURE_WORKERS",
+                    "STAC_", "SENTINEL2_")
 _lock = threading.Lock()
 
 
@@ -29,8 +36,15 @@ def available_providers(config):
         "local": bool(config.get("LOCAL_TILES_DIR")),
         "xyz": bool(config.get("XYZ_TILE_URL")),
         "google_static": bool(config.get("GOOGLE_MAPS_API_KEY")),
+        "simulated_sentinel2": True,
+        "sentinel2": bool(config.get("STAC_API_URL")),
     }
     return [name for name in PROVIDER_NAMES if offered[name]]
+
+
+def is_scene_provider(name):
+    """Whether provider ``name`` captures whole-area multi-band scenes rather than tiles."""
+    return name in SCENE_PROVIDER_NAMES
 
 
 def check_provider_name(name, config):
@@ -63,6 +77,10 @@ def build_provider(name, config):
     uniform = config["IMAGERY_PLACEHOLDER_UNIFORM_SHARE"]
     if name == "simulated":
         return SimulatedProvider(seed=config["SIMULATED_SEED"])
+    if name == "simulated_sentinel2":
+        return SimulatedSentinel2Provider(seed=config["SIMULATED_SEED"])
+    if name == "sentinel2":
+        return Sentinel2Provider(sentinel2_settings(config))
     if name == "local":
         return LocalDirectoryProvider(config["LOCAL_TILES_DIR"], config["IMAGERY_MAX_BYTES"],
                                       uniform)
@@ -76,6 +94,24 @@ def build_provider(name, config):
         signing_secret=config["GOOGLE_MAPS_SIGNING_SECRET"], scale=config["GOOGLE_STATIC_SCALE"],
         image_format=config["GOOGLE_STATIC_FORMAT"], max_uniform_share=uniform,
         max_workers=workers)
+
+
+def sentinel2_settings(config):
+    """The catalogue, its item shapes, and the server's timeouts and retries."""
+    return Sentinel2Settings(
+        api_url=config["STAC_API_URL"], collection=config["SENTINEL2_COLLECTION"],
+        lookback_days=config["SENTINEL2_LOOKBACK_DAYS"],
+        asset_keys=dict(config["SENTINEL2_ASSET_KEYS"]),
+        cog_media_types=tuple(config["SENTINEL2_COG_MEDIA_TYPES"]),
+        datetime_property=config["SENTINEL2_DATETIME_PROPERTY"],
+        cloud_cover_property=config["SENTINEL2_CLOUD_COVER_PROPERTY"],
+        crs_properties=tuple(config["SENTINEL2_CRS_PROPERTIES"]),
+        page_size=config["SENTINEL2_PAGE_SIZE"], max_items=config["SENTINEL2_MAX_ITEMS"],
+        connect_timeout_s=config["IMAGERY_CONNECT_TIMEOUT_S"],
+        read_timeout_s=config["IMAGERY_READ_TIMEOUT_S"], retries=config["IMAGERY_RETRIES"],
+        backoff_s=config["IMAGERY_BACKOFF_S"],
+        max_retry_after_s=config["IMAGERY_MAX_RETRY_AFTER_S"],
+        headers=dict(config["STAC_HEADERS"]))
 
 
 def _settings(config):

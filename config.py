@@ -6,8 +6,11 @@ the project root (or the file ``CPS_DOTENV`` names); real environment variables 
 unless a config is passed in.
 """
 
+import math
 import os
+import secrets
 import tempfile
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +19,11 @@ from dotenv import load_dotenv
 BASE_DIR = Path(__file__).resolve().parent
 load_dotenv(os.environ.get("CPS_DOTENV", BASE_DIR / ".env"), override=False)
 
+# Published secrets (an old development default, the test suite's): never accepted in production.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+TESTING_JWT_SECRET = "testing-secret-key-that-is-long-enough-0123456789"
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 100
 
 
 def _env(name, default=None):
@@ -58,6 +65,22 @@ def _env_pairs(name, default):
     return pairs
 
 
+def _env_map(name, default):
+    """Parse ``key=number`` pairs separated by commas over ``default`` (a dict)."""
+    value = os.environ.get(name) or ""
+    merged = dict(default)
+    for item in value.split(","):
+        if item.strip():
+            key, sep, number = item.partition("=")
+            try:
+                merged[key.strip()] = float(number)
+            except ValueError:
+                raise RuntimeError(f"{name}: expected key=number pairs, got {item!r}") from None
+            if not sep:
+                raise RuntimeError(f"{name}: expected key=number pairs, got {item!r}")
+    return merged
+
+
 def _env_headers(name):
     """Parse ``Name: value`` pairs separated by newlines or ``;;`` into a dict."""
     value = os.environ.get(name) or ""
@@ -69,6 +92,51 @@ def _env_headers(name):
                 raise RuntimeError(f"{name}: expected 'Name: value' pairs, got {line!r}")
             headers[key.strip()] = val.strip()
     return headers
+
+
+def secret_strength_bits(secret):
+    """Estimate a secret's entropy: its length times the Shannon entropy of its characters.
+
+    Repetition and a small alphabet show (32 × "a" is 0 bits); a random 32-character hex
+    string scores about 115, ``secrets.token_urlsafe(48)`` about 350.
+    """
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    per_character = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return len(secret) * per_character
+
+
+def instance_secret(instance_dir, name):
+    """Return this installation's random secret ``name``, made on first use (mode 600).
+
+    It lives in the instance folder (outside git), so every process of one installation
+    signs with the same secret and no two installations share one. Of processes racing
+    to make it, the first link wins and the others read its secret.
+    """
+    path = Path(instance_dir) / name
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def resolve_secrets(settings):
+    """Fill unset signing secrets from the instance folder (production refuses unset ones)."""
+    if not settings.get("JWT_SECRET_KEY"):
+        settings["JWT_SECRET_KEY"] = instance_secret(settings["INSTANCE_DIR"], "jwt_secret_key")
+    if not settings.get("SECRET_KEY"):  # Flask's own; signs nothing this API sends
+        settings["SECRET_KEY"] = settings["JWT_SECRET_KEY"]
 
 
 def engine_options(database_url, connect_timeout_s=5.0, read_timeout_s=30.0):
@@ -91,7 +159,8 @@ class Config:
     BASE_DIR = BASE_DIR
     INSTANCE_DIR = Path(_env("INSTANCE_DIR", BASE_DIR / "instance"))
 
-    SECRET_KEY = _env("SECRET_KEY", DEV_JWT_SECRET)
+    # Flask's secret (no cookie of this API uses it); unset: the JWT secret.
+    SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'cps.sqlite3'}"
     )
@@ -101,7 +170,9 @@ class Config:
     DATABASE_CONNECT_TIMEOUT_S = _env_float("DATABASE_CONNECT_TIMEOUT_S", 5.0)
     DATABASE_READ_TIMEOUT_S = _env_float("DATABASE_READ_TIMEOUT_S", 30.0)
 
-    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEV_JWT_SECRET)
+    # Signs the tokens. Unset outside production: a random secret made on first run and kept
+    # in INSTANCE_DIR (instance/jwt_secret_key). Production requires a strong one.
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(
         seconds=_env_int("JWT_ACCESS_TOKEN_EXPIRES_S", 15 * 60)
     )
@@ -140,6 +211,8 @@ class Config:
     PORT = _env_int("PORT", 5000)
     LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
 
+    # The admin password seed.py gives a new admin account (demo default outside production;
+    # in production it must pass the password policy, and unset means a random one).
     SEED_ADMIN_PASSWORD = _env("SEED_ADMIN_PASSWORD", "adminpass123")
 
     API_TITLE = "CPS — Community Protection Service"
@@ -160,8 +233,8 @@ class Config:
     # One process at a time holds the leader lease and runs the jobs. A lost holder is
     # replaced within TTL + one heartbeat; the misfire grace must exceed that so the new
     # leader still runs a slot the old one missed (see app/scheduler/__init__.py).
-    SCHEDULER_LEASE_TTL_S = _env_float("SCHEDULER_LEASE_TTL_S", 30.0)
-    SCHEDULER_HEARTBEAT_S = _env_float("SCHEDULER_HEARTBEAT_S", 10.0)
+    SCHEDULER_LEASE_TTL_S = _env_float("SCHEDULER_LEASE_TTL_S", 6.0)
+    SCHEDULER_HEARTBEAT_S = _env_float("SCHEDULER_HEARTBEAT_S", 2.0)
     SCHEDULER_MISFIRE_GRACE_S = _env_int("SCHEDULER_MISFIRE_GRACE_S", 60)
     SCHEDULER_SYNC_INTERVAL_S = _env_int("SCHEDULER_SYNC_INTERVAL_S", 30)
     SCHEDULER_JOB_RUNS_KEEP_DAYS = _env_int("SCHEDULER_JOB_RUNS_KEEP_DAYS", 7)
@@ -174,13 +247,20 @@ class Config:
     FCM_CREDENTIALS_FILE = _env("FCM_CREDENTIALS_FILE", "")
     FCM_PROJECT_ID = _env("FCM_PROJECT_ID", "")
     FCM_ENDPOINT = _env("FCM_ENDPOINT", "https://fcm.googleapis.com")
-    FCM_HTTP_TIMEOUT_S = _env_float("FCM_HTTP_TIMEOUT_S", 10.0)
+    # Far above FCM's usual answer time (well under a second): a send that times out may
+    # still have been delivered, so a timeout is an unknown outcome, not a failure.
+    FCM_HTTP_TIMEOUT_S = _env_float("FCM_HTTP_TIMEOUT_S", 30.0)
     NOTIFY_SWEEP_INTERVAL_S = _env_int("NOTIFY_SWEEP_INTERVAL_S", 5)
     NOTIFY_BATCH_SIZE = _env_int("NOTIFY_BATCH_SIZE", 500)
     NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 12)
     NOTIFY_RETRY_BASE_S = _env_int("NOTIFY_RETRY_BASE_S", 30)
     NOTIFY_RETRY_MAX_S = _env_int("NOTIFY_RETRY_MAX_S", 3600)
-    NOTIFY_CLAIM_TIMEOUT_S = _env_int("NOTIFY_CLAIM_TIMEOUT_S", 300)
+    # A sweep's claim on the rows it sends; renewed every NOTIFY_CLAIM_TIMEOUT_S / 4 while it
+    # sends, so rows a killed sweep left "sending" are taken up again soon after.
+    NOTIFY_CLAIM_TIMEOUT_S = _env_int("NOTIFY_CLAIM_TIMEOUT_S", 60)
+    # Sends whose outcome is unknown (a timeout, a sweep killed mid-send) are tried again this
+    # many times; after that the notification is "unknown" (it may or may not have arrived).
+    NOTIFY_UNKNOWN_RETRIES = _env_int("NOTIFY_UNKNOWN_RETRIES", 1)
     # FCM expires tokens of apps inactive for 270 days; 0 keeps devices forever.
     DEVICE_STALE_DAYS = _env_int("DEVICE_STALE_DAYS", 270)
 
@@ -251,17 +331,24 @@ class Config:
     MULTISPECTRAL_MIN_CLEAR_SHARE = _env_float("MULTISPECTRAL_MIN_CLEAR_SHARE", 0.5)
     MULTISPECTRAL_MIN_MAPPING_UNIT_M2 = _env_float("MULTISPECTRAL_MIN_MAPPING_UNIT_M2", 1000.0)
 
+    # A running capture or comparison renews its heartbeat every RUN_HEARTBEAT_S (from a
+    # thread of its own, however long a tile takes); 0 switches the heartbeat off.
+    RUN_HEARTBEAT_S = _env_float("RUN_HEARTBEAT_S", 10.0)
     # Capture runs: how many run at once in this process, how long ?wait=true may block,
-    # and after how long without progress a "running" run is taken for abandoned.
+    # and after how long without a heartbeat a "running" run is taken for abandoned.
     CAPTURE_WORKERS = _env_int("CAPTURE_WORKERS", 2)
     CAPTURE_WAIT_TIMEOUT_S = _env_float("CAPTURE_WAIT_TIMEOUT_S", 300.0)
-    CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 600)
-    # How often the scheduler looks for such runs (reading a run applies the rule too).
-    CAPTURE_STALE_SWEEP_INTERVAL_S = _env_int("CAPTURE_STALE_SWEEP_INTERVAL_S", 60)
+    CAPTURE_STALE_AFTER_S = _env_int("CAPTURE_STALE_AFTER_S", 40)
+    # How often the scheduler fails abandoned runs and sessions (a new capture or comparison
+    # of the same area does too); stale-after + this interval bounds how long one shows.
+    CAPTURE_STALE_SWEEP_INTERVAL_S = _env_int("CAPTURE_STALE_SWEEP_INTERVAL_S", 15)
+    # A capture after a failed one takes over the tiles that run kept (checksum intact)
+    # if they were captured less than this many seconds ago; 0 always fetches again.
+    CAPTURE_REUSE_MAX_AGE_S = _env_int("CAPTURE_REUSE_MAX_AGE_S", 3600)
     # Comparisons (alert sessions): the same three, for comparing an area's captures.
     COMPARE_WORKERS = _env_int("COMPARE_WORKERS", 1)
     COMPARE_WAIT_TIMEOUT_S = _env_float("COMPARE_WAIT_TIMEOUT_S", 300.0)
-    COMPARE_STALE_AFTER_S = _env_int("COMPARE_STALE_AFTER_S", 600)
+    COMPARE_STALE_AFTER_S = _env_int("COMPARE_STALE_AFTER_S", 40)
 
     # Dispatch: ETA = launch delay + distance / cruise speed; a drone must carry
     # the round trip, the time on scene and the reserve (% of a full battery).
@@ -273,6 +360,10 @@ class Config:
     DISPATCH_RUNNERS_UP = _env_int("DISPATCH_RUNNERS_UP", 3)
     DISPATCH_QUEUE_BATCH = _env_int("DISPATCH_QUEUE_BATCH", 100)
     DISPATCH_DEADLOCK_RETRIES = _env_int("DISPATCH_DEADLOCK_RETRIES", 3)
+    # The longest ETA (s) with which a ground unit of each kind is sent; one further away is a
+    # runner-up "too far". Override some as "foot_patrol=600,ambulance=3600".
+    GROUND_UNIT_MAX_ETA_S = _env_map("GROUND_UNIT_MAX_ETA_S", {
+        "foot_patrol": 900, "patrol_car": 1800, "armed_response": 1800, "ambulance": 2700})
     # Scheduled fleet jobs: a queue pass for incidents no drone could take, and the sweep
     # that marks available drones offline when they stop reporting.
     DISPATCH_QUEUE_INTERVAL_S = _env_int("DISPATCH_QUEUE_INTERVAL_S", 15)
@@ -287,6 +378,11 @@ class Config:
     RESPONSE_PLAN_MIN_ALTITUDE_M = _env_float("RESPONSE_PLAN_MIN_ALTITUDE_M", 0.0)
     RESPONSE_PLAN_MAX_ALTITUDE_M = _env_float("RESPONSE_PLAN_MAX_ALTITUDE_M", 90.0)
     RESPONSE_PLAN_TIME_MARGIN_S = _env_float("RESPONSE_PLAN_TIME_MARGIN_S", 300.0)
+    # Drones launched together from one dock would meet there: each response flight gets an
+    # altitude layer of its own (the highest clear of our other open plans), climbing to it
+    # above its dock. Layers are LAYER_M apart, each with VERTICAL_SEPARATION_M clear below.
+    RESPONSE_PLAN_LAYER_M = _env_float("RESPONSE_PLAN_LAYER_M", 15.0)
+    RESPONSE_PLAN_VERTICAL_SEPARATION_M = _env_float("RESPONSE_PLAN_VERTICAL_SEPARATION_M", 5.0)
 
     # Air Traffic Control: "simulated" (offline default) or "http" (ATC_BASE_URL).
     ATC_PROVIDER = _env("ATC_PROVIDER", "simulated")
@@ -354,6 +450,12 @@ class Config:
                                "{z}, {x} and {y}")
         if not cls.FLIGHT_PLAN_MARGIN_M > 0:
             raise RuntimeError("FLIGHT_PLAN_MARGIN_M must be a positive number of metres")
+        if not 0 <= cls.RESPONSE_PLAN_VERTICAL_SEPARATION_M < cls.RESPONSE_PLAN_LAYER_M:
+            raise RuntimeError("RESPONSE_PLAN_VERTICAL_SEPARATION_M must be at least 0 and "
+                               "less than RESPONSE_PLAN_LAYER_M")
+        if not all(seconds > 0 for seconds in cls.GROUND_UNIT_MAX_ETA_S.values()):
+            raise RuntimeError("GROUND_UNIT_MAX_ETA_S: every limit must be a positive number "
+                               "of seconds")
         if not cls.HOTSPOT_ZONE_DIAMETER_M > 0:
             raise RuntimeError("HOTSPOT_ZONE_DIAMETER_M must be a positive number of metres")
         from app.services.jurisdiction import Jurisdiction, JurisdictionError
@@ -375,18 +477,22 @@ class ProductionConfig(Config):
     """A real deployment: refuses to start with development secrets."""
 
     ENV_NAME = "production"
+    SEED_ADMIN_PASSWORD = _env("SEED_ADMIN_PASSWORD")
 
     @classmethod
     def check(cls):
-        """Refuse to start with a missing or development JWT secret."""
+        """Refuse to start with a missing, published, short or low-entropy JWT secret."""
         super().check()
         secret = cls.JWT_SECRET_KEY
-        if not secret or secret == DEV_JWT_SECRET or len(secret) < 32:
-            raise RuntimeError(
-                "JWT_SECRET_KEY is missing, too short or the development default. "
-                "Set JWT_SECRET_KEY to a random value of at least 32 characters, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
+        how = ("Set JWT_SECRET_KEY to a random value of at least 32 characters, e.g. "
+               "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        if (not secret or secret in (DEV_JWT_SECRET, TESTING_JWT_SECRET)
+                or len(secret) < MIN_SECRET_LENGTH):
+            raise RuntimeError("JWT_SECRET_KEY is missing, too short or a published default. "
+                               + how)
+        if secret_strength_bits(secret) < MIN_SECRET_BITS:
+            raise RuntimeError("JWT_SECRET_KEY has too little entropy (repeated or too few "
+                               "different characters). " + how)
 
 
 class TestingConfig(Config):
@@ -394,7 +500,8 @@ class TestingConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
-    JWT_SECRET_KEY = "testing-secret-key-that-is-long-enough-0123456789"
+    JWT_SECRET_KEY = TESTING_JWT_SECRET
+    SECRET_KEY = TESTING_JWT_SECRET
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST_KIB = 1024

@@ -20,8 +20,8 @@ from app.extensions import api, db, jwt, limiter, migrate, swagger
 from app.problem import problem
 from app.request_log import configure_logging, init_request_logging
 from app.scheduler import init_scheduler
-from app.services.auth import is_session_revoked
-from config import config_from_env, engine_options
+from app.services.auth import is_session_revoked, token_is_current
+from config import config_from_env, engine_options, resolve_secrets
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ def create_app(config=None):
     check = getattr(config, "check", None)
     if check:
         check()
+    resolve_secrets(app.config)
 
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
@@ -102,7 +103,8 @@ def register_token_loaders():
     @jwt.user_lookup_loader
     def load_user(_header, payload):
         user = db.session.get(models.User, int(payload["sub"]))
-        return user if user is not None and user.is_active else None
+        usable = user is not None and user.is_active and token_is_current(user, payload)
+        return user if usable else None
 
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload):

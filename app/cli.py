@@ -1,5 +1,5 @@
-"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask scheduler run``,
-``flask notifications deliver``, ``flask landwatch compare``."""
+"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask users set-password``,
+``flask scheduler run``, ``flask notifications deliver``, ``flask landwatch compare``."""
 
 import json
 from pathlib import Path
@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.demo import seed_demo
+from app.demo import seed_as_configured
 from app.extensions import db
+from app.models import User
 from app.models.user import ROLES
 from app.scheduler.cli import scheduler_cli
 from app.services import auth as auth_service
@@ -30,7 +32,10 @@ BAD_INPUT, NOT_COMPARED = 2, 3
 @click.command("seed")
 def seed_command():
     """Add the demo data (idempotent)."""
-    seed_demo(current_app.config["SEED_ADMIN_PASSWORD"], echo=click.echo)
+    try:
+        seed_as_configured(current_app.config, echo=click.echo)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     click.echo("demo data is in place")
 
 
@@ -53,6 +58,22 @@ def create_user_command(username, email, role, password):
         db.session.rollback()
         raise click.ClickException("that username or e-mail is already registered") from error
     click.echo(f"created user {user.username} (id {user.id}, role {user.role})")
+
+
+@users_cli.command("set-password")
+@click.option("--username", required=True)
+@click.password_option(envvar="CPS_NEW_USER_PASSWORD")
+def set_password_command(username, password):
+    """Set a user's password (prompted for); every session of that user ends."""
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        auth_service.set_password(user, password, field="password")
+        db.session.commit()
+    except ServiceError as error:
+        raise click.ClickException(error.detail) from error
+    click.echo(f"password of {user.username} set; their sessions have ended")
 
 
 @notifications_cli.command("deliver")

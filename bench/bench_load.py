@@ -383,6 +383,21 @@ FAULT_TESTS = (
      "`tests/test_faults_capture.py`",
      "run left `running`, then `failed` by the `captures.fail-stale` sweep; its unrecorded "
      "files deleted, every row's file present with its sha256; the area captures again"),
+    ("a capture slower than its staleness limit, its process alive", "`tests/test_runs.py`",
+     "its heartbeat thread keeps it `running`; another process's sweep leaves it alone"),
+    ("a new capture after a failed one, one of its files torn", "`tests/test_runs.py`",
+     "the intact tiles are taken over (same checksum and capture time), only the torn one is "
+     "fetched again"),
+    ("scheduler leader gone (default lease settings)", "`tests/test_scheduler.py`",
+     "a standby takes the lease within 10 s (TTL 6 s + heartbeat 2 s)"),
+    ("FCM accepts a push but answers after the client timeout", "`tests/test_fcm.py`",
+     "sent twice at most, then `unknown`; both carry the same `notification_id` and "
+     "collapse key"),
+    ("delivery sweeps killed mid-send, twice", "`tests/test_notifications.py`",
+     "the row is taken up once, then `unknown`; never sent a third time"),
+    ("50 concurrent wrong passwords while another user works", "`tests/test_login_throttle.py`",
+     "5 password checks, 45 × 429 with `Retry-After` while those 5 are held; the other user "
+     "is answered on the one thread left"),
 )
 
 

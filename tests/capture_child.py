@@ -39,7 +39,7 @@ def hold_at_second_tile(point, hold_file):
         if point == "recording" and len(tiles_seen) == 2:
             stop_here()
 
-    capture.os.replace = replace
+    os.replace = replace
     capture.write_atomically = write_atomically
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import tempfile
 import time
 
 from cryptography.hazmat.primitives import serialization
@@ -45,7 +46,8 @@ def child_env(**overrides):
     """The environment for a child app process: no settings leak in from ours."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("CPS_", "JWT_", "DATABASE_", "SCHEDULER_", "NOTIF", "FCM_"))}
-    env.update({"CPS_ENV": "development", "CPS_DOTENV": os.devnull, "LOG_LEVEL": "WARNING"})
+    env.update({"CPS_ENV": "development", "CPS_DOTENV": os.devnull, "LOG_LEVEL": "WARNING",
+                "INSTANCE_DIR": os.path.join(tempfile.gettempdir(), "cps-test-instance")})
     env.update({key: str(value) for key, value in overrides.items()})
     return env
 
@@ -125,6 +127,9 @@ class FcmStandIn(HttpStandIn):
     def __init__(self, port=0):
         super().__init__(port)
         self.sent = []
+        # Messages to tokens starting "slow" are accepted (recorded: FCM delivers them)
+        # and answered only after this many seconds, like FCM on a bad day.
+        self.slow_answer_s = 0.0
         self.topic_changes = []
         self.iam_lookups = []
         self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
@@ -143,6 +148,8 @@ class FcmStandIn(HttpStandIn):
         self.sent.append({"message": message,
                           "authorization": request.headers.get("Authorization")})
         target = message.get("token") or message.get("topic") or ""
+        if target.startswith("slow"):
+            time.sleep(self.slow_answer_s)
         status, body = ANSWERS.get(target.split("-")[0], (200, None))
         if status == 200:
             body = {"name": f"projects/{PROJECT_ID}/messages/0:{len(self.sent)}%stand-in"}

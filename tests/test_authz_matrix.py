@@ -91,12 +91,16 @@ MATRIX = {
     ("POST", "/api/auth/refresh"): R(*READ, token="refresh"),
     ("POST", "/api/auth/logout"): R(*READ),
     ("GET", "/api/auth/me"): R(*READ),
+    ("POST", "/api/auth/password"): R(*READ, body=lambda w: {
+        "current_password": PASSWORD, "new_password": w.unique("a-new-passphrase-")}),
     ("GET", "/api/basemap"): R(*READ),
     ("GET", "/api/basemap/tiles/<int:z>/<int:x>/<int:y>"): R(*READ),
 
     ("GET", "/api/users"): R(*ADMIN_ONLY),
     ("GET", "/api/users/<int:user_id>"): R(*ADMIN_ONLY),
     ("PATCH", "/api/users/<int:user_id>"): R(*ADMIN_ONLY, body=lambda w: {"role": "operator"}),
+    ("POST", "/api/users/<int:user_id>/password"): R(*ADMIN_ONLY, body=lambda w: {
+        "new_password": w.unique("a-new-passphrase-")}),
 
     ("GET", "/api/stations"): R(*READ),
     ("POST", "/api/stations"): R(*WRITE_201, body=station_body),
@@ -178,7 +182,7 @@ MATRIX = {
 
     ("GET", "/api/devices"): R(*READ),
     ("POST", "/api/devices"): R(401, 201, 201, 201, 201, body=lambda w: {
-        "token": w.unique("phone-token-"), "platform": "android"}),
+        "token": w.unique("phone-token:APA91b" + "x" * 40), "platform": "android"}),
     ("DELETE", "/api/devices/<int:device_id>"): R(401, 404, 204, 404, 404),
     ("GET", "/api/notifications"): R(*READ),
 }

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.models import CaptureRun, ImageTile
 from app.models.types import utcnow
+from app.scheduler.registry import scheduled_jobs
 from app.services import capture as capture_service
 from app.services.imagery import synthetic
 from tests.factories import SOWETO_TILE, make_area, make_run
@@ -99,13 +100,32 @@ def test_one_capture_per_area_at_a_time(auth, db, owner, images_dir):
     assert f"already running (run {running.id})" in response.get_json()["detail"]
 
 
-def test_a_run_abandoned_by_a_dead_process_is_failed_by_staleness(auth, db, owner, images_dir):
+def test_reading_an_abandoned_run_changes_nothing_the_sweep_fails_it(
+        auth, db, app, owner, images_dir):
     area = make_area(db, owner)
     old = utcnow() - timedelta(hours=1)
     stale = make_run(db, area, state="running", started_at=old, heartbeat_at=old)
-    shown = auth.client.get(f"/api/monitor/captures/{stale.id}",
-                            headers=auth.headers(user=owner)).get_json()
-    assert shown["state"] == "failed" and shown["error"].startswith("abandoned: no progress")
+    viewer = auth.headers(user=owner)
+    assert auth.client.get(f"/api/monitor/captures/{stale.id}",
+                           headers=viewer).get_json()["state"] == "running"
+    listed = auth.client.get(f"/api/monitor/captures/area/{area.id}", headers=viewer).get_json()
+    assert [run["state"] for run in listed["items"]] == ["running"]
+    db.session.expire_all()
+    assert db.session.get(CaptureRun, stale.id).state == "running"  # a GET wrote nothing
+    db.session.rollback()
+
+    sweep = next(spec for spec in scheduled_jobs(app.config) if spec.id == "captures.fail-stale")
+    assert sweep.func() == 1
+    db.session.commit()
+    shown = auth.client.get(f"/api/monitor/captures/{stale.id}", headers=viewer).get_json()
+    assert shown["state"] == "failed" and shown["error"].startswith("abandoned: no heartbeat")
+    assert capture(auth, owner, area).get_json()["sequence"] == 2
+
+
+def test_a_new_capture_fails_the_areas_abandoned_run_itself(auth, db, owner, images_dir):
+    area = make_area(db, owner)
+    old = utcnow() - timedelta(hours=1)
+    make_run(db, area, state="running", started_at=old, heartbeat_at=old)
     assert capture(auth, owner, area).get_json()["sequence"] == 2
 
 
@@ -191,7 +211,7 @@ def test_an_unwritable_image_directory_fails_the_run_with_no_rows(auth, db, app,
 
 def test_a_write_failure_mid_run_leaves_no_partial_file_or_dangling_row(
         auth, db, owner, images_dir, monkeypatch):
-    real_replace, calls = capture_service.os.replace, []
+    real_replace, calls = os.replace, []
 
     def flaky_replace(source, target):
         calls.append(target)
@@ -199,7 +219,7 @@ def test_a_write_failure_mid_run_leaves_no_partial_file_or_dangling_row(
             raise OSError(28, "No space left on device")
         return real_replace(source, target)
 
-    monkeypatch.setattr(capture_service.os, "replace", flaky_replace)
+    monkeypatch.setattr(os, "replace", flaky_replace)
     area = make_area(db, owner)
     run = capture(auth, owner, area).get_json()
     assert run["state"] == "failed"

@@ -19,6 +19,7 @@ from app.models import (
     NotificationRecipient,
 )
 from app.models.types import utcnow
+from app.scheduler.registry import scheduled_jobs
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services.change_detection import TileGeoref
@@ -210,15 +211,22 @@ def test_one_comparison_of_an_area_at_a_time(auth, db, owner, images_dir):
     assert f"already running (session {running.id})" in response.get_json()["detail"]
 
 
-def test_a_session_abandoned_by_a_dead_process_is_failed_by_staleness(
-        auth, db, owner, images_dir):
+def test_reading_an_abandoned_session_changes_nothing_the_sweep_fails_it(
+        auth, db, app, owner, images_dir):
     area = watched_area(db, owner, tiles=(STEADY,))
     old = utcnow() - timedelta(hours=1)
     stale = make_session(db, area, state="running", running_area_id=area.id, finished_at=None,
                          started_at=old, heartbeat_at=old)
-    shown = auth.client.get(f"/api/alerts/sessions/{stale.id}",
-                            headers=auth.headers(user=owner)).get_json()
-    assert shown["state"] == "failed" and shown["error"].startswith("abandoned: no progress")
+    viewer = auth.headers(user=owner)
+    assert auth.client.get(f"/api/alerts/sessions/{stale.id}",
+                           headers=viewer).get_json()["state"] == "running"
+    listed = auth.client.get("/api/alerts/sessions", headers=auth.headers("admin")).get_json()
+    assert [session["state"] for session in listed["items"]] == ["running"]  # reading wrote nothing
+    sweep = next(spec for spec in scheduled_jobs(app.config) if spec.id == "alerts.fail-stale")
+    assert sweep.func() == 1
+    db.session.commit()
+    shown = auth.client.get(f"/api/alerts/sessions/{stale.id}", headers=viewer).get_json()
+    assert shown["state"] == "failed" and shown["error"].startswith("abandoned: no heartbeat")
     capture(db, area)
     capture(db, area)
     assert compare(auth, owner, area).status_code == 200

@@ -1,15 +1,26 @@
 """Configuration: safe production start, database tuning, .env loading."""
 
 import os
+import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import jwt as pyjwt
 import pytest
 from sqlalchemy import text
 
 from app import create_app
-from config import DEV_JWT_SECRET, ProductionConfig, engine_options
+from config import (
+    DEV_JWT_SECRET,
+    MIN_SECRET_BITS,
+    TESTING_JWT_SECRET,
+    DevelopmentConfig,
+    ProductionConfig,
+    engine_options,
+    secret_strength_bits,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,9 +32,47 @@ def test_production_refuses_a_missing_default_or_short_jwt_secret(secret):
         create_app(config)
 
 
+@pytest.mark.parametrize("secret", ["a" * 32, "ab" * 24, "passwordpasswordpasswordpassword",
+                                    TESTING_JWT_SECRET])
+def test_production_refuses_a_low_entropy_or_published_secret(secret):
+    config = type("Prod", (ProductionConfig,), {"JWT_SECRET_KEY": secret})
+    with pytest.raises(RuntimeError, match="Set JWT_SECRET_KEY"):
+        create_app(config)
+
+
+def test_secret_strength_estimates():
+    assert secret_strength_bits("a" * 32) == 0
+    assert secret_strength_bits(secrets.token_urlsafe(48)) > 3 * MIN_SECRET_BITS
+    assert secret_strength_bits(secrets.token_hex(16)) > MIN_SECRET_BITS
+
+
+def development(tmp_path, instance):
+    return type("Dev", (DevelopmentConfig,), {
+        "JWT_SECRET_KEY": None, "SECRET_KEY": None, "INSTANCE_DIR": tmp_path / instance,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'dev.sqlite3'}"})
+
+
+def test_without_a_configured_secret_each_installation_makes_its_own(tmp_path):
+    first = create_app(development(tmp_path, "instance")).config["JWT_SECRET_KEY"]
+    assert first != DEV_JWT_SECRET and secret_strength_bits(first) > MIN_SECRET_BITS
+    kept = tmp_path / "instance" / "jwt_secret_key"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert create_app(development(tmp_path, "instance")).config["JWT_SECRET_KEY"] == first
+    assert create_app(development(tmp_path, "elsewhere")).config["JWT_SECRET_KEY"] != first
+
+
+def test_a_token_forged_with_the_old_published_secret_is_refused(tmp_path):
+    app = create_app(development(tmp_path, "instance"))
+    forged = pyjwt.encode({"sub": "1", "role": "admin", "sid": "x", "type": "access",
+                           "fresh": False, "jti": "j", "iat": 0, "nbf": 0,
+                           "exp": 4102444800}, DEV_JWT_SECRET, algorithm="HS256")
+    response = app.test_client().get("/api/users", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+
+
 def test_production_starts_with_a_real_secret(tmp_path):
     config = type("Prod", (ProductionConfig,), {
-        "JWT_SECRET_KEY": "x" * 48,
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
     assert create_app(config).config["ENV_NAME"] == "production"
 

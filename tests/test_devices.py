@@ -10,6 +10,11 @@ from app.services.notifier import NotifierUnavailable, RecordingNotifier
 TOKEN = "fcm-token-" + "x" * 140
 
 
+def fcm(name):
+    """A registration token of FCM's shape, recognisable by its ``name``."""
+    return f"{name}:APA91b" + "x" * 60
+
+
 def register(auth, headers, token=TOKEN, platform="android", app_version="2.4.1"):
     return auth.client.post("/api/devices", headers=headers,
                             json={"token": token, "platform": platform,
@@ -49,8 +54,8 @@ def test_a_token_moves_to_the_user_who_registered_it_last(auth):
 def test_the_device_list_is_paginated_and_only_the_callers(auth):
     mine, theirs = auth.headers("viewer"), auth.headers("viewer")
     for n in range(3):
-        register(auth, mine, token=f"mine-{n}")
-    register(auth, theirs, token="theirs-0")
+        register(auth, mine, token=fcm(f"mine-{n}"))
+    register(auth, theirs, token=fcm("theirs-0"))
     page = auth.client.get("/api/devices?limit=2&offset=1", headers=mine).get_json()
     assert page["total"] == 3 and page["limit"] == 2 and len(page["items"]) == 2
     assert all(item["token"].startswith("mine-") for item in page["items"])
@@ -70,9 +75,17 @@ def test_deleting_your_device_works_and_another_users_device_is_404(auth, db):
     ({"token": "", "platform": "android"}, "token"),
     ({"token": "has space", "platform": "android"}, "token"),
     ({"token": "t" * 513, "platform": "android"}, "token"),
-    ({"token": "abc", "platform": "symbian"}, "platform"),
+    ({"token": TOKEN, "platform": "symbian"}, "platform"),
     ({"platform": "ios"}, "token"),
-    ({"token": "abc", "platform": "ios", "user_id": 1}, "user_id"),
+    ({"token": TOKEN, "platform": "ios", "user_id": 1}, "user_id"),
+    # FCM's alphabet and length only: nothing that could change a URL's path
+    ({"token": "..", "platform": "android"}, "token"),
+    ({"token": "../" + "x" * 40, "platform": "android"}, "token"),
+    ({"token": "x" * 40 + "%2e%2e", "platform": "android"}, "token"),
+    ({"token": "x" * 40 + "/topics", "platform": "android"}, "token"),
+    ({"token": "x" * 40 + "?q=1", "platform": "android"}, "token"),
+    ({"token": "x" * 31, "platform": "android"}, "token"),
+    ({"token": "x" * 40 + "\n", "platform": "android"}, "token"),
 ])
 def test_bad_registrations_are_422_naming_the_field(auth, body, field):
     response = auth.client.post("/api/devices", json=body, headers=auth.headers("viewer"))
@@ -110,17 +123,17 @@ def topic_log(app):
 
 def test_area_topics_follow_the_users_devices(auth, db, topic_log):
     alice, bob = auth.user("viewer"), auth.user("viewer")
-    register(auth, auth.headers(user=alice), token="phone-1")
+    register(auth, auth.headers(user=alice), token=fcm("phone-1"))
     devices.follow_area(alice.id, 7)
     db.session.commit()
-    assert topic_log.changes == [("+", "area-7", ("phone-1",))]
-    register(auth, auth.headers(user=alice), token="phone-2")  # a new phone joins the topic
-    assert topic_log.changes[-1] == ("+", "area-7", ("phone-2",))
-    register(auth, auth.headers(user=bob), token="phone-1")  # a moved token leaves it
-    assert topic_log.changes[-1] == ("-", "area-7", ("phone-1",))
-    phone_2 = db.session.scalars(select(Device).where(Device.token == "phone-2")).one()
+    assert topic_log.changes == [("+", "area-7", (fcm("phone-1"),))]
+    register(auth, auth.headers(user=alice), token=fcm("phone-2"))  # a new phone joins the topic
+    assert topic_log.changes[-1] == ("+", "area-7", (fcm("phone-2"),))
+    register(auth, auth.headers(user=bob), token=fcm("phone-1"))  # a moved token leaves it
+    assert topic_log.changes[-1] == ("-", "area-7", (fcm("phone-1"),))
+    phone_2 = db.session.scalars(select(Device).where(Device.token == fcm("phone-2"))).one()
     auth.client.delete(f"/api/devices/{phone_2.id}", headers=auth.headers(user=alice))
-    assert topic_log.changes[-1] == ("-", "area-7", ("phone-2",))
+    assert topic_log.changes[-1] == ("-", "area-7", (fcm("phone-2"),))
     devices.unfollow_area(alice.id, 7)
     db.session.commit()
     assert db.session.scalars(select(TopicSubscription)).all() == []
@@ -139,7 +152,7 @@ def test_a_device_that_cannot_join_its_owners_topics_is_not_registered(auth, db,
     db.session.commit()
     app.extensions["cps.notifier"] = TopicsDown()
     try:
-        response = register(auth, auth.headers(user=user), token="phone-9")
+        response = register(auth, auth.headers(user=user), token=fcm("phone-9"))
     finally:
         app.extensions.pop("cps.notifier")
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
@@ -153,23 +166,23 @@ def test_stale_devices_are_pruned_and_fresh_ones_kept(auth, db, app):
 
     from app.models.types import utcnow
 
-    register(auth, auth.headers("viewer"), token="old-phone")
-    register(auth, auth.headers("viewer"), token="new-phone")
+    register(auth, auth.headers("viewer"), token=fcm("old-phone"))
+    register(auth, auth.headers("viewer"), token=fcm("new-phone"))
     db.session.rollback()
-    old = db.session.scalars(select(Device).where(Device.token == "old-phone")).one()
+    old = db.session.scalars(select(Device).where(Device.token == fcm("old-phone"))).one()
     old.registered_at = utcnow() - timedelta(days=app.config["DEVICE_STALE_DAYS"] + 1)
     db.session.commit()
     assert devices.prune_stale_devices() == 1
     db.session.commit()
-    assert db.session.scalars(select(Device.token)).all() == ["new-phone"]
+    assert db.session.scalars(select(Device.token)).all() == [fcm("new-phone")]
 
 
 def test_a_notification_for_a_token_that_moved_is_not_sent_to_the_new_owner(auth, db):
     alice, bob = auth.user("viewer"), auth.user("viewer")
-    register(auth, auth.headers(user=alice), token="shared-phone")
+    register(auth, auth.headers(user=alice), token=fcm("shared-phone"))
     [row] = notifications.notify_users([alice.id], "Change at Farm 3", "2 changes")
     db.session.commit()
-    register(auth, auth.headers(user=bob), token="shared-phone")
+    register(auth, auth.headers(user=bob), token=fcm("shared-phone"))
     assert notifications.deliver_due_notifications() == {"failed": 1}
     db.session.expire_all()
     row = db.session.get(Notification, row.id)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.models import Drone, Incident
+from app.models import Drone, GroundUnit, Incident
 from app.models.types import utcnow
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import commit_with_retry, dispatch_queued_incidents
@@ -116,6 +116,40 @@ def test_no_free_ground_unit_still_dispatches_the_drone(auth, db):
     assert body["dispatch"]["ground_unit"] is None
     assert body["dispatch"]["ground_unit_runners_up"][0]["ground_unit_id"] == busy.id
     assert body["dispatch"]["ground_unit_runners_up"][0]["reason"] == "busy"
+    assert body["dispatch"]["ground_unit_note"] == "No ground unit could respond: 1 busy."
+
+
+def test_a_ground_unit_beyond_its_kinds_reach_is_not_sent(auth, db, app):
+    make_drone(db)
+    limits = app.config["GROUND_UNIT_MAX_ETA_S"]
+    # A foot patrol 1,617 km away (the outside review's case) and a patrol car across town.
+    walker = make_ground_unit(db, kind="foot_patrol", speed_mps=1.4, **at(1_617_000))
+    car = make_ground_unit(db, kind="patrol_car", speed_mps=12.0, **at(10_000))
+    body = report(auth, kind="burglary")
+    dispatch = body["dispatch"]
+    assert dispatch["ground_unit"]["id"] == car.id and dispatch["ground_unit_note"] is None
+    [runner_up] = dispatch["ground_unit_runners_up"]
+    assert (runner_up["ground_unit_id"], runner_up["reason"]) == (walker.id, "too far")
+    assert runner_up["detail"].endswith(
+        f"over the {limits['foot_patrol']:.0f} s limit for a foot patrol")
+    assert dispatch["rules"]["ground_unit_max_eta_s"]["foot_patrol"] == limits["foot_patrol"]
+
+
+def test_when_every_ground_unit_is_too_far_the_incident_says_so(auth, db):
+    make_drone(db)
+    walker = make_ground_unit(db, kind="foot_patrol", speed_mps=1.4, **at(5_000))
+    armed = make_ground_unit(db, kind="armed_response", speed_mps=20.0, **at(5_815_000))
+    body = report(auth, kind="burglary")
+    dispatch = body["dispatch"]
+    assert body["incident"]["ground_unit_id"] is None and dispatch["ground_unit"] is None
+    assert [(r["ground_unit_id"], r["reason"]) for r in dispatch["ground_unit_runners_up"]] == [
+        (walker.id, "too far"), (armed.id, "too far")]
+    assert dispatch["ground_unit_note"] == (
+        "No ground unit could respond: 2 too far (the nearest 4643 s away).")
+    assert status_of(db, GroundUnit, walker.id) == "available"
+    timeline = auth.client.get(f"/api/incidents/{body['incident']['id']}/timeline",
+                               headers=auth.headers("viewer")).get_json()["items"]
+    assert timeline[-1]["details"]["ground_unit_note"] == dispatch["ground_unit_note"]
 
 
 # The queue

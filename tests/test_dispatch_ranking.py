@@ -8,6 +8,7 @@ from app.services.dispatch_ranking import (
     FEASIBLE,
     LOW_BATTERY,
     OUT_OF_RANGE,
+    REASONS,
     STALE,
     DispatchRules,
     DroneFleet,
@@ -144,3 +145,15 @@ def test_a_tie_is_explained_as_a_tie():
     [other] = ranking.nearest(3, exclude=[chosen])
     reason, detail = explain_drone(ranking, drones, other, RULES, ranking.eta_s[chosen])
     assert reason == "slower" and "a tie" in detail
+
+
+def test_ground_units_beyond_their_kinds_limit_are_too_far_and_busy_wins():
+    rules = DispatchRules(road_factor=1.0, ground_unit_max_eta_s=(("foot_patrol", 900.0),))
+    lat, lon = (np.full(4, value) for value in offset_point(*SCENE, 0.0, 1000.0))
+    status = np.array(["available", "available", "off_duty", "available"])
+    speed = np.array([1.4, 1.0, 1.0, 1.0])  # 714 s, 1000 s, 1000 s, 1000 s
+    kinds = np.array(["foot_patrol", "foot_patrol", "foot_patrol", "ambulance"])
+    ranking = rank_ground_units(status, lat, lon, speed, SCENE, rules, kinds)
+    assert [REASONS.get(code, "feasible") for code in ranking.reason] == [
+        "feasible", "too far", "busy", "feasible"]
+    assert rules.max_eta_s("ambulance") == float("inf")

@@ -85,7 +85,7 @@ def test_a_capture_killed_mid_way_is_failed_and_leaves_nothing_half_done(
     shown = auth.client.get(f"/api/monitor/captures/{run.id}",
                             headers=auth.headers(user=owner)).get_json()
     assert shown["state"] == "failed"
-    assert shown["error"].startswith("abandoned: no progress")
+    assert shown["error"].startswith("abandoned: no heartbeat")
 
     db.session.rollback()
     tiles = db.session.scalars(select(ImageTile).where(ImageTile.capture_run_id == run.id)).all()

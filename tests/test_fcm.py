@@ -6,6 +6,9 @@ Nothing leaves the machine.
 """
 
 import socket
+import threading
+import time
+from datetime import timedelta
 
 import pytest
 from firebase_admin import messaging
@@ -20,6 +23,7 @@ from app.services.notifier import (
     REJECTED,
     RETRY,
     TOKEN_DEAD,
+    UNKNOWN,
     NotifierUnavailable,
     Push,
     get_notifier,
@@ -27,7 +31,14 @@ from app.services.notifier import (
 from app.services.notifier import fcm as fcm_module
 from app.services.notifier.fcm import FcmNotifier
 from tests.factories import make_user
-from tests.standins import ACCESS_TOKEN, PROJECT_ID, FcmStandIn, free_port, write_service_account
+from tests.standins import (
+    ACCESS_TOKEN,
+    PROJECT_ID,
+    FcmStandIn,
+    free_port,
+    wait_until,
+    write_service_account,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -190,3 +201,110 @@ def test_the_outbox_survives_fcm_being_down_and_delivers_when_it_is_back(
         _db.session.refresh(row)
         assert row.state == "sent" and row.attempts == 2
         assert [sent["message"]["token"] for sent in back.sent] == ["ok-phone"]
+
+
+def test_a_token_outside_fcms_alphabet_never_reaches_a_request(notifier, standin):
+    standin.server.clear_log()
+    [result] = notifier.send([push(token="..")])
+    assert result.outcome == TOKEN_DEAD
+    notifier.subscribe(["..", "ok-phone"], "area-7")
+    notifier.unsubscribe(["../../messages:send"], "area-7")
+    paths = [request.path for request, _ in standin.server.log if request.path != "/token"]
+    assert paths == [f"/v1/projects/{PROJECT_ID}/registrations/ok-phone/topicSubscriptions"]
+    assert standin.sent == []
+
+
+@pytest.fixture
+def slow_fcm_app(make_app, standin, service_account):
+    """FCM accepts every message at once but answers "slow…" tokens after the client timeout."""
+    standin.sent.clear()
+    standin.slow_answer_s = 1.0
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
+                   FCM_ENDPOINT=standin.url("/"), FCM_HTTP_TIMEOUT_S=0.4)
+    yield app
+    standin.slow_answer_s = 0.0
+    if "cps.notifier" in app.extensions:
+        app.extensions["cps.notifier"].close()
+
+
+def test_a_push_answered_after_the_timeout_is_sent_twice_at_most_then_unknown(
+        db, slow_fcm_app, standin):
+    with slow_fcm_app.app_context():
+        owner = make_user(_db, role="operator")
+        _db.session.add(Device(user_id=owner.id, token="slow-phone", platform="android"))
+        _db.session.commit()
+        [row] = notifications.notify_users([owner.id], "Incident 4", "Drone cleared by ATC")
+        _db.session.commit()
+        assert notifications.deliver_due_notifications(utcnow()) == {"pending": 1}
+        _db.session.refresh(row)
+        assert (row.unknown_sends, row.attempts) == (1, 1)
+        assert notifications.deliver_due_notifications(row.next_attempt_at) == {"unknown": 1}
+        _db.session.refresh(row)
+        assert row.state == "unknown" and row.last_error.startswith("No answer")
+        later = utcnow() + timedelta(days=1)
+        assert notifications.deliver_due_notifications(later) == {}  # never sent again
+        row_id = row.id
+    sent = [entry["message"] for entry in standin.sent]
+    assert len(sent) == 2  # FCM took both: the app gets one id to drop the repeat by
+    tag = f"cps-{row_id}"
+    for message in sent:
+        assert message["data"]["notification_id"] == str(row_id)
+        assert message["android"]["collapse_key"] == tag
+        assert message["android"]["notification"]["tag"] == tag
+        assert message["apns"]["headers"]["apns-collapse-id"] == tag
+        assert message["webpush"]["headers"]["Topic"] == tag
+
+
+def test_a_timeout_before_the_request_went_out_is_retried_as_usual():
+    import requests
+    from firebase_admin import exceptions
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+
+    from app.services.notifier.fcm import classify
+
+    def wrapped(reason):
+        return requests.ConnectionError(MaxRetryError(None, "/v1", reason))
+
+    refused = exceptions.DeadlineExceededError("timed out", cause=requests.ConnectTimeout())
+    not_connected = exceptions.UnavailableError(
+        "down", cause=wrapped(NewConnectionError(None, "refused")))
+    unanswered = exceptions.DeadlineExceededError("timed out", cause=requests.ReadTimeout())
+    unanswered_after_retries = exceptions.UnavailableError(
+        "no answer", cause=wrapped(ReadTimeoutError(None, "/v1", "read timed out")))
+    assert classify(refused, True).outcome == RETRY
+    assert classify(not_connected, True).outcome == RETRY
+    assert classify(unanswered, True).outcome == UNKNOWN
+    assert classify(unanswered_after_retries, True).outcome == UNKNOWN
+
+
+def test_a_long_send_keeps_its_claim_alive(db, make_app, standin, service_account):
+    standin.slow_answer_s = 3.0
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
+                   FCM_ENDPOINT=standin.url("/"), FCM_HTTP_TIMEOUT_S=10, NOTIFY_CLAIM_TIMEOUT_S=2)
+    try:
+        with app.app_context():
+            owner = make_user(_db, role="operator")
+            _db.session.add(Device(user_id=owner.id, token="slow-phone", platform="android"))
+            _db.session.commit()
+            notifications.notify_users([owner.id], "Incident 5", "Drone cleared by ATC")
+            _db.session.commit()
+        standin.sent.clear()
+        outcomes = []
+
+        def sweep():
+            with app.app_context():
+                outcomes.append(notifications.deliver_due_notifications())
+
+        sweeper = threading.Thread(target=sweep)
+        sweeper.start()
+        assert wait_until(lambda: standin.sent, 10)
+        time.sleep(2.5)  # longer than the claim: only its heartbeat keeps it
+        with app.app_context():
+            released = notifications.release_stale_claims(utcnow())
+            _db.session.commit()
+        sweeper.join(30)
+        assert released == 0 and outcomes == [{"sent": 1}]
+    finally:
+        standin.slow_answer_s = 0.0
+        if "cps.notifier" in app.extensions:
+            app.extensions["cps.notifier"].close()

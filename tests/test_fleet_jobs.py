@@ -8,6 +8,7 @@ from app.demo.fleet import report_docked_drones
 from app.models import Device, Drone, Incident, Notification
 from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
+from app.services.atc.submissions import process_submissions
 from app.services.fleet import mark_silent_drones_offline
 from tests.factories import SOWETO, make_drone, make_incident, make_station
 
@@ -61,7 +62,7 @@ def test_demo_docks_keep_their_drones_reporting(db):
     assert fresh(db, Drone, away.id).last_telemetry_at is None
 
 
-def test_a_dispatch_pushes_to_the_operators_on_duty(auth, db):
+def test_the_dispatched_push_waits_for_atc_to_approve_the_flight(auth, db):
     on_duty = auth.user("operator")
     no_phone = auth.user("operator")
     viewer = auth.user("viewer")
@@ -73,12 +74,17 @@ def test_a_dispatch_pushes_to_the_operators_on_duty(auth, db):
         "type": "assault", "severity": 5, "latitude": SOWETO[0], "longitude": SOWETO[1]})
     assert response.status_code == 201
     incident_id = response.get_json()["incident"]["id"]
+    plan_id = response.get_json()["dispatch"]["flight_plan_id"]
+    db.session.rollback()
+    assert db.session.scalars(select(Notification)).all() == []  # not before ATC says yes
+    assert process_submissions() == {"approved": 1}
     db.session.rollback()
     pushes = db.session.scalars(select(Notification)).all()
     assert [(p.user_id, p.state) for p in pushes] == [(on_duty.id, "pending")]
     assert pushes[0].title == f"Incident {incident_id}: assault (severity 5)"
-    assert drone.serial in pushes[0].body
+    assert drone.serial in pushes[0].body and "ATC approved" in pushes[0].body
     assert pushes[0].data == {"kind": "dispatch", "incident_id": str(incident_id),
+                              "flight_plan_id": str(plan_id),
                               "path": f"/api/incidents/{incident_id}"}
 
 

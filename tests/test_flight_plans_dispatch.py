@@ -62,7 +62,8 @@ def test_dispatch_files_the_response_plan_and_shows_awaiting_atc(auth, db, app):
         "response", "submitted", incident["id"], drone.id)
     home = (drone.latitude, drone.longitude)
     assert [(p["latitude"], p["longitude"]) for p in plan.route] == [home, SCENE, home]
-    assert (plan.min_altitude_m, plan.max_altitude_m) == (0.0, 90.0)
+    # the top layer of the response band (0-90 m): nothing else of ours is in the air
+    assert (plan.min_altitude_m, plan.max_altitude_m) == (80.0, 90.0)
     # launch delay + out and back at cruise speed + time on scene + spare time
     flight_s = 2 * great_circle_m(*home, *SCENE) / drone.cruise_speed_mps
     expected = 20 + flight_s + 300 + 300

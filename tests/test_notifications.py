@@ -218,6 +218,29 @@ def test_a_claim_left_by_a_dead_sweep_is_retried_after_its_timeout(app, db, owne
     assert reload(db, row).claimed_by is None
 
 
+def test_a_row_left_sending_by_killed_sweeps_is_taken_up_once_at_most(app, db, owner):
+    add_device(db, owner, "phone-a")
+    [row] = notifications.notify_users([owner.id], "Alert", "body")
+    db.session.commit()
+    timeout = timedelta(seconds=app.config["NOTIFY_CLAIM_TIMEOUT_S"] + 1)
+    now = utcnow()
+    # A sweep claims the row and is killed mid-send (it may have reached the phone) ...
+    notifications.claim_due_notifications("killed-sweep-1", now, 10)
+    db.session.commit()
+    # ... the next sweep takes it up once, and is killed as well ...
+    assert notifications.release_stale_claims(now + timeout) == 1
+    notifications.claim_due_notifications("killed-sweep-2", now + timeout, 10)
+    db.session.commit()
+    # ... then it is not sent again: whether it arrived is unknown.
+    notifier = Scripted()
+    assert notifications.deliver_due_notifications(now + 3 * timeout, notifier) == {}
+    assert notifier.sent == []
+    stored = reload(db, row)
+    assert (stored.state, stored.unknown_sends) == ("unknown", 2)
+    assert stored.last_error == notifications.SWEEP_DIED
+    assert notifications.deliver_due_notifications(now + 10 * timeout, notifier) == {}
+
+
 def test_an_area_notification_is_one_topic_push_listed_for_its_users(auth, db):
     watcher, other = auth.user("viewer"), auth.user("viewer")
     row = notifications.notify_area(7, [watcher.id], "Farm 3 changed", "3 changes, 410 m²",
@@ -227,7 +250,7 @@ def test_an_area_notification_is_one_topic_push_listed_for_its_users(auth, db):
     assert notifications.deliver_due_notifications(notifier=notifier) == {"sent": 1}
     [push] = notifier.sent
     assert push.topic == "area-7" and push.token is None
-    assert push.data == {"session_id": "31", "area_id": "7"}
+    assert push.data == {"session_id": "31", "area_id": "7", "notification_id": str(row.id)}
     seen = auth.client.get("/api/notifications", headers=auth.headers(user=watcher)).get_json()
     assert [item["id"] for item in seen["items"]] == [row.id]
     assert seen["items"][0]["topic"] == "area-7"

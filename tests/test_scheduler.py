@@ -161,6 +161,21 @@ def test_a_slot_claimed_elsewhere_is_not_caught_up(db, schedulers):
     assert slots == [] or slots[0] > now
 
 
+def test_with_the_default_settings_a_dead_leader_is_replaced_within_10_s(db, schedulers):
+    leader, standby = schedulers(leader=False), schedulers(leader=False)
+    assert leader.beat(now=T0) is True
+    # The leader dies right after renewing; the standby beats every heartbeat from then on.
+    beat, taken_at = 0, None
+    while taken_at is None and beat < 100:
+        beat += 1
+        moment = T0 + timedelta(seconds=beat * standby.heartbeat_s)
+        if standby.beat(now=moment):
+            taken_at = moment
+    assert taken_at is not None and (taken_at - T0).total_seconds() <= 10
+    # ... and a slot missed meanwhile is still within the misfire grace.
+    assert standby.misfire_grace_s > (taken_at - T0).total_seconds()
+
+
 def test_latest_fire_time_looks_back_only_as_far_as_asked():
     trigger = every(minutes=5)
     assert latest_fire_time(trigger, T0 - timedelta(seconds=60), T0 + timedelta(seconds=5)) == T0

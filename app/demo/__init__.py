@@ -1,5 +1,7 @@
 """Demo data for ``make run`` and ``flask seed``: idempotent, never run by the app itself."""
 
+import secrets
+
 from sqlalchemy import select
 
 from app.demo.airspace import seed_no_fly_zones
@@ -8,29 +10,59 @@ from app.demo.fleet import seed_fleet, seed_history
 from app.extensions import db
 from app.models import User
 from app.models.user import ADMIN, OPERATOR
-from app.services.auth import create_user
+from app.services.auth import create_user, password_weaknesses
 
 DEMO_OPERATOR = ("operator1", "operator1@cps.example", "password123")
+DEMO_ADMIN = ("admin", "admin@cps.example")
 
 
-def seed_users(admin_password, echo):
-    """Create the demo operator and the admin account if they are missing."""
+def seed_users(admin_password, echo, demo_passwords=True):
+    """Create the demo operator and the admin account if they are missing.
+
+    Without ``demo_passwords`` (production) no account gets a published password: the
+    operator gets a random one, shown once; the admin gets ``admin_password`` if it passes
+    the password policy (a weak one stops the seed), else a random one, shown once.
+    """
     username, email, password = DEMO_OPERATOR
     if db.session.scalar(select(User.id).where(User.username == username)) is None:
+        password = password if demo_passwords else secrets.token_urlsafe(12)
         create_user(username, email, password, role=OPERATOR)
         echo(f"created user {username} (operator) with password {password}")
-    if db.session.scalar(select(User.id).where(User.username == "admin")) is None:
-        create_user("admin", "admin@cps.example", admin_password, role=ADMIN)
-        echo(f"created user admin (admin) with password {admin_password}")
-        echo("WARNING: change the admin password (set SEED_ADMIN_PASSWORD before seeding, "
-             "or PATCH the user) before this server is reachable by anyone else.")
+    admin, admin_email = DEMO_ADMIN
+    if db.session.scalar(select(User.id).where(User.username == admin)) is None:
+        shown = admin_password
+        if not demo_passwords:
+            admin_password, shown = _production_admin_password(admin_password, admin_email)
+        create_user(admin, admin_email, admin_password, role=ADMIN)
+        echo(f"created user {admin} (admin) with password {shown}")
+        if demo_passwords:
+            echo("WARNING: change the admin password (POST /api/auth/password, or "
+                 "flask users set-password --username admin) before this server is "
+                 "reachable by anyone else.")
 
 
-def seed_demo(admin_password, echo=print):
+def _production_admin_password(given, email):
+    """Return (password, how to show it): the given one if strong, else a random one."""
+    if not given:
+        generated = secrets.token_urlsafe(12)
+        return generated, f"{generated} (random: store it now, it is not shown again)"
+    weaknesses = password_weaknesses(given, DEMO_ADMIN[0], email)
+    if weaknesses:
+        raise ValueError("SEED_ADMIN_PASSWORD " + "; ".join(weaknesses) + ".")
+    return given, "from SEED_ADMIN_PASSWORD"
+
+
+def seed_demo(admin_password, echo=print, demo_passwords=True):
     """Add every piece of demo data that is not there yet, then commit."""
-    seed_users(admin_password, echo)
+    seed_users(admin_password, echo, demo_passwords)
     seed_areas(DEMO_OPERATOR[0], echo)
     seed_fleet(echo)
     seed_history(echo)
     seed_no_fly_zones(echo)
     db.session.commit()
+
+
+def seed_as_configured(config, echo=print):
+    """Seed with the app's settings: the demo passwords everywhere but in production."""
+    seed_demo(config["SEED_ADMIN_PASSWORD"], echo,
+              demo_passwords=config["ENV_NAME"] != "production")

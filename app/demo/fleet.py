@@ -20,9 +20,10 @@ from app.models import Drone, GroundUnit, Incident, IncidentEvent, Station
 from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE, DRONE_OFFLINE
 from app.models.incident import CANCELLED, RESOLVED, STORED_CELL_RESOLUTION, SYSTEM_ACTOR
 from app.models.types import utcnow
-from app.services.dispatch import SUITABLE_UNIT_KINDS, dispatch_queued_incidents
+from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import METRES_PER_DEGREE, great_circle_m
+from app.services.ground_dispatch import SUITABLE_UNIT_KINDS
 from app.services.hotspots import cells_of_points
 
 HISTORY_SIZE = 5000

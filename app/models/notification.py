@@ -14,7 +14,8 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
-STATES = (PENDING, SENDING, SENT, FAILED)
+UNKNOWN = "unknown"  # sent, but whether it arrived was never known (no more retries)
+STATES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
 
 
 class Device(db.Model):
@@ -39,7 +40,8 @@ class Notification(db.Model):
 
     It is written before anything is sent and moves ``pending`` → ``sending``
     (claimed by one sweep) → ``sent`` or ``failed``; a retriable failure puts it
-    back to ``pending`` with a later ``next_attempt_at``.
+    back to ``pending`` with a later ``next_attempt_at``. A send whose outcome is
+    unknown (a timeout) is retried a bounded number of times, then ``unknown``.
     """
 
     __tablename__ = "notifications"
@@ -58,6 +60,7 @@ class Notification(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    unknown_sends: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     note: Mapped[str | None] = mapped_column(String(255))

@@ -26,6 +26,8 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=VIEWER)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Carried by the user's tokens; a password change counts it up, ending older sessions.
+    token_generation: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self):

@@ -7,9 +7,10 @@
 - Only the holder of the leader lease (a database row renewed by a heartbeat)
   runs leader-only jobs, and each run first claims its (job id, scheduled
   time) slot under a unique constraint: a second scheduler cannot run it again.
-- The grace time (default 60 s) exceeds the lease TTL plus a heartbeat (30 s +
-  10 s): a run that was due while the leader died is still run, once, by the
-  next leader; a run later than that is skipped and the next one awaited.
+- A dead leader is replaced within the lease TTL plus a heartbeat (6 s + 2 s
+  by default). The grace time (default 60 s) exceeds that: a run that was due
+  while the leader died is still run, once, by the next leader; a run later
+  than that is skipped and the next one awaited.
 """
 
 import atexit

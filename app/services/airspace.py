@@ -27,7 +27,7 @@ The rules, as the simulated ATC applies them:
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -255,3 +255,29 @@ def zone_applies(volume, zone):
                          zone.ceiling_m):
         return False
     return volume.polygon().intersects(shapely.geometry.shape(zone.geometry))
+
+
+# --- separating one's own departures ---------------------------------------------------------
+
+
+def altitude_layers(low_m, high_m, layer_m, separation_m):
+    """Split the band ``low_m``–``high_m`` into layers, highest first.
+
+    Each layer is ``layer_m`` tall including ``separation_m`` of clear air below it,
+    so two adjacent layers never share a height. A band too thin to split is one layer.
+    """
+    thickness = layer_m - separation_m
+    layers, top = [], float(high_m)
+    while thickness > 0 and top - thickness >= low_m - 1e-9:
+        layers.append((round(top - thickness, 3), round(top, 3)))
+        top -= layer_m
+    return layers or [(float(low_m), float(high_m))]
+
+
+def first_clear_layer(volume, layers, others):
+    """Return the first layer in which ``volume`` meets none of ``others`` (None: none)."""
+    for floor, ceiling in layers:
+        candidate = replace(volume, min_altitude_m=floor, max_altitude_m=ceiling)
+        if all(plans_conflict(candidate, other) is None for other in others):
+            return floor, ceiling
+    return None

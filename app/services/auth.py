@@ -126,7 +126,7 @@ def authenticate(username, password):
 def issue_tokens(user, sid=None, refresh=True):
     """Create an access token (and a refresh token) for one login session."""
     sid = sid or uuid.uuid4().hex
-    claims = {"role": user.role, "sid": sid}
+    claims = {"role": user.role, "sid": sid, "gen": user.token_generation}
     tokens = {
         "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
         "token_type": "Bearer",
@@ -137,6 +137,42 @@ def issue_tokens(user, sid=None, refresh=True):
             identity=str(user.id), additional_claims=claims
         )
     return tokens
+
+
+def token_is_current(user, payload):
+    """Return True if the token was issued after the user's latest password change."""
+    return payload.get("gen", 0) == user.token_generation
+
+
+def set_password(user, new_password, field="new_password"):
+    """Give the user a new password (the policy applies) and end every earlier session."""
+    reasons = password_weaknesses(new_password, user.username, user.email)
+    if reasons:
+        raise InvalidInput("Password " + "; ".join(reasons) + ".",
+                           errors={field: [f"Password {reason}." for reason in reasons]})
+    user.password_hash = hash_password(new_password)
+    user.token_generation = (user.token_generation or 0) + 1
+    db.session.flush()
+    return user
+
+
+def change_own_password(user, current_password, new_password, sid):
+    """Change your own password: the current one first; return this session's new tokens.
+
+    Every token issued before ends, this session's included: it goes on with the tokens
+    returned. Raises Forbidden if ``current_password`` is wrong.
+    """
+    hasher = password_hasher()
+    try:
+        hasher.verify(user.password_hash, current_password or "")
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("The current password is wrong.",
+                        errors={"current_password": ["Wrong password."]}) from None
+    if new_password == current_password:
+        raise InvalidInput("The new password must differ from the current one.",
+                           field="new_password")
+    set_password(user, new_password)
+    return issue_tokens(user, sid=sid)
 
 
 def revoke_session(user_id, sid):

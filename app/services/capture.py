@@ -7,17 +7,17 @@ fetched concurrently (a bounded pool; each provider has its own rate limit);
 each kept tile is written atomically and gets one ``ImageTile`` row, and a tile
 whose file or row cannot be written leaves neither behind.
 
-A run whose process died stays ``running`` in the database: ``fail_stale_runs``
-marks runs failed once their heartbeat is older than ``CAPTURE_STALE_AFTER_S`` and
-removes the files the dead process left without a row (a temporary file, or a tile
-killed between its file and its row).
+While a run works, a heartbeat thread renews its ``heartbeat_at`` every
+``RUN_HEARTBEAT_S``, however long a tile takes. A run whose process died stays
+``running`` in the database: ``fail_stale_runs`` (the ``captures.fail-stale`` job, and
+a new capture of the same area) marks it failed once its heartbeat is older than
+``CAPTURE_STALE_AFTER_S`` and removes the files the dead process left without a row.
+The next capture of that area takes over the tiles the failed run kept, when their
+files are intact and recent (``reuse_failed_run_tiles``), instead of fetching them again.
 """
 
 import hashlib
 import logging
-import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from pathlib import Path
@@ -29,24 +29,26 @@ from app.extensions import db
 from app.models import AreaConfig, CaptureRun, ImageTile
 from app.models.area import COMPLETED, FAILED, MANUAL, PARTIAL, RUNNING
 from app.models.types import utcnow
-from app.services import background, tiles
+from app.services import background, runs, tiles
 from app.services.areas import area_polygon, captures_needed, get_area
+from app.services.capture_files import (  # noqa: F401 - the capture API includes the file helpers
+    CaptureFailed,
+    StorageError,
+    discard_unrecorded_files,
+    image_file,
+    prepare_run_directory,
+    remove_area_images,
+    run_directory,
+    write_atomically,
+)
 from app.services.errors import Conflict, NotFound, ServiceError
-from app.services.imagery.base import ImageryError, NoImagery
+from app.services.imagery.base import ImageryError, NoImagery, TileImage
 from app.services.imagery.registry import check_provider_name, get_provider
 from app.services.imagery.scenes import SceneProvider
 
 log = logging.getLogger(__name__)
 
 MAX_TILE_ERRORS = 50  # per run; the counters hold the full numbers
-
-
-class CaptureFailed(Exception):  # noqa: N818 - reads as the outcome it is
-    """The run cannot go on (its reason is shown on the run)."""
-
-
-class StorageError(CaptureFailed):
-    """The image directory cannot be written."""
 
 
 # --- starting and finishing runs -----------------------------------------------------------
@@ -86,53 +88,22 @@ def _finish(run, state, error=None):
 
 
 def fail_stale_runs(area_id=None):
-    """Mark failed the runs left ``running`` with no progress for ``CAPTURE_STALE_AFTER_S``.
+    """Mark failed the runs left ``running`` with no heartbeat for ``CAPTURE_STALE_AFTER_S``.
 
     Runs this process is still working on are left alone. Returns how many were marked;
     the caller commits.
     """
     stale_after = current_app.config["CAPTURE_STALE_AFTER_S"]
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    stmt = select(CaptureRun).where(CaptureRun.state == RUNNING,
-                                    CaptureRun.heartbeat_at < cutoff)
-    if area_id is not None:
-        stmt = stmt.where(CaptureRun.area_config_id == area_id)
-    ours = capture_executor().active_run_ids()
-    stale = [run for run in db.session.scalars(stmt) if run.id not in ours]
+    stale = runs.stale_rows(CaptureRun, RUNNING, stale_after, capture_executor().active_run_ids(),
+                            area_config_id=area_id)
     for run in stale:
-        _finish(run, FAILED, f"abandoned: no progress for over {stale_after} s (the process "
-                             "running it stopped)")
         log.warning("capture run %s marked failed: no heartbeat since %s", run.id,
                     run.heartbeat_at)
+        _finish(run, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the process "
+                             "running it stopped)")
         discard_unrecorded_files(run)
     db.session.flush()
     return len(stale)
-
-
-def discard_unrecorded_files(run):
-    """Delete the files in a dead run's directory that no tile row records.
-
-    A process killed mid-tile leaves a temporary file, or a finished file whose row
-    was never committed. Returns how many files were removed.
-    """
-    images_dir = Path(current_app.config["IMAGES_DIR"])
-    run_dir = images_dir / f"area_{int(run.area_config_id)}" / f"run_{int(run.id)}"
-    if not run_dir.is_dir():
-        return 0
-    recorded = set(db.session.scalars(select(ImageTile.path)
-                                      .where(ImageTile.capture_run_id == run.id)))
-    removed = 0
-    for path in run_dir.iterdir():
-        if path.is_file() and path.relative_to(images_dir).as_posix() not in recorded:
-            try:
-                path.unlink()
-                removed += 1
-            except OSError as error:
-                log.warning("cannot remove %s left by capture run %s: %s", path, run.id, error)
-    if removed:
-        log.warning("capture run %s: removed %d file(s) its process left unrecorded",
-                    run.id, removed)
-    return removed
 
 
 # --- the work -------------------------------------------------------------------------------
@@ -157,13 +128,16 @@ def run_capture(run_id):
         run_dir = prepare_run_directory(images_dir, run.area_config_id, run.id)
         run.heartbeat_at = utcnow()
         db.session.commit()
-        if scene:
-            # imported here: the scene capture builds on this module's files and failures
-            from app.services.scene_capture import capture_scene
-            capture_scene(run, provider, images_dir, run_dir)
-        else:
-            _capture_tiles(run, provider, cover, images_dir, run_dir,
-                           min(provider.max_workers, config["IMAGERY_WORKERS"]))
+        with runs.keep_row_alive(CaptureRun, run.id, config["RUN_HEARTBEAT_S"], state=RUNNING):
+            if scene:
+                # imported here: the scene capture builds on this module's files and failures
+                from app.services.scene_capture import capture_scene
+                capture_scene(run, provider, images_dir, run_dir)
+            else:
+                reused = reuse_failed_run_tiles(run, cover, images_dir, run_dir)
+                _capture_tiles(run, provider, [tile for tile in cover if tile not in reused],
+                               images_dir, run_dir,
+                               min(provider.max_workers, config["IMAGERY_WORKERS"]))
     except CaptureFailed as error:
         db.session.rollback()
         _finish(run, FAILED, str(error))
@@ -227,14 +201,14 @@ def _note_tile_error(run, x, y, reason):
                            {"z": run.zoom, "x": x, "y": y, "reason": reason[:300]}]
 
 
-def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir):
+def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir, captured_at=None):
     """Write the tile's file and its row together; if either fails, neither stays."""
     path = run_dir / f"{run.zoom}_{x}_{y}.{image.extension}"
     write_atomically(path, image.data)
     west, south, east, north = tiles.tile_bounds(run.zoom, x, y)
     db.session.add(ImageTile(
         area_config_id=run.area_config_id, capture_run_id=run.id, z=run.zoom, x=x, y=y,
-        west=west, south=south, east=east, north=north, captured_at=utcnow(),
+        west=west, south=south, east=east, north=north, captured_at=captured_at or utcnow(),
         provider=provider_name, path=path.relative_to(images_dir).as_posix(),
         sha256=hashlib.sha256(image.data).hexdigest(), width=image.width,
         height=image.height, content_type=image.content_type))
@@ -247,73 +221,46 @@ def _keep_tile(run, provider_name, x, y, image, images_dir, run_dir):
         raise
 
 
-# --- files ----------------------------------------------------------------------------------
+def reuse_failed_run_tiles(run, cover, images_dir, run_dir):
+    """Take over the tiles the area's previous run kept before it failed; return their (x, y).
 
-
-def prepare_run_directory(images_dir, area_id, run_id):
-    """Create ``area_<id>/run_<id>`` under the image directory and prove it is writable."""
-    run_dir = images_dir / f"area_{int(area_id)}" / f"run_{int(run_id)}"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-probe"
-        write_atomically(probe, b"")
-        probe.unlink()
-    except (OSError, StorageError) as error:
-        log.error("image directory %s is not writable: %s", run_dir, error)
-        reason = error if isinstance(error, StorageError) else _os_reason(error)
-        raise StorageError(f"cannot write to the image directory (IMAGES_DIR): {reason}") \
-            from error
-    return run_dir
-
-
-def _os_reason(error):
-    return f"{type(error).__name__}: {error.strerror or error}"
-
-
-def write_atomically(path, data):
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    temporary = None
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        if temporary is not None:
-            _discard(Path(temporary))
-        raise StorageError(f"cannot write a tile file: {_os_reason(error)}") from error
-
-
-def _discard(path):
-    """Remove a file if possible (a directory turned read-only keeps it for the sweep)."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as error:
-        log.warning("cannot remove %s: %s", path, error)
-
-
-def image_file(tile, what="image"):
-    """Return a tile's ``image`` (or ``bands`` GeoTIFF) file, refusing paths outside IMAGES_DIR."""
-    relative = tile.bands_path if what == "bands" else tile.path
-    if relative is None:
-        raise NotFound(f"Tile {tile.id} has no {what} file (only scene captures have bands).")
-    root = Path(current_app.config["IMAGES_DIR"]).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        log.error("image tile %s has a path outside IMAGES_DIR: %r", tile.id, relative)
-        raise NotFound(f"The {what} of tile {tile.id} is not available.")
-    if not path.is_file():
-        raise NotFound(f"The {what} file of tile {tile.id} is missing.")
-    return path
-
-
-def remove_area_images(area_id):
-    """Delete an area's image directory (after its rows are gone)."""
-    folder = Path(current_app.config["IMAGES_DIR"]) / f"area_{int(area_id)}"
-    shutil.rmtree(folder, ignore_errors=True)
+    Only when that run failed (its tiles were never compared), used the same provider
+    and zoom, and a tile was captured within ``CAPTURE_REUSE_MAX_AGE_S``; and only a
+    tile whose file still has the checksum its row recorded. The copy keeps the time
+    the imagery was captured.
+    """
+    max_age = current_app.config["CAPTURE_REUSE_MAX_AGE_S"]
+    previous = db.session.scalars(
+        select(CaptureRun).where(CaptureRun.area_config_id == run.area_config_id,
+                                 CaptureRun.sequence < run.sequence)
+        .order_by(CaptureRun.sequence.desc()).limit(1)).first()
+    if (not max_age or previous is None or previous.state != FAILED
+            or (previous.provider, previous.zoom) != (run.provider, run.zoom)):
+        return set()
+    wanted = set(cover)
+    candidates = db.session.scalars(select(ImageTile).where(
+        ImageTile.capture_run_id == previous.id,
+        ImageTile.captured_at >= utcnow() - timedelta(seconds=max_age))).all()
+    reused = set()
+    for tile in candidates:
+        if (tile.x, tile.y) not in wanted:
+            continue
+        try:
+            data = image_file(tile).read_bytes()
+        except (NotFound, OSError):
+            continue
+        if hashlib.sha256(data).hexdigest() != tile.sha256:
+            log.warning("capture run %s: tile %s of run %s no longer matches its checksum; "
+                        "fetching it again", run.id, tile.id, previous.id)
+            continue
+        image = TileImage(data, tile.content_type, tile.width, tile.height)
+        _keep_tile(run, tile.provider, tile.x, tile.y, image, images_dir, run_dir,
+                   captured_at=tile.captured_at)
+        reused.add((tile.x, tile.y))
+    if reused:
+        log.info("capture run %s took over %d tile(s) of failed run %s", run.id, len(reused),
+                 previous.id)
+    return reused
 
 
 # --- background execution -------------------------------------------------------------------
@@ -359,7 +306,7 @@ def capture_area(area_id, trigger=MANUAL, requested_by=None):
 
 
 def get_run(user, run_id):
-    """Return a capture run whose area ``user`` may see (404 otherwise), staleness applied."""
+    """Return a capture run whose area ``user`` may see (404 otherwise)."""
     run = db.session.get(CaptureRun, run_id)
     if run is None:
         raise NotFound(f"Capture run {run_id} not found.")
@@ -367,8 +314,6 @@ def get_run(user, run_id):
         get_area(user, run.area_config_id)
     except NotFound:
         raise NotFound(f"Capture run {run_id} not found.") from None
-    if run.state == RUNNING:
-        fail_stale_runs(area_id=run.area_config_id)
     return run
 
 

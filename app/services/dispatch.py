@@ -19,42 +19,25 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
-from app.models import Drone, GroundUnit, Incident, IncidentEvent
-from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED, UNIT_AVAILABLE, UNIT_DISPATCHED
+from app.models import Drone, Incident, IncidentEvent
+from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED
 from app.models.incident import DISPATCHED, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
 from app.services import flight_plans, notifications
-from app.services.dispatch_ranking import (
-    BUSY,
-    FEASIBLE,
-    REASONS,
-    DroneFleet,
-    explain_drone,
-    rank_drones,
-    rank_ground_units,
-    slower_or_taken,
-)
+from app.services.dispatch_ranking import FEASIBLE, DroneFleet, explain_drone, rank_drones
 from app.services.geo import bounding_box
+from app.services.ground_dispatch import (  # noqa: F401 - part of the dispatch API
+    SUITABLE_UNIT_KINDS,
+    choose_ground_unit,
+    release_ground_unit,
+)
 
 log = logging.getLogger(__name__)
 
 OUTCOME_DISPATCHED, OUTCOME_QUEUED = "dispatched", "queued"
+DECISION_KINDS = (OUTCOME_DISPATCHED, "redispatched")
 # A drone is assigned and its response flight plan filed; it may fly once ATC approves.
 OUTCOME_AWAITING_ATC = flight_plans.AWAITING_ATC
-
-# Which ground units may answer which incident type (any of them, lowest ETA wins).
-POLICE = ("armed_response", "patrol_car", "foot_patrol")
-SUITABLE_UNIT_KINDS = {
-    "burglary": POLICE,
-    "robbery": ("armed_response", "patrol_car"),
-    "assault": POLICE + ("ambulance",),
-    "fire": ("ambulance", "patrol_car"),
-    "vehicle_theft": ("patrol_car", "armed_response"),
-    "suspicious_activity": POLICE,
-    "medical": ("ambulance",),
-    "other": POLICE + ("ambulance",),
-}
-
 
 class seconds_since(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
     """Seconds from a datetime column to a given time, computed by the database."""
@@ -118,17 +101,6 @@ def claim_drone(drone_id, incident_id, now):
     return result.rowcount == 1
 
 
-def claim_ground_unit(unit_id, incident_id, now):
-    """Mark the ground unit dispatched to the incident if it is still available."""
-    result = db.session.execute(
-        update(GroundUnit)
-        .where(GroundUnit.id == unit_id, GroundUnit.status == UNIT_AVAILABLE)
-        .values(status=UNIT_DISPATCHED, incident_id=incident_id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
 def release_drone(drone_id, incident_id, now):
     """Hand back a drone claimed for ``incident_id`` that has not launched."""
     db.session.execute(
@@ -183,48 +155,6 @@ def choose_drone(incident_id, point, rules, now, exclude_ids=()):
     }, runners_up
 
 
-def choose_ground_unit(incident_id, incident_type, point, rules, now):
-    """Claim the suitable ground unit with the lowest ETA; return (choice, runners-up)."""
-    kinds = SUITABLE_UNIT_KINDS.get(incident_type, POLICE)
-    rows = _core_rows(
-        select(GroundUnit.id, GroundUnit.latitude, GroundUnit.longitude, GroundUnit.speed_mps,
-               GroundUnit.status, GroundUnit.callsign, GroundUnit.kind)
-        .where(GroundUnit.kind.in_(kinds))
-    )
-    if not rows:
-        return None, []
-    ids, lat, lon, speed, status, callsigns, unit_kinds = (np.array(c) for c in zip(*rows,
-                                                                                     strict=True))
-    ranking = rank_ground_units(status, lat.astype(float), lon.astype(float),
-                                speed.astype(float), point, rules)
-    chosen, taken = None, set()
-    for index in ranking.best_first():
-        if claim_ground_unit(int(ids[index]), incident_id, now):
-            chosen = index
-            break
-        taken.add(index)
-
-    def describe(index):
-        return {"ground_unit_id": int(ids[index]), "callsign": str(callsigns[index]),
-                "kind": str(unit_kinds[index]),
-                "distance_m": round(float(ranking.distance_m[index]), 1),
-                "eta_s": round(float(ranking.eta_s[index]), 1)}
-
-    runners_up = []
-    for index in ranking.nearest(rules.runners_up, [chosen] if chosen is not None else []):
-        if ranking.reason[index] == BUSY:
-            reason, detail = REASONS[BUSY], f"status is {status[index]}"
-        else:
-            chosen_eta = None if index in taken or chosen is None else ranking.eta_s[chosen]
-            reason, detail = slower_or_taken(ranking, index, chosen_eta)
-        runners_up.append({**describe(index), "reason": reason, "detail": detail})
-    if chosen is None:
-        return None, runners_up
-    choice = describe(chosen)
-    choice["id"] = choice.pop("ground_unit_id")
-    return choice, runners_up
-
-
 def record_event(incident_id, kind, details, actor_id=None, now=None):
     """Append an entry to an incident's timeline."""
     event = IncidentEvent(incident_id=incident_id, kind=kind, details=details,
@@ -245,9 +175,10 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
     """
     point = (incident.latitude, incident.longitude)
     drone, runners_up = choose_drone(incident.id, point, rules, now, exclude_drone_ids)
-    unit, unit_runners_up = None, []
+    unit, unit_runners_up, unit_note = None, [], None
     if incident.ground_unit_id is None:
-        unit, unit_runners_up = choose_ground_unit(incident.id, incident.type, point, rules, now)
+        unit, unit_runners_up, unit_note = choose_ground_unit(incident.id, incident.type, point,
+                                                              rules, now)
     changes = {"updated_at": now}
     if unit is not None:
         changes["ground_unit_id"] = unit["id"]
@@ -264,7 +195,7 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         if drone is not None:
             release_drone(drone["id"], incident.id, now)
         if unit is not None:
-            _release_unit(unit["id"], incident.id, now)
+            release_ground_unit(unit["id"], incident.id, now)
         return None
     db.session.expire(incident)
     outcome, plan_id = OUTCOME_QUEUED, None
@@ -273,10 +204,11 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         plan_id = flight_plans.file_response_plan(incident, drone["id"], rules, now).id
     decision = {
         "outcome": outcome, "decided_at": now, "drone": drone, "flight_plan_id": plan_id,
-        "ground_unit": unit,
+        "ground_unit": unit, "ground_unit_note": unit_note,
         "runners_up": runners_up, "ground_unit_runners_up": unit_runners_up,
-        "rules": {name: value for name, value in asdict(rules).items()
-                  if name not in ("runners_up", "queue_batch")},
+        "rules": {**{name: value for name, value in asdict(rules).items()
+                     if name not in ("runners_up", "queue_batch")},
+                  "ground_unit_max_eta_s": dict(rules.ground_unit_max_eta_s)},
     }
     if drone is not None:
         kind = event_kind
@@ -286,33 +218,34 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         kind = "ground_unit_dispatched" if unit is not None else None
     if kind:
         record_event(incident.id, kind, _jsonable(decision), actor_id, now)
-    if drone is not None:
-        _tell_operators(incident, drone, unit)
     return decision
 
 
-def _tell_operators(incident, drone, unit):
-    """Queue a push about the dispatch to the operators on duty (sent by the outbox)."""
+def tell_operators_cleared(incident, plan):
+    """Queue the "dispatched" push to the operators on duty, once ATC approved the drone's plan.
+
+    Sent for the drone that will fly, never for one ATC turned down. The ETAs are the
+    dispatch decision's (the latest one that chose this drone).
+    """
     recipients = notifications.operators_on_duty()
     if not recipients:
-        return
-    crew = f"Drone {drone['serial']} dispatched, ETA {drone['eta_s']:.0f} s"
-    if unit is not None:
+        return None
+    decision = db.session.scalars(
+        select(IncidentEvent.details).where(IncidentEvent.incident_id == incident.id,
+                                            IncidentEvent.kind.in_(DECISION_KINDS))
+        .order_by(IncidentEvent.id.desc())).first() or {}
+    drone = decision.get("drone") or {}
+    crew = f"Drone {plan.drone.serial if plan.drone else plan.drone_id} dispatched"
+    if drone.get("id") == plan.drone_id:
+        crew += f", ETA {drone['eta_s']:.0f} s"
+    unit = decision.get("ground_unit")
+    if unit:
         crew += f"; {unit['callsign']} ETA {unit['eta_s']:.0f} s"
-    notifications.notify_users(
+    return notifications.notify_users(
         recipients, f"Incident {incident.id}: {incident.type} (severity {incident.severity})",
-        f"{crew}. Awaiting ATC approval of the flight plan.",
-        {"kind": "dispatch", "incident_id": incident.id, "path": f"/api/incidents/{incident.id}"})
-
-
-def _release_unit(unit_id, incident_id, now):
-    db.session.execute(
-        update(GroundUnit)
-        .where(GroundUnit.id == unit_id, GroundUnit.incident_id == incident_id,
-               GroundUnit.status == UNIT_DISPATCHED)
-        .values(status=UNIT_AVAILABLE, incident_id=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        f"{crew}. ATC approved the flight plan.",
+        {"kind": "dispatch", "incident_id": incident.id, "flight_plan_id": plan.id,
+         "path": f"/api/incidents/{incident.id}"})
 
 
 def _jsonable(decision):

@@ -13,9 +13,9 @@ import numpy as np
 from app.models.fleet import DRONE_AVAILABLE, UNIT_AVAILABLE
 from app.services.geo import great_circle_m
 
-FEASIBLE, BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY = range(5)
+FEASIBLE, BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, TOO_FAR = range(6)
 REASONS = {BUSY: "busy", STALE: "stale telemetry", OUT_OF_RANGE: "out of range",
-           LOW_BATTERY: "low battery"}
+           LOW_BATTERY: "low battery", TOO_FAR: "too far"}
 SLOWER, TAKEN = "slower", "taken"
 
 
@@ -30,6 +30,8 @@ class DispatchRules:
     road_factor: float = 1.3
     runners_up: int = 3
     queue_batch: int = 100
+    # ((unit kind, longest ETA in seconds), ...): a unit further away is not sent.
+    ground_unit_max_eta_s: tuple = ()
 
     @classmethod
     def from_config(cls, config):
@@ -42,7 +44,14 @@ class DispatchRules:
             road_factor=float(config["DISPATCH_ROAD_FACTOR"]),
             runners_up=int(config["DISPATCH_RUNNERS_UP"]),
             queue_batch=int(config["DISPATCH_QUEUE_BATCH"]),
+            ground_unit_max_eta_s=tuple(sorted(
+                (kind, float(seconds))
+                for kind, seconds in config["GROUND_UNIT_MAX_ETA_S"].items())),
         )
+
+    def max_eta_s(self, kind):
+        """Return the longest ETA a ground unit of ``kind`` may be sent with (inf: no limit)."""
+        return dict(self.ground_unit_max_eta_s).get(kind, float("inf"))
 
     def drone_reach_m(self, max_range_m):
         """Farthest a drone of ``max_range_m`` could fly out and back with its reserve."""
@@ -142,13 +151,21 @@ def rank_drones(fleet, latitude, longitude, rules):
     return Ranking(distance, eta, reason, needed)
 
 
-def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules):
-    """Rank ground units for an incident at ``point`` (pure): road distance / speed."""
+def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules, kinds=None):
+    """Rank ground units for an incident at ``point`` (pure): road distance / speed.
+
+    With ``kinds``, a unit whose ETA exceeds its kind's limit (``rules.max_eta_s``) is
+    ``too far``; a unit that is not available is ``busy`` whatever its distance.
+    """
     distance = great_circle_m(latitude, longitude, point[0], point[1]) * rules.road_factor
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = distance / speed_mps
     eta = np.where(np.isfinite(eta), eta, np.inf)
-    reason = np.where(unit_status == UNIT_AVAILABLE, FEASIBLE, BUSY).astype(np.int8)
+    reason = np.full(np.shape(eta), FEASIBLE, dtype=np.int8)
+    if kinds is not None:
+        limits = np.array([rules.max_eta_s(kind) for kind in kinds], dtype=float)
+        reason[eta > limits] = TOO_FAR
+    reason[np.asarray(unit_status) != UNIT_AVAILABLE] = BUSY
     return Ranking(distance, eta, reason)
 
 

@@ -34,7 +34,7 @@ from app.models.flight import (
 )
 from app.models.incident import OPEN_STATUSES
 from app.models.types import utcnow
-from app.services import airspace
+from app.services import airspace, departures
 from app.services.errors import Conflict, InvalidInput, NotFound
 
 MAX_ALTITUDE_M = 10_000.0  # catches feet-for-metres mistakes, not an aviation limit
@@ -54,6 +54,8 @@ class PlanRules:
     response_min_altitude_m: float = 0.0
     response_max_altitude_m: float = 90.0
     response_time_margin_s: float = 300.0
+    layer_m: float = 15.0
+    vertical_separation_m: float = 5.0
 
     @classmethod
     def from_config(cls, config):
@@ -61,7 +63,9 @@ class PlanRules:
         return cls(margin_m=float(config["FLIGHT_PLAN_MARGIN_M"]),
                    response_min_altitude_m=float(config["RESPONSE_PLAN_MIN_ALTITUDE_M"]),
                    response_max_altitude_m=float(config["RESPONSE_PLAN_MAX_ALTITUDE_M"]),
-                   response_time_margin_s=float(config["RESPONSE_PLAN_TIME_MARGIN_S"]))
+                   response_time_margin_s=float(config["RESPONSE_PLAN_TIME_MARGIN_S"]),
+                   layer_m=float(config["RESPONSE_PLAN_LAYER_M"]),
+                   vertical_separation_m=float(config["RESPONSE_PLAN_VERTICAL_SEPARATION_M"]))
 
 
 def plan_rules():
@@ -158,7 +162,8 @@ def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
 
     Route: the drone's position → the incident → its station. Window: from now
     for the launch delay, the flight out, the time on scene, the flight back and
-    ``RESPONSE_PLAN_TIME_MARGIN_S``. Altitude band: ``RESPONSE_PLAN_*_ALTITUDE_M``.
+    ``RESPONSE_PLAN_TIME_MARGIN_S``. Altitude band: the highest layer of the response
+    band clear of our other open plans (``departures.response_band``).
     """
     rules = rules or plan_rules()
     drone = db.session.get(Drone, drone_id)
@@ -168,11 +173,11 @@ def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
     flight_m = airspace.route_length_m(route)
     seconds = (dispatch_rules.launch_delay_s + flight_m / drone.cruise_speed_mps
                + dispatch_rules.time_on_scene_s + rules.response_time_margin_s)
+    ends_at = now + timedelta(seconds=math.ceil(seconds))
+    floor, ceiling = departures.response_band(drone, route, now, ends_at, rules)
     return file_flight_plan(
-        drone, RESPONSE, route, min_altitude_m=rules.response_min_altitude_m,
-        max_altitude_m=rules.response_max_altitude_m, starts_at=now,
-        ends_at=now + timedelta(seconds=math.ceil(seconds)), incident=incident, now=now,
-        rules=rules)
+        drone, RESPONSE, route, min_altitude_m=floor, max_altitude_m=ceiling, starts_at=now,
+        ends_at=ends_at, incident=incident, now=now, rules=rules)
 
 
 # --- lifecycle ----------------------------------------------------------------------------------

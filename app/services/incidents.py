@@ -41,6 +41,7 @@ from app.services.dispatch import (
     dispatch_incident,
     dispatch_queued_incidents,
     record_event,
+    tell_operators_cleared,
 )
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.fleet import require_transition
@@ -206,9 +207,10 @@ def follow_response_plan(plan, rules, now):
     """Record ATC's decision on a response plan; after a denial, send another drone.
 
     Only the plan of the drone the incident is still waiting for (dispatched,
-    not launched) moves the incident: a denial re-dispatches it to the next best
-    drone, never one ATC denied for it; if none can go, or ATC could not be
-    reached, the incident is flagged for an operator (``needs_operator``).
+    not launched) moves the incident: an approval tells the operators on duty the
+    drone is dispatched (the only "dispatched" push); a denial re-dispatches it to
+    the next best drone, never one ATC denied for it; if none can go, or ATC could
+    not be reached, the incident is flagged for an operator (``needs_operator``).
     Returns the new dispatch decision, if there is one.
     """
     incident = db.session.get(Incident, plan.incident_id)
@@ -218,6 +220,9 @@ def follow_response_plan(plan, rules, now):
     record_event(incident.id, f"atc_{plan.state}", {
         "flight_plan_id": plan.id, "drone_id": plan.drone_id,
         "atc_reference": plan.atc_reference, "reason": reason}, now=now)
+    if plan.state == APPROVED and incident.drone_id == plan.drone_id \
+            and incident.status == DISPATCHED:
+        tell_operators_cleared(incident, plan)
     if plan.state == APPROVED or incident.drone_id != plan.drone_id \
             or incident.status not in (DISPATCHED, EN_ROUTE, ON_SCENE):
         return None

@@ -3,8 +3,16 @@
 Every notification is a row before anything is sent. ``deliver_due_notifications``
 claims due rows (so no other sweep sends them), sends them with the configured
 notifier outside any transaction, and records each answer: sent; retried later
-with exponential backoff (outage, 5xx, quota); or failed after the last attempt.
-A dead token (unregistered, or refused as invalid) deletes that device.
+with exponential backoff (outage, 5xx, quota: nothing was sent); or failed after
+the last attempt. A dead token (unregistered, or refused as invalid) deletes that
+device.
+
+Delivery is at least once, but bounded: a send whose outcome is unknown (no answer
+in time, or a sweep killed mid-send whose claim ran out) is tried again at most
+``NOTIFY_UNKNOWN_RETRIES`` times, then the row is ``unknown``. Every attempt carries
+the row's id as ``data.notification_id`` (and as FCM's collapse key), so the app
+shows a repeated push once. While a sweep sends, a heartbeat renews its claims, so
+a claim can be short and a killed sweep's rows are taken up again soon.
 """
 
 import logging
@@ -18,17 +26,21 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Device, Notification, NotificationRecipient, User
-from app.models.notification import FAILED, PENDING, SENDING, SENT
+from app.models.notification import FAILED, PENDING, SENDING, SENT, UNKNOWN
 from app.models.types import utcnow
 from app.models.user import WRITERS
+from app.services import runs
 from app.services.devices import area_topic
 from app.services.notifier import DELIVERED, RETRY, TOKEN_DEAD, Push, get_notifier
+from app.services.notifier import UNKNOWN as OUTCOME_UNKNOWN
 
 log = logging.getLogger(__name__)
 
 NO_DEVICE = "The user has no registered device."
 DEVICE_GONE = "The device was removed before the notification was sent."
 DEVICE_MOVED = "The device now belongs to another account; not sent."
+NO_ANSWER = "No answer from the push service; it may have been delivered (not sent again)."
+SWEEP_DIED = "The sweep sending it stopped mid-send; it may have been delivered."
 RESERVED_DATA_KEYS = {"from", "notification", "message_type", "collapse_key"}
 TITLE_MAX, BODY_MAX = 200, 1000
 
@@ -120,7 +132,9 @@ def deliver_due_notifications(now=None, notifier=None):
         else:
             to_send.append((row.id, _push(row)))
     db.session.commit()
-    results = (notifier or get_notifier()).send([push for _, push in to_send])
+    with runs.keep_alive(_claim_renewal(claimer, config["NOTIFY_CLAIM_TIMEOUT_S"]),
+                         config["NOTIFY_CLAIM_TIMEOUT_S"] / 4, "notification-claims"):
+        results = (notifier or get_notifier()).send([push for _, push in to_send])
     claimed = {row.id: row for row in db.session.scalars(select(Notification).where(
         Notification.id.in_([row_id for row_id, _ in to_send]),
         Notification.claimed_by == claimer))}
@@ -160,12 +174,33 @@ def claim_due_notifications(claimer, now, limit):
         Notification.claimed_by == claimer, Notification.state == SENDING)).all()
 
 
+def _claim_renewal(claimer, timeout_s):
+    def renew(connection, now):
+        connection.execute(
+            update(Notification)
+            .where(Notification.claimed_by == claimer, Notification.state == SENDING)
+            .values(claimed_until=now + timedelta(seconds=timeout_s)))
+
+    return renew
+
+
 def release_stale_claims(now):
-    """Put back rows whose sweep died mid-send (they may be sent twice); return how many."""
-    return db.session.execute(
-        update(Notification)
-        .where(Notification.state == SENDING, Notification.claimed_until < now)
-        .values(state=PENDING, claimed_by=None, claimed_until=None)).rowcount
+    """Take up rows whose sweep died mid-send: once more at most, then ``unknown``.
+
+    Returns how many rows were released.
+    """
+    stale = (Notification.state == SENDING, Notification.claimed_until < now)
+    retries = current_app.config["NOTIFY_UNKNOWN_RETRIES"]
+    released = 0
+    for values, more in (
+            ({"state": UNKNOWN, "last_error": SWEEP_DIED, "next_attempt_at": None},
+             Notification.unknown_sends >= retries),
+            ({"state": PENDING, "next_attempt_at": now}, Notification.unknown_sends < retries)):
+        released += db.session.execute(
+            update(Notification).where(*stale, more)
+            .values(unknown_sends=Notification.unknown_sends + 1, claimed_by=None,
+                    claimed_until=None, **values)).rowcount
+    return released
 
 
 def retry_delay_s(attempts, config):
@@ -178,6 +213,14 @@ def _record(row, result, now, config):
     if result.outcome == DELIVERED:
         _finish(row, now, SENT, note=result.note)
         row.message_id, row.sent_at = result.message_id, now
+    elif result.outcome == OUTCOME_UNKNOWN:
+        row.unknown_sends += 1
+        if row.unknown_sends > config["NOTIFY_UNKNOWN_RETRIES"]:
+            _finish(row, now, UNKNOWN, error=f"{NO_ANSWER} {result.error or ''}".strip()[:1000])
+        else:
+            row.state, row.last_error = PENDING, result.error
+            row.next_attempt_at = now + timedelta(seconds=retry_delay_s(1, config))
+            row.claimed_by = row.claimed_until = None
     elif result.outcome == RETRY and row.attempts < config["NOTIFY_MAX_ATTEMPTS"]:
         delay = max(retry_delay_s(row.attempts, config), result.retry_after_s or 0)
         row.state, row.last_error = PENDING, result.error
@@ -204,8 +247,10 @@ def _undeliverable(row):
 
 
 def _push(row):
-    return Push(title=row.title, body=row.body, data=row.data,
-                token=row.device.token if row.topic is None else None, topic=row.topic)
+    return Push(title=row.title, body=row.body,
+                data={**(row.data or {}), "notification_id": str(row.id)},
+                token=row.device.token if row.topic is None else None, topic=row.topic,
+                notification_id=str(row.id))
 
 
 def _payload(title, body, data):

@@ -40,8 +40,6 @@ class Sessions(MethodView):
     @blp.response(200, AlertSessionPageSchema)
     def get(self, args):
         """List the alert sessions of the areas you may see, newest first (admins: all)."""
-        alert_service.fail_stale_sessions()
-        db.session.commit()
         return paginate(alert_service.list_sessions_stmt(current_user, args), args)
 
 
@@ -54,7 +52,6 @@ class SessionById(MethodView):
     def get(self, args, session_id):
         """Show an alert session's progress and findings (wait=true: once it has ended)."""
         session = alert_service.get_session(current_user, session_id)
-        db.session.commit()
         if args["wait"]:
             session = alert_service.wait_for_session(session)
         return session

@@ -1,69 +1,37 @@
 """Register, log in, refresh, log out, and who am I."""
 
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
 from app.api.auth.schemas import (
     LoginSchema,
     MessageSchema,
+    PasswordChangeSchema,
     RegisterSchema,
     TokenSchema,
     UserSchema,
 )
 from app.api.blueprint import Blueprint
-from app.extensions import db, limiter
+from app.extensions import db
 from app.services import auth as auth_service
 from app.services import login_throttle
-from app.services.errors import Unauthenticated
+from app.services.errors import Forbidden, Unauthenticated
 
 blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
 
 
-def _login_failed(response):
-    return response.status_code == 401
-
-
-def _username_key():
-    body = request.get_json(silent=True)
-    return login_throttle.username_key(body.get("username") if isinstance(body, dict) else None)
-
-
-def _client_key():
-    return login_throttle.client_key(request.remote_addr)
-
-
-def _failure_limits():
-    return current_app.config["LOGIN_FAILURE_LIMITS"]
-
-
-# Failed logins count against both the username and the client address; the
-# limits are shared by /api/login and /api/auth/login.
-login_limits = [
-    limiter.shared_limit(_failure_limits, scope="login-user", key_func=_username_key,
-                         deduct_when=_login_failed),
-    limiter.shared_limit(_failure_limits, scope="login-client", key_func=_client_key,
-                         deduct_when=_login_failed),
-]
-
-
 def _login(credentials):
     username = credentials["username"]
-    login_throttle.wait_before_attempt(username, request.remote_addr)
+    admission = login_throttle.admit(username, request.remote_addr)
     user = auth_service.authenticate(username, credentials["password"])
     if user is None:
-        login_throttle.record_failure(username, request.remote_addr)
+        login_throttle.record_failure(admission)
         raise Unauthenticated("Wrong username or password.")
-    login_throttle.record_success(username)
+    login_throttle.record_success(admission)
     g.user_id = user.id
     db.session.commit()
     return auth_service.issue_tokens(user)
-
-
-def rate_limited(func):
-    for limit in login_limits:
-        func = limit(func)
-    return func
 
 
 @blp.route("/auth/register")
@@ -80,8 +48,6 @@ class Register(MethodView):
 
 @blp.route("/auth/login")
 class Login(MethodView):
-    decorators = [rate_limited]
-
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -93,8 +59,6 @@ class Login(MethodView):
 
 @blp.route("/login")
 class LegacyLogin(MethodView):
-    decorators = [rate_limited]
-
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -124,6 +88,24 @@ class Logout(MethodView):
         auth_service.revoke_session(current_user.id, get_jwt()["sid"])
         db.session.commit()
         return {"message": "Logged out."}
+
+
+@blp.route("/auth/password")
+class Password(MethodView):
+    @blp.login_required()
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, change):
+        """Change your password: every other session ends; this one goes on with new tokens."""
+        admission = login_throttle.admit(current_user.username, request.remote_addr)
+        with login_throttle.counted(admission, failure=Forbidden):
+            tokens = auth_service.change_own_password(
+                current_user, change["current_password"], change["new_password"],
+                get_jwt()["sid"])
+        db.session.commit()
+        return tokens
 
 
 @blp.route("/auth/me")

@@ -34,6 +34,24 @@ class LoginSchema(ma.Schema):
                                 metadata={"example": "password123"})
 
 
+class PasswordChangeSchema(ma.Schema):
+    """Your current password and the new one."""
+
+    current_password = ma.fields.String(required=True, load_only=True,
+                                        validate=validate.Length(min=1, max=1024))
+    new_password = ma.fields.String(required=True, load_only=True,
+                                    validate=validate.Length(min=1, max=1024),
+                                    metadata={"example": "a-new-correct-horse"})
+
+
+class PasswordResetSchema(ma.Schema):
+    """A new password an admin sets for a user."""
+
+    new_password = ma.fields.String(required=True, load_only=True,
+                                    validate=validate.Length(min=1, max=1024),
+                                    metadata={"example": "a-new-correct-horse"})
+
+
 class TokenSchema(ma.Schema):
     """Tokens for the ``Authorization: Bearer`` header."""
 

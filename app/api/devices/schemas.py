@@ -6,15 +6,19 @@ from marshmallow import validate
 from app.api.fields import UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.notification import PLATFORMS
+from app.services.notifier import FCM_TOKEN_MAX_LENGTH, FCM_TOKEN_MIN_LENGTH, FCM_TOKEN_PATTERN
 
 
 class DeviceRegisterSchema(ma.Schema):
     """A phone's FCM registration token, sent by the app at start and when it changes."""
 
     token = ma.fields.String(required=True, validate=[
-        validate.Length(min=1, max=512),
-        validate.Regexp(r"^\S+$", error="A registration token has no spaces."),
-    ], metadata={"example": "dXN1Y2Nlc3M6QVBBOTFiR...", "description": "FCM registration token"})
+        validate.Length(min=FCM_TOKEN_MIN_LENGTH, max=FCM_TOKEN_MAX_LENGTH),
+        validate.Regexp(FCM_TOKEN_PATTERN,
+                        error="An FCM registration token has only letters, digits, '-', '_' "
+                              "and ':'."),
+    ], metadata={"example": "dXN1Y2Nlc3M6QVBBOTFiRzBh...:APA91bH...",
+                 "description": "FCM registration token"})
     platform = ma.fields.String(required=True, validate=validate.OneOf(PLATFORMS),
                                 metadata={"example": "android"})
     app_version = ma.fields.String(load_default=None, allow_none=True,

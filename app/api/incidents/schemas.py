@@ -166,7 +166,7 @@ class GroundUnitRunnerUpSchema(ma.Schema):
     kind = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": ["busy", "slower", "taken"]})
+    reason = ma.fields.String(metadata={"enum": ["busy", "too far", "slower", "taken"]})
     detail = ma.fields.String()
 
 
@@ -178,6 +178,8 @@ class DispatchRulesSchema(ma.Schema):
     battery_reserve_pct = ma.fields.Float()
     telemetry_max_age_s = ma.fields.Float()
     road_factor = ma.fields.Float()
+    ground_unit_max_eta_s = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                                           metadata={"description": "Per unit kind"})
 
 
 class DispatchSchema(ma.Schema):
@@ -193,6 +195,9 @@ class DispatchSchema(ma.Schema):
     flight_plan_id = ma.fields.Integer(allow_none=True, metadata={
         "description": "The response flight plan filed for the drone"})
     ground_unit = ma.fields.Nested(GroundUnitChoiceSchema, allow_none=True)
+    ground_unit_note = ma.fields.String(allow_none=True, metadata={
+        "description": "When no ground unit was sent: why (all too far, busy, none of a "
+                       "suitable kind)"})
     runners_up = ma.fields.List(ma.fields.Nested(DroneRunnerUpSchema))
     ground_unit_runners_up = ma.fields.List(ma.fields.Nested(GroundUnitRunnerUpSchema))
     rules = ma.fields.Nested(DispatchRulesSchema)

@@ -88,7 +88,6 @@ class CaptureById(MethodView):
     def get(self, args, run_id):
         """Show a capture run's progress (wait=true: once it has ended)."""
         run = capture_service.get_run(current_user, run_id)
-        db.session.commit()
         if args["wait"]:
             run = capture_service.wait_for_run(run)
         return run
@@ -103,8 +102,6 @@ class CapturesOfArea(MethodView):
     def get(self, args, area_config_id):
         """List an area's capture runs, newest first."""
         area = area_service.get_area(current_user, area_config_id)
-        capture_service.fail_stale_runs(area_id=area.id)
-        db.session.commit()
         stmt = capture_service.list_runs_stmt(area)
         if "state" in args:
             stmt = stmt.where(CaptureRun.state == args["state"])

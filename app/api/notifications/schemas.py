@@ -16,7 +16,8 @@ class NotificationSchema(ma.Schema):
     body = ma.fields.String(dump_only=True)
     data = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), dump_only=True)
     state = ma.fields.String(dump_only=True, validate=validate.OneOf(STATES), metadata={
-        "description": "pending (waiting, maybe retrying) → sending → sent or failed"})
+        "description": "pending (waiting, maybe retrying) → sending → sent or failed; unknown: "
+                       "sent, but the push service never answered (it may have arrived)"})
     attempts = ma.fields.Integer(dump_only=True)
     next_attempt_at = UTCDateTime(dump_only=True, allow_none=True)
     last_error = ma.fields.String(dump_only=True, allow_none=True)

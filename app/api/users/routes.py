@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
-from app.api.auth.schemas import UserSchema
+from app.api.auth.schemas import MessageSchema, PasswordResetSchema, UserSchema
 from app.api.blueprint import Blueprint
 from app.api.pagination import paginate
 from app.api.users.schemas import UserPageSchema, UserQueryArgsSchema, UserUpdateSchema
@@ -48,3 +48,16 @@ class UserById(MethodView):
         user = auth_service.update_user(current_user, auth_service.get_user(user_id), changes)
         db.session.commit()
         return user
+
+
+@blp.route("/<int:user_id>/password")
+class UserPassword(MethodView):
+    @blp.login_required(roles=[ADMIN])
+    @blp.arguments(PasswordResetSchema)
+    @blp.response(200, MessageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, reset, user_id):
+        """Set a user's password (admins): every session of that user ends."""
+        user = auth_service.set_password(auth_service.get_user(user_id), reset["new_password"])
+        db.session.commit()
+        return {"message": f"Password of {user.username} set; their sessions have ended."}

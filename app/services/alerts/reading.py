@@ -5,10 +5,8 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import AlertDetail, AlertSession, AreaConfig, SkippedTile
-from app.models.alerts import RUNNING
 from app.models.types import utcnow
 from app.models.user import ADMIN
-from app.services.alerts.sessions import fail_stale_sessions
 from app.services.areas import get_area
 from app.services.errors import NotFound
 
@@ -43,7 +41,7 @@ def list_sessions_stmt(user, filters):
 
 
 def get_session(user, session_id):
-    """Return a session whose area ``user`` may see (404 otherwise), staleness applied."""
+    """Return a session whose area ``user`` may see (404 otherwise)."""
     session = db.session.get(AlertSession, session_id)
     try:
         if session is None:
@@ -51,8 +49,6 @@ def get_session(user, session_id):
         get_area(user, session.area_config_id)
     except NotFound:
         raise NotFound(f"Alert session {session_id} not found.") from None
-    if session.state == RUNNING:
-        fail_stale_sessions(area_id=session.area_config_id)
     return session
 
 

@@ -8,7 +8,6 @@ or from a scheduled job. A session that could compare no tile at all is
 """
 
 import logging
-from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,7 +18,7 @@ from app.models import AlertSession
 from app.models.alerts import COMPLETED, FAILED, INCONCLUSIVE, PARTIAL, RUNNING
 from app.models.area import MANUAL
 from app.models.types import utcnow
-from app.services import background
+from app.services import background, runs
 from app.services.alerts.comparing import compare_and_record
 from app.services.alerts.pairing import move_references, plan_tiles, usable_runs
 from app.services.alerts.skips import describe_skips
@@ -83,24 +82,19 @@ def inconclusive_reason(session):
 
 
 def fail_stale_sessions(area_id=None):
-    """Mark failed the sessions left ``running`` with no progress for ``COMPARE_STALE_AFTER_S``.
+    """Mark failed the sessions left ``running`` with no heartbeat for ``COMPARE_STALE_AFTER_S``.
 
     Sessions this process is still working on are left alone. Returns how many were
     marked; the caller commits.
     """
     stale_after = current_app.config["COMPARE_STALE_AFTER_S"]
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    stmt = select(AlertSession).where(AlertSession.state == RUNNING,
-                                      AlertSession.heartbeat_at < cutoff)
-    if area_id is not None:
-        stmt = stmt.where(AlertSession.area_config_id == area_id)
-    ours = comparison_executor().active_run_ids()
-    stale = [session for session in db.session.scalars(stmt) if session.id not in ours]
+    stale = runs.stale_rows(AlertSession, RUNNING, stale_after,
+                            comparison_executor().active_run_ids(), area_config_id=area_id)
     for session in stale:
-        _finish(session, FAILED, f"abandoned: no progress for over {stale_after} s (the process "
-                                 "running it stopped)")
         log.warning("alert session %s marked failed: no heartbeat since %s", session.id,
                     session.heartbeat_at)
+        _finish(session, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the "
+                                 "process running it stopped)")
     db.session.flush()
     return len(stale)
 
@@ -122,12 +116,14 @@ def run_comparison(session_id, alert=None):
         session.heartbeat_at = utcnow()
         db.session.commit()
         moves = []
-        for pair in pairs:
-            reference_tile = compare_and_record(session, pair)
-            if reference_tile is not None:
-                moves.append((pair, reference_tile))
-            session.heartbeat_at = utcnow()
-            db.session.commit()
+        with runs.keep_row_alive(AlertSession, session.id, current_app.config["RUN_HEARTBEAT_S"],
+                                 state=RUNNING):
+            for pair in pairs:
+                reference_tile = compare_and_record(session, pair)
+                if reference_tile is not None:
+                    moves.append((pair, reference_tile))
+                session.heartbeat_at = utcnow()
+                db.session.commit()
         move_references(session, moves)
         state = outcome_state(session)
         _finish(session, state, inconclusive_reason(session) if state == INCONCLUSIVE else None)

@@ -6,18 +6,26 @@ from flask import current_app
 
 from app.services.notifier.base import (
     DELIVERED,
+    FCM_TOKEN_ALPHABET,
+    FCM_TOKEN_MAX_LENGTH,
+    FCM_TOKEN_MIN_LENGTH,
+    FCM_TOKEN_PATTERN,
     REJECTED,
     RETRY,
     TOKEN_DEAD,
+    UNKNOWN,
     Notifier,
     NotifierUnavailable,
     Push,
     PushResult,
+    token_in_alphabet,
 )
 from app.services.notifier.offline import RecordingNotifier
 
-__all__ = ["DELIVERED", "REJECTED", "RETRY", "TOKEN_DEAD", "Notifier", "NotifierUnavailable",
-           "Push", "PushResult", "RecordingNotifier", "get_notifier", "notifier_for"]
+__all__ = ["DELIVERED", "FCM_TOKEN_ALPHABET", "FCM_TOKEN_MAX_LENGTH", "FCM_TOKEN_MIN_LENGTH",
+           "FCM_TOKEN_PATTERN",
+           "REJECTED", "RETRY", "TOKEN_DEAD", "UNKNOWN", "Notifier", "NotifierUnavailable", "Push",
+           "PushResult", "RecordingNotifier", "get_notifier", "notifier_for", "token_in_alphabet"]
 
 EXTENSION_KEY = "cps.notifier"
 _lock = threading.Lock()

@@ -6,6 +6,13 @@ adapter on the messaging client's HTTP session rewrites each request's scheme
 and host; every other part of the send is firebase-admin's. The lookup
 google-auth makes for a service account (IAM "allowed locations") follows the
 same endpoint, so with a stand-in nothing leaves the machine.
+
+A token outside FCM's alphabet never reaches a request (firebase-admin puts tokens
+in topic URLs). A send that timed out after the request went out has an unknown
+outcome (FCM may have delivered it): the outbox bounds how often it tries again,
+and every attempt carries the same ``data.notification_id``, Android ``collapse_key``
+and notification ``tag``, APNs ``apns-collapse-id`` and Web Push ``Topic``, so a phone
+shows a repeated push once.
 """
 
 import logging
@@ -15,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import firebase_admin
 import requests
+import urllib3
 from firebase_admin import credentials, exceptions, messaging
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -24,9 +32,11 @@ from app.services.notifier.base import (
     REJECTED,
     RETRY,
     TOKEN_DEAD,
+    UNKNOWN,
     Notifier,
     NotifierUnavailable,
     PushResult,
+    token_in_alphabet,
 )
 
 log = logging.getLogger(__name__)
@@ -109,6 +119,9 @@ class FcmNotifier(Notifier):
         results = [None] * len(pushes)
         ready = []
         for index, push in enumerate(pushes):
+            if push.token is not None and not token_in_alphabet(push.token):
+                results[index] = PushResult(TOKEN_DEAD, error="Not an FCM registration token.")
+                continue
             message = _message(push)
             try:
                 self._service.encode_message(message)
@@ -144,7 +157,7 @@ class FcmNotifier(Notifier):
         self._manage_topic(messaging.unsubscribe_from_topic, tokens, topic)
 
     def _manage_topic(self, call, tokens, topic):
-        tokens = list(tokens)
+        tokens = [token for token in tokens if token_in_alphabet(token)]
         for start in range(0, len(tokens), TOPIC_BATCH_LIMIT):
             try:
                 response = call(tokens[start:start + TOPIC_BATCH_LIMIT], topic,
@@ -161,6 +174,7 @@ class FcmNotifier(Notifier):
 def _message(push):
     # Phones register FCM registration tokens; firebase-admin 7.7 deprecates
     # Message.token in favour of installation ids (fid), which apps do not send us yet.
+    tag = f"cps-{push.notification_id}" if push.notification_id else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return messaging.Message(
@@ -168,7 +182,11 @@ def _message(push):
             data=dict(push.data),
             token=push.token,
             topic=push.topic,
-            android=messaging.AndroidConfig(priority="high"),
+            android=messaging.AndroidConfig(
+                priority="high", collapse_key=tag,
+                notification=messaging.AndroidNotification(tag=tag) if tag else None),
+            apns=messaging.APNSConfig(headers={"apns-collapse-id": tag}) if tag else None,
+            webpush=messaging.WebpushConfig(headers={"Topic": tag}) if tag else None,
         )
 
 
@@ -178,9 +196,27 @@ def classify(error, to_device):
     if to_device and (isinstance(error, messaging.UnregisteredError)
                       or _invalid_token(error)):
         return PushResult(TOKEN_DEAD, error=description)
+    if _sent_without_answer(error):
+        return PushResult(UNKNOWN, error=description)
     if isinstance(error, RETRIABLE):
         return PushResult(RETRY, error=description, retry_after_s=_retry_after(error))
     return PushResult(REJECTED, error=description)
+
+
+def _sent_without_answer(error):
+    """True when the request went out but no answer came: FCM may have delivered it."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(cause, requests.exceptions.Timeout):
+        return True
+    if not isinstance(cause, requests.exceptions.ConnectionError) or not cause.args:
+        return False
+    reason = cause.args[0]
+    reason = getattr(reason, "reason", reason)  # urllib3 wraps it once its retries are spent
+    # A read timeout, or the connection broke after the request was written.
+    return isinstance(reason, (urllib3.exceptions.ReadTimeoutError,
+                               urllib3.exceptions.ProtocolError))
 
 
 def _invalid_token(error):

@@ -1,0 +1,87 @@
+"""Launches from one dock do not deny each other: each response flight its own layer."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.models import Device, FlightPlan, Notification
+from app.services.airspace import Volume, altitude_layers, first_clear_layer, plans_conflict
+from app.services.atc.submissions import process_submissions
+from tests.factories import SOWETO, make_drone, make_station, towards
+
+T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
+
+
+def test_the_response_band_splits_into_separated_layers_from_the_top():
+    layers = altitude_layers(0.0, 90.0, 15.0, 5.0)
+    assert layers == [(80.0, 90.0), (65.0, 75.0), (50.0, 60.0), (35.0, 45.0), (20.0, 30.0),
+                      (5.0, 15.0)]
+    assert all(upper[0] - lower[1] == 5.0
+               for upper, lower in zip(layers[:-1], layers[1:], strict=True))
+    assert altitude_layers(0.0, 20.0, 30.0, 5.0) == [(0.0, 20.0)]  # too thin to split
+
+
+def test_a_flight_takes_the_highest_layer_clear_of_the_others():
+    dock, north, east = SOWETO, towards(SOWETO, 0.0, 2000.0), towards(SOWETO, 90.0, 2000.0)
+    window = {"starts_at": T0, "ends_at": T0 + timedelta(minutes=15)}
+    first = Volume(route=(dock, north, dock), margin_m=50.0, min_altitude_m=80.0,
+                   max_altitude_m=90.0, **window)
+    second = Volume(route=(dock, east, dock), margin_m=50.0, min_altitude_m=0.0,
+                    max_altitude_m=90.0, **window)
+    assert plans_conflict(first, second) == 0.0  # they meet at the dock
+    layers = altitude_layers(0.0, 90.0, 15.0, 5.0)
+    assert first_clear_layer(second, layers, [first]) == (65.0, 75.0)
+    later = Volume(route=(dock, east, dock), margin_m=50.0, min_altitude_m=0.0,
+                   max_altitude_m=90.0, starts_at=T0 + timedelta(hours=1),
+                   ends_at=T0 + timedelta(hours=2))
+    assert first_clear_layer(later, layers, [first]) == (80.0, 90.0)
+    everywhere = Volume(route=(dock, east, dock), margin_m=50.0, min_altitude_m=0.0,
+                        max_altitude_m=120.0, **window)
+    assert first_clear_layer(second, layers, [everywhere]) is None
+
+
+def test_five_simultaneous_launches_from_one_station_are_all_approved(auth, app, db):
+    operator = auth.user("operator")
+    db.session.add(Device(user_id=operator.id, token="op-phone:APA91b" + "x" * 40,
+                          platform="android"))
+    db.session.commit()
+    station = make_station(db)
+    drones = [make_drone(db, station=station) for _ in range(5)]
+    scenes = [towards((station.latitude, station.longitude), bearing, 1500.0)
+              for bearing in (0.0, 60.0, 130.0, 200.0, 290.0)]
+    headers = auth.headers(user=operator)
+    start, answers = threading.Barrier(5), [None] * 5
+
+    def report(n):
+        client = app.test_client()
+        start.wait()
+        answers[n] = client.post("/api/incidents", headers=headers, json={
+            "type": "burglary", "severity": 4, "latitude": scenes[n][0],
+            "longitude": scenes[n][1]})
+
+    threads = [threading.Thread(target=report, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [answer.status_code for answer in answers] == [201] * 5, \
+        [answer.get_json() for answer in answers]
+    sent = {answer.get_json()["dispatch"]["drone"]["id"] for answer in answers}
+    assert sent == {drone.id for drone in drones}
+    db.session.rollback()
+    assert db.session.scalars(select(Notification)).all() == []  # nothing before ATC
+
+    assert process_submissions() == {"approved": 5}
+    db.session.rollback()
+    plans = db.session.scalars(select(FlightPlan).order_by(FlightPlan.id)).all()
+    bands = [(plan.min_altitude_m, plan.max_altitude_m) for plan in plans]
+    assert sorted(bands, reverse=True) == altitude_layers(0.0, 90.0, 15.0, 5.0)[:5]
+    for answer in answers:
+        incident_id = answer.get_json()["incident"]["id"]
+        events = auth.client.get(f"/api/incidents/{incident_id}/timeline",
+                                 headers=headers).get_json()["items"]
+        assert [event["kind"] for event in events] == ["reported", "dispatched", "atc_approved"]
+    pushes = db.session.scalars(select(Notification)).all()
+    assert sorted(int(push.data["incident_id"]) for push in pushes) == sorted(
+        answer.get_json()["incident"]["id"] for answer in answers)

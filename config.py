@@ -201,6 +201,9 @@ class Config:
     LOGIN_SLOWDOWN_WINDOW_S = _env_int("LOGIN_SLOWDOWN_WINDOW_S", 15 * 60)
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 8 * 1024 * 1024)
+    # Deepest nesting of arrays and objects a JSON body may have (a GeoJSON polygon needs 5);
+    # deeper bodies get a 422 before they are parsed.
+    JSON_MAX_DEPTH = _env_int("JSON_MAX_DEPTH", 32)
     PAGE_DEFAULT_LIMIT = _env_int("PAGE_DEFAULT_LIMIT", 50)
     PAGE_MAX_LIMIT = _env_int("PAGE_MAX_LIMIT", 500)
 

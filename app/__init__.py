@@ -4,7 +4,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -17,10 +17,11 @@ from app.cli import register_cli
 from app.console import register_console
 from app.errors import register_error_handlers
 from app.extensions import api, db, jwt, limiter, migrate, swagger
-from app.problem import problem
+from app.request_checks import check_request
 from app.request_log import configure_logging, init_request_logging
 from app.scheduler import init_scheduler
 from app.services.auth import is_session_revoked, token_is_current
+from app.token_claims import token_session_id, token_user_id
 from config import config_from_env, engine_options, resolve_secrets
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def create_app(config=None):
     register_api(app)
     register_console(app)
     register_error_handlers(app)
-    require_json_bodies(app)
+    app.before_request(check_request)
     register_cli(app)
     init_scheduler(app)
     return app
@@ -102,13 +103,13 @@ def register_token_loaders():
 
     @jwt.user_lookup_loader
     def load_user(_header, payload):
-        user = db.session.get(models.User, int(payload["sub"]))
+        user = db.session.get(models.User, token_user_id(payload))
         usable = user is not None and user.is_active and token_is_current(user, payload)
         return user if usable else None
 
     @jwt.token_in_blocklist_loader
     def token_revoked(_header, payload):
-        return is_session_revoked(payload.get("sid"))
+        return is_session_revoked(token_session_id(payload))
 
 
 def _sqlite_pragmas(busy_timeout_ms):
@@ -135,12 +136,3 @@ def register_api(app):
     register_blueprints(api)
     swagger.init_app(app)
 
-
-def require_json_bodies(app):
-    """Refuse request bodies that are not JSON with 415 (uploads aside)."""
-    @app.before_request
-    def check_content_type():
-        has_body = request.method in ("POST", "PUT", "PATCH") and request.content_length
-        if has_body and not request.is_json:
-            return problem(415, "Send the body as JSON with Content-Type: application/json.")
-        return None

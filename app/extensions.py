@@ -10,6 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from app.openapi_links import add_links
 from app.problem import PROBLEM_CONTENT_TYPE, ProblemSchema
 
 # Named constraints let batch migrations (SQLite) and MySQL alter them by name.
@@ -48,8 +49,8 @@ class SpecFromApi(Swagger):
     """Flasgger serving the flask-smorest spec instead of parsing docstrings."""
 
     def get_apispecs(self, endpoint="apispec"):
-        """Return the OpenAPI document built by flask-smorest."""
-        return api.spec.to_dict()
+        """Return the OpenAPI document built by flask-smorest, with create → row links."""
+        return add_links(api.spec.to_dict())
 
 
 db = SQLAlchemy(model_class=Base)

@@ -1,8 +1,11 @@
 """Factories for model rows and the auth helper used by the tests."""
 
 import itertools
+import time
+import uuid
 from datetime import timedelta
 
+import jwt
 from sqlalchemy import select
 
 from app.models import (
@@ -41,6 +44,10 @@ def make_user(db, role=OPERATOR, username=None, password="correct-horse-42", **f
 
 # Soweto, Johannesburg: where the fleet factories put things unless told otherwise.
 SOWETO = (-26.2485, 27.8540)
+# Incidents on every continent: their hull spans more than 180° of longitude (which H3 took
+# for edges crossing the antimeridian).
+GLOBE = [(-37.2, -2.5), (-9.1, 63.6), (66.4, -158.1), (55.7, 20.0), (48.2, -82.3),
+         (-15.1, 136.7)]
 
 
 def make_station(db, **fields):
@@ -247,3 +254,12 @@ def make_detail(db, session, before_tile=None, after_tile=None, **fields):
     db.session.add(detail)
     db.session.commit()
     return detail
+
+
+def forged_token(app, user, **claims):
+    """A token signed with the app's real secret, with ``claims`` replacing the usual ones."""
+    now = int(time.time())
+    payload = {"sub": str(user.id), "sid": uuid.uuid4().hex, "role": user.role,
+               "type": "access", "fresh": False, "iat": now, "nbf": now, "exp": now + 600,
+               "jti": uuid.uuid4().hex, **claims}
+    return jwt.encode(payload, app.config["JWT_SECRET_KEY"], algorithm="HS256")

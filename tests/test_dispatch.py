@@ -8,9 +8,10 @@ from sqlalchemy.exc import OperationalError
 from app.models import Drone, GroundUnit, Incident
 from app.models.types import utcnow
 from app.services.atc.submissions import process_submissions
-from app.services.dispatch import commit_with_retry, dispatch_queued_incidents
+from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import offset_point
+from app.services.transactions import commit_with_retry
 from tests.factories import SOWETO, make_drone, make_ground_unit, make_station
 
 SCENE = SOWETO

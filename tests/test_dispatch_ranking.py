@@ -157,3 +157,14 @@ def test_ground_units_beyond_their_kinds_limit_are_too_far_and_busy_wins():
     assert [REASONS.get(code, "feasible") for code in ranking.reason] == [
         "feasible", "too far", "busy", "feasible"]
     assert rules.max_eta_s("ambulance") == float("inf")
+
+
+def test_a_ground_unit_with_an_implausible_speed_says_so_before_too_far_or_busy():
+    rules = DispatchRules(road_factor=1.0, ground_unit_max_eta_s=(("foot_patrol", 900.0),))
+    lat, lon = (np.full(3, value) for value in offset_point(*SCENE, 0.0, 1000.0))
+    status = np.array(["available", "off_duty", "available"])
+    speed = np.array([1e-300, 1e-300, 1.0])  # a unit creeping along: far over any limit
+    kinds = np.array(["foot_patrol", "foot_patrol", "foot_patrol"])
+    ranking = rank_ground_units(status, lat, lon, speed, SCENE, rules, kinds)
+    assert [REASONS[code] for code in ranking.reason] == [
+        "implausible record", "implausible record", "too far"]

@@ -54,3 +54,18 @@ def test_swagger_ui_is_served_from_bundled_assets(client):
     assert external == []
     for asset in re.findall(r'(?:src|href)="(/flasgger_static/[^"]+)"', html):
         assert client.get(asset).status_code == 200, asset
+
+
+def test_a_create_links_to_what_can_be_done_with_the_row_it_made(client):
+    spec = client.get("/apispec.json").get_json()
+    links = spec["paths"]["/api/stations"]["post"]["responses"]["201"]["links"]
+    assert {name: link["operationRef"] for name, link in links.items()} == {
+        f"{method}.station_id": f"#/paths/~1api~1stations~1{{station_id}}/{method}"
+        for method in ("get", "patch", "delete")}
+    assert links["get.station_id"]["parameters"] == {"station_id": "$response.body#/id"}
+    incident = spec["paths"]["/api/incidents"]["post"]["responses"]["201"]["links"]
+    assert incident["post.incident_id.status"]["parameters"] == {
+        "incident_id": "$response.body#/incident/id"}
+    area = spec["paths"]["/api/area-configs"]["post"]["responses"]["201"]["links"]
+    assert area["post.api.monitor.capture.area_config_id"]["operationRef"] == (
+        "#/paths/~1api~1monitor~1capture~1{area_config_id}/post")

@@ -48,6 +48,15 @@ UNIT_STATUSES = tuple(UNIT_TRANSITIONS)
 UNIT_ON_MISSION = (UNIT_DISPATCHED, UNIT_ON_SCENE)
 UNIT_KINDS = ("patrol_car", "foot_patrol", "armed_response", "ambulance")
 
+# What real drones, vehicles and docks can do. A value outside is a typo or a unit mistake
+# (km for m, km/h for m/s); the API refuses it, and dispatch passes over a row that holds one
+# (ETAs and flight windows computed from it would be absurd or overflow).
+DRONE_SPEED_MPS = (1.0, 60.0)
+DRONE_RANGE_M = (500.0, 200_000.0)  # the longest route a flight plan may file
+UNIT_SPEED_MPS = (0.5, 60.0)  # a slow walk to a fast car
+BATTERY_PCT = (0.0, 100.0)
+STATION_MAX_DOCKS = 100
+
 
 class Station(db.Model):
     """A base with docks where drones launch, land and charge."""

@@ -99,6 +99,9 @@ class Incident(db.Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the dispatch queue could not handle it: the queue skips it until an operator
+    # re-dispatches (which clears this).
+    dispatch_error: Mapped[str | None] = mapped_column(String(500))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

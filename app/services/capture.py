@@ -20,6 +20,7 @@ import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from flask import current_app
@@ -45,6 +46,7 @@ from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.imagery.base import ImageryError, NoImagery, TileImage
 from app.services.imagery.registry import check_provider_name, get_provider
 from app.services.imagery.scenes import SceneProvider
+from app.services.transactions import isolated
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,8 @@ def fail_stale_runs(area_id=None):
                     run.heartbeat_at)
         _finish(run, FAILED, f"abandoned: no heartbeat for over {stale_after} s (the process "
                              "running it stopped)")
-        discard_unrecorded_files(run)
+        # Leftover files that cannot be removed are logged and left; the other runs go on.
+        isolated("capture run", run.id, partial(discard_unrecorded_files, run))
     db.session.flush()
     return len(stale)
 

@@ -11,17 +11,17 @@ the queue.
 import logging
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 
 import numpy as np
 from sqlalchemy import Float, bindparam, func, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.models import Drone, Incident, IncidentEvent
 from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED
-from app.models.incident import DISPATCHED, QUEUED, SYSTEM_ACTOR, USER_ACTOR
+from app.models.incident import DISPATCHED, OPEN_STATUSES, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
 from app.services import flight_plans, notifications
 from app.services.dispatch_ranking import FEASIBLE, DroneFleet, explain_drone, rank_drones
@@ -31,6 +31,7 @@ from app.services.ground_dispatch import (  # noqa: F401 - part of the dispatch 
     choose_ground_unit,
     release_ground_unit,
 )
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +268,14 @@ def dispatch_queued_incidents(rules, now=None, drone_id=None):
 
     Call it from a scheduled job, or with ``drone_id`` when that drone may have
     become available (a report, a status change, the end of a mission): then
-    only incidents it can reach are tried. Returns the ids of those dispatched.
+    only incidents it can reach are tried. Each incident is dispatched in a
+    savepoint: one that fails is set aside for an operator (``dispatch_error``)
+    and the others still go. Returns the ids of those dispatched.
     """
     now = now or utcnow()
     queued = db.session.scalars(
         select(Incident)
-        .where(Incident.status == QUEUED)
+        .where(Incident.status == QUEUED, Incident.dispatch_error.is_(None))
         .order_by(Incident.severity.desc(), Incident.reported_at, Incident.id)
         .limit(rules.queue_batch)
     ).all()
@@ -282,13 +285,28 @@ def dispatch_queued_incidents(rules, now=None, drone_id=None):
     for incident in queued:
         if not any_drone_ready(rules, now):
             break
-        decision = dispatch_incident(incident, rules, now, record_queued=False)
-        if decision is None or decision["drone"] is None:
+        decision = isolated(
+            "incident", incident.id,
+            partial(dispatch_incident, incident, rules, now, record_queued=False),
+            mark=partial(set_aside, incident.id, now=now))
+        if decision in (ITEM_FAILED, None) or decision["drone"] is None:
             continue
         dispatched.append(incident.id)
         if decision["drone"]["id"] == drone_id:
             break  # the drone this pass was for is taken
     return dispatched
+
+
+def set_aside(incident_id, reason, now=None):
+    """Flag an open incident a job could not handle, with why, for an operator."""
+    now = now or utcnow()
+    flagged = db.session.execute(
+        update(Incident).where(Incident.id == incident_id, Incident.status.in_(OPEN_STATUSES))
+        .values(dispatch_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if flagged:
+        record_event(incident_id, "needs_operator", {"reason": f"Dispatch failed: {reason}"},
+                     now=now)
 
 
 def _reachable_by(drone_id, incidents, rules, now):
@@ -301,32 +319,3 @@ def _reachable_by(drone_id, incidents, rules, now):
     return [incident for incident, reason in zip(incidents, ranking.reason, strict=True)
             if reason == FEASIBLE]
 
-
-# MySQL/MariaDB errors after which the whole transaction may simply run again:
-# deadlock, and "record has changed" under MariaDB's snapshot isolation.
-RETRYABLE_MYSQL_ERRORS = {1213, 1020}
-
-
-def is_retryable(error):
-    """Return True if a database error means "roll back and try again"."""
-    args = getattr(error.orig, "args", None) or (None,)
-    return args[0] in RETRYABLE_MYSQL_ERRORS
-
-
-def commit_with_retry(work, attempts=3):
-    """Run ``work()`` and commit; after a deadlock roll back and run it again.
-
-    ``work`` must do the whole unit of work, lookups included, because a
-    deadlock rolls everything back. For views and jobs, which own the commit.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            result = work()
-            db.session.commit()
-            return result
-        except OperationalError as error:
-            db.session.rollback()
-            if attempt == attempts or not is_retryable(error):
-                raise
-            log.info("retrying after a database conflict (attempt %d): %s", attempt, error.orig)
-    raise AssertionError("unreachable")

@@ -10,12 +10,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.models.fleet import DRONE_AVAILABLE, UNIT_AVAILABLE
+from app.models.fleet import (
+    BATTERY_PCT,
+    DRONE_AVAILABLE,
+    DRONE_RANGE_M,
+    DRONE_SPEED_MPS,
+    UNIT_AVAILABLE,
+    UNIT_SPEED_MPS,
+)
 from app.services.geo import great_circle_m
 
-FEASIBLE, BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, TOO_FAR = range(6)
+FEASIBLE, BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, TOO_FAR, IMPLAUSIBLE = range(7)
 REASONS = {BUSY: "busy", STALE: "stale telemetry", OUT_OF_RANGE: "out of range",
-           LOW_BATTERY: "low battery", TOO_FAR: "too far"}
+           LOW_BATTERY: "low battery", TOO_FAR: "too far", IMPLAUSIBLE: "implausible record"}
 SLOWER, TAKEN = "slower", "taken"
 
 
@@ -132,7 +139,7 @@ def rank_drones(fleet, latitude, longitude, rules):
     one drone and many incident points rank the points for that drone.
     """
     distance = great_circle_m(fleet.latitude, fleet.longitude, latitude, longitude)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         eta = rules.launch_delay_s + distance / fleet.cruise_speed_mps
         needed = ((2.0 * distance + rules.time_on_scene_s * fleet.cruise_speed_mps)
                   / fleet.max_range_m * 100.0 + rules.battery_reserve_pct)
@@ -140,12 +147,16 @@ def rank_drones(fleet, latitude, longitude, rules):
     needed = np.where(np.isfinite(needed), needed, np.inf)
     shape = distance.shape
     reason = np.full(shape, FEASIBLE, dtype=np.int8)
+    plausible = (_within(fleet.cruise_speed_mps, DRONE_SPEED_MPS)
+                 & _within(fleet.max_range_m, DRONE_RANGE_M)
+                 & _within(fleet.battery_pct, BATTERY_PCT) & np.isfinite(distance))
     # Least important first, so the most telling reason is the one left.
     for mask, code in (
         (needed > fleet.battery_pct, LOW_BATTERY),
         (needed > 100.0, OUT_OF_RANGE),
         (~(fleet.telemetry_age_s <= rules.telemetry_max_age_s), STALE),
         (fleet.status != DRONE_AVAILABLE, BUSY),
+        (~plausible, IMPLAUSIBLE),
     ):
         reason[np.broadcast_to(mask, shape)] = code
     return Ranking(distance, eta, reason, needed)
@@ -155,10 +166,11 @@ def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules,
     """Rank ground units for an incident at ``point`` (pure): road distance / speed.
 
     With ``kinds``, a unit whose ETA exceeds its kind's limit (``rules.max_eta_s``) is
-    ``too far``; a unit that is not available is ``busy`` whatever its distance.
+    ``too far``; a unit that is not available is ``busy`` whatever its distance; one whose
+    speed or position no unit could have is ``implausible record``.
     """
     distance = great_circle_m(latitude, longitude, point[0], point[1]) * rules.road_factor
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         eta = distance / speed_mps
     eta = np.where(np.isfinite(eta), eta, np.inf)
     reason = np.full(np.shape(eta), FEASIBLE, dtype=np.int8)
@@ -166,7 +178,14 @@ def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules,
         limits = np.array([rules.max_eta_s(kind) for kind in kinds], dtype=float)
         reason[eta > limits] = TOO_FAR
     reason[np.asarray(unit_status) != UNIT_AVAILABLE] = BUSY
+    reason[~(_within(speed_mps, UNIT_SPEED_MPS) & np.isfinite(distance))] = IMPLAUSIBLE
     return Ranking(distance, eta, reason)
+
+
+def _within(values, bounds):
+    """True where a value lies in ``bounds`` (NaN never does)."""
+    low, high = bounds
+    return (values >= low) & (values <= high)
 
 
 def explain_drone(ranking, fleet, index, rules, chosen_eta=None):
@@ -174,6 +193,12 @@ def explain_drone(ranking, fleet, index, rules, chosen_eta=None):
     code = int(ranking.reason[index])
     if code == BUSY:
         return REASONS[code], f"status is {fleet.status[index]}"
+    if code == IMPLAUSIBLE:
+        return REASONS[code], (
+            f"cruise speed {fleet.cruise_speed_mps[index]:g} m/s, range "
+            f"{fleet.max_range_m[index]:g} m, battery {fleet.battery_pct[index]:g} %, position "
+            f"({fleet.latitude[index]:g}, {fleet.longitude[index]:g}): no drone can do that; "
+            "correct its record")
     if code == STALE:
         age = fleet.telemetry_age_s[index]
         if np.isnan(age):

@@ -38,6 +38,8 @@ from app.services import airspace, departures
 from app.services.errors import Conflict, InvalidInput, NotFound
 
 MAX_ALTITUDE_M = 10_000.0  # catches feet-for-metres mistakes, not an aviation limit
+# Longer than any drone stays up; a longer response flight comes from an impossible record.
+MAX_RESPONSE_FLIGHT_S = 24 * 3600.0
 AWAITING_ATC = "awaiting ATC"
 # How a response plan's state reads on its incident.
 ATC_STATUS = {DRAFT: AWAITING_ATC, SUBMITTED: AWAITING_ATC, APPROVED: "approved",
@@ -170,14 +172,27 @@ def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
     station = drone.station
     route = [(drone.latitude, drone.longitude), (incident.latitude, incident.longitude),
              (station.latitude, station.longitude)]
-    flight_m = airspace.route_length_m(route)
-    seconds = (dispatch_rules.launch_delay_s + flight_m / drone.cruise_speed_mps
-               + dispatch_rules.time_on_scene_s + rules.response_time_margin_s)
+    flight_s = response_flight_s(airspace.route_length_m(route), drone.cruise_speed_mps)
+    if flight_s is None:
+        raise InvalidInput(f"Drone {drone.id} cannot fly this response: its cruise speed "
+                           f"({drone.cruise_speed_mps!r} m/s) gives no flight time under "
+                           f"{MAX_RESPONSE_FLIGHT_S / 3600:g} h.", field="cruise_speed_mps")
+    seconds = (dispatch_rules.launch_delay_s + flight_s + dispatch_rules.time_on_scene_s
+               + rules.response_time_margin_s)
     ends_at = now + timedelta(seconds=math.ceil(seconds))
     floor, ceiling = departures.response_band(drone, route, now, ends_at, rules)
     return file_flight_plan(
         drone, RESPONSE, route, min_altitude_m=floor, max_altitude_m=ceiling, starts_at=now,
         ends_at=ends_at, incident=incident, now=now, rules=rules)
+
+
+def response_flight_s(route_m, cruise_speed_mps):
+    """Return the seconds of flight along ``route_m`` metres (None if no real flight lasts so)."""
+    speed = float(cruise_speed_mps)
+    if not (math.isfinite(speed) and speed > 0.0):
+        return None
+    seconds = float(route_m) / speed
+    return seconds if 0.0 <= seconds <= MAX_RESPONSE_FLIGHT_S else None
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
@@ -292,16 +307,25 @@ def atc_status(incident):
 
 
 def needs_operator(incident):
-    """True if the open incident's drone may not fly: ATC denied its plan or was unreachable."""
+    """Return True if the open incident waits for an operator (dispatch failed, or no flight).
+
+    Its drone may not fly when ATC denied its plan or could not be reached.
+    """
+    if incident.status not in OPEN_STATUSES:
+        return False
+    if incident.dispatch_error:
+        return True
     plan = response_plan(incident)
-    return (plan is not None and plan.state in (DENIED, FAILED)
-            and incident.status in OPEN_STATUSES)
+    return plan is not None and plan.state in (DENIED, FAILED)
 
 
 def attention(incident):
     """Why an operator is needed, in words (None when not)."""
     if not needs_operator(incident):
         return None
+    if incident.dispatch_error:
+        return (f"Dispatch failed: {incident.dispatch_error} Correct the cause, then "
+                "re-dispatch or cancel the incident.")
     plan = response_plan(incident)
     why = plan.decision_reason if plan.state == DENIED else plan.last_error
     verdict = "was denied by ATC" if plan.state == DENIED else "could not be filed with ATC"

@@ -15,6 +15,7 @@ from app.models import GroundUnit
 from app.models.fleet import UNIT_AVAILABLE, UNIT_DISPATCHED
 from app.services.dispatch_ranking import (
     BUSY,
+    IMPLAUSIBLE,
     REASONS,
     TOO_FAR,
     rank_ground_units,
@@ -97,6 +98,9 @@ def choose_ground_unit(incident_id, incident_type, point, rules, now):
         code = ranking.reason[index]
         if code == BUSY:
             reason, detail = REASONS[BUSY], f"status is {status[index]}"
+        elif code == IMPLAUSIBLE:
+            reason, detail = REASONS[IMPLAUSIBLE], (f"speed {speed[index]:g} m/s: no ground "
+                                                    "unit moves so; correct its record")
         elif code == TOO_FAR:
             kind = str(unit_kinds[index])
             reason, detail = REASONS[TOO_FAR], (
@@ -122,6 +126,8 @@ def why_none(ranking, taken):
         parts.append(f"{int(too_far.sum())} too far (the nearest {nearest:.0f} s away)")
     if (busy := int((ranking.reason == BUSY).sum())):
         parts.append(f"{busy} busy")
+    if (implausible := int((ranking.reason == IMPLAUSIBLE).sum())):
+        parts.append(f"{implausible} with an implausible record")
     if taken:
         parts.append(f"{len(taken)} taken by another incident a moment earlier")
     return "No ground unit could respond: " + ", ".join(parts) + "."

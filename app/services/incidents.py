@@ -186,6 +186,9 @@ def redispatch(incident, rules, actor_id=None, now=None):
                        f"{incident.id} is {incident.status}.")
     previous = incident.drone_id if incident.status == DISPATCHED else None
     exclude = [previous] if previous is not None else []
+    if incident.dispatch_error is not None:  # an operator has looked: the queue may try again
+        incident.dispatch_error = None
+        db.session.flush()
     decision = dispatch_incident(incident, rules, now, actor_id=actor_id,
                                  exclude_drone_ids=exclude, event_kind="redispatched")
     if decision is None:

@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -33,6 +34,7 @@ from app.services import runs
 from app.services.devices import area_topic
 from app.services.notifier import DELIVERED, RETRY, TOKEN_DEAD, Push, get_notifier
 from app.services.notifier import UNKNOWN as OUTCOME_UNKNOWN
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,13 @@ def deliver_due_notifications(now=None, notifier=None):
         problem = _undeliverable(row)
         if problem:
             _finish(row, now, FAILED, error=problem)
+        # A row that cannot become a push fails alone; the others are still sent.
+        push = None if problem else isolated("notification", row.id, partial(_push, row),
+                                            mark=partial(_give_up, row, now))
+        if push is None or push is ITEM_FAILED:
             outcomes[FAILED] += 1
         else:
-            to_send.append((row.id, _push(row)))
+            to_send.append((row.id, push))
     db.session.commit()
     with runs.keep_alive(_claim_renewal(claimer, config["NOTIFY_CLAIM_TIMEOUT_S"]),
                          config["NOTIFY_CLAIM_TIMEOUT_S"] / 4, "notification-claims"):
@@ -142,8 +148,10 @@ def deliver_due_notifications(now=None, notifier=None):
     for (row_id, push), result in zip(to_send, results, strict=True):
         if row_id not in claimed:  # our claim expired and another sweep took the row
             continue
-        state = _record(claimed[row_id], result, now, config)
-        outcomes[state] += 1
+        row = claimed[row_id]
+        state = isolated("notification", row_id, partial(_record, row, result, now, config),
+                         mark=partial(_give_up, row, now, result=result))
+        outcomes[_state_given_up(result) if state is ITEM_FAILED else state] += 1
         if result.outcome == TOKEN_DEAD:
             dead_tokens.add(push.token)
     if dead_tokens:
@@ -231,6 +239,19 @@ def _record(row, result, now, config):
     return row.state
 
 
+def _give_up(row, now, reason, result=None):
+    """End a row whose sending or recording raised, with why (``unknown`` if it may have gone)."""
+    state = _state_given_up(result)
+    note = " (handed to the push service; it may have been delivered)" if state == UNKNOWN else ""
+    _finish(row, now, state, error=f"{reason}{note}"[:1000])
+
+
+def _state_given_up(result):
+    # A push the service took, or that got no answer, may have arrived: not "failed".
+    may_have_gone = result is not None and result.outcome in (DELIVERED, OUTCOME_UNKNOWN)
+    return UNKNOWN if may_have_gone else FAILED
+
+
 def _finish(row, now, state, error=None, note=None):
     row.state, row.last_error, row.note = state, error, note
     row.next_attempt_at = row.claimed_by = row.claimed_until = None
@@ -248,7 +269,7 @@ def _undeliverable(row):
 
 def _push(row):
     return Push(title=row.title, body=row.body,
-                data={**(row.data or {}), "notification_id": str(row.id)},
+                data=dict(row.data or {}, notification_id=str(row.id)),
                 token=row.device.token if row.topic is None else None, topic=row.topic,
                 notification_id=str(row.id))
 

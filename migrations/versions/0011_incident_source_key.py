@@ -5,7 +5,7 @@ their row, unique, so importing the same export twice stores each incident once.
 reported through the API leave it NULL (a unique index allows many NULLs on both engines).
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0009
 Create Date: 2026-11-22 10:00:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

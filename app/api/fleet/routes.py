@@ -34,8 +34,8 @@ from app.extensions import db
 from app.models import Drone, GroundUnit, Station
 from app.models.user import WRITERS
 from app.services import fleet, fleet_map
-from app.services.dispatch import commit_with_retry
 from app.services.dispatch_ranking import DispatchRules
+from app.services.transactions import commit_with_retry
 
 blp = Blueprint("fleet", __name__, url_prefix="/api",
                 description="Stations, drones and ground units")

@@ -7,13 +7,18 @@ from webargs.fields import DelimitedList
 from app.api.fields import ONE_OR_MORE, JSONBoolean, Latitude, Longitude, RowId, UTCDateTime
 from app.api.pagination import PageArgsSchema, page_of
 from app.models.fleet import (
+    BATTERY_PCT,
     DRONE_AVAILABLE,
     DRONE_MAINTENANCE,
     DRONE_OFFLINE,
+    DRONE_RANGE_M,
+    DRONE_SPEED_MPS,
     DRONE_STATUSES,
+    STATION_MAX_DOCKS,
     UNIT_AVAILABLE,
     UNIT_KINDS,
     UNIT_OFF_DUTY,
+    UNIT_SPEED_MPS,
     UNIT_STATUSES,
 )
 
@@ -23,10 +28,15 @@ SERIAL = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$",
 CALLSIGN = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,32}$",
                            error="Use 1 to 32 letters, digits, '_', '.', ':' or '-'.")
 MODEL = validate.Length(min=1, max=64)
-PERCENT = validate.Range(min=0, max=100)
-# Upper bounds catch unit mistakes (km for m, km/h for m/s), not real aircraft limits.
-SPEED = validate.Range(min=0, max=150, min_inclusive=False)
-RANGE_M = validate.Range(min=0, max=1_000_000, min_inclusive=False)
+PERCENT = validate.Range(*BATTERY_PCT, error="Give {min:g} to {max:g} %.")
+DRONE_SPEED = validate.Range(*DRONE_SPEED_MPS,
+                             error="A drone cruises at {min:g} to {max:g} m/s.")
+UNIT_SPEED = validate.Range(*UNIT_SPEED_MPS,
+                            error="A ground unit moves at {min:g} to {max:g} m/s.")
+RANGE_M = validate.Range(*DRONE_RANGE_M,
+                         error="A drone flies {min:g} to {max:g} m on a full battery.")
+DOCKS = validate.Range(min=0, max=STATION_MAX_DOCKS,
+                       error="A station has {min} to {max} docks.")
 
 
 def _float(validator, **kwargs):
@@ -56,7 +66,7 @@ class StationCreateSchema(ma.Schema):
     latitude = Latitude(required=True)
     longitude = Longitude(required=True)
     capacity = ma.fields.Integer(required=True, strict=True,
-                                 validate=validate.Range(min=0, max=1000),
+                                 validate=DOCKS,
                                  metadata={"description": "Drone docks", "example": 4})
     active = JSONBoolean(load_default=True)
 
@@ -67,7 +77,7 @@ class StationUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=NAME)
     latitude = Latitude()
     longitude = Longitude()
-    capacity = ma.fields.Integer(strict=True, validate=validate.Range(min=0, max=1000))
+    capacity = ma.fields.Integer(strict=True, validate=DOCKS)
     active = JSONBoolean()
 
 
@@ -116,7 +126,7 @@ class DroneCreateSchema(ma.Schema):
     battery_pct = _float(PERCENT, load_default=100.0)
     latitude = Latitude()
     longitude = Longitude()
-    cruise_speed_mps = _float(SPEED, required=True, metadata={"example": 15.0})
+    cruise_speed_mps = _float(DRONE_SPEED, required=True, metadata={"example": 15.0})
     max_range_m = _float(RANGE_M, required=True, metadata={"example": 24000.0})
 
     @ma.validates_schema
@@ -134,7 +144,7 @@ class DroneUpdateSchema(ma.Schema):
     model = ma.fields.String(validate=MODEL)
     station_id = RowId(strict=True)
     status = ma.fields.String(validate=validate.OneOf(DRONE_STATUSES))
-    cruise_speed_mps = _float(SPEED)
+    cruise_speed_mps = _float(DRONE_SPEED)
     max_range_m = _float(RANGE_M)
 
 
@@ -224,7 +234,7 @@ class GroundUnitCreateSchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf((UNIT_AVAILABLE, UNIT_OFF_DUTY)))
     latitude = Latitude(required=True)
     longitude = Longitude(required=True)
-    speed_mps = _float(SPEED, required=True, metadata={"example": 11.0})
+    speed_mps = _float(UNIT_SPEED, required=True, metadata={"example": 11.0})
 
 
 class GroundUnitUpdateSchema(ma.Schema):
@@ -233,7 +243,7 @@ class GroundUnitUpdateSchema(ma.Schema):
     callsign = ma.fields.String(validate=CALLSIGN)
     kind = ma.fields.String(validate=validate.OneOf(UNIT_KINDS))
     status = ma.fields.String(validate=validate.OneOf(UNIT_STATUSES))
-    speed_mps = _float(SPEED)
+    speed_mps = _float(UNIT_SPEED)
 
 
 class GroundUnitLocationSchema(ma.Schema):

@@ -17,9 +17,9 @@ from app.api.incidents.schemas import (
 from app.api.pagination import PageArgsSchema, paginate
 from app.models.user import WRITERS
 from app.services import incidents
-from app.services.dispatch import commit_with_retry
 from app.services.dispatch_ranking import DispatchRules
 from app.services.jurisdiction import Jurisdiction
+from app.services.transactions import commit_with_retry
 
 blp = Blueprint("incidents", __name__, url_prefix="/api/incidents",
                 description="Incidents and dispatch")

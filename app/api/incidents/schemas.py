@@ -15,6 +15,17 @@ from app.models.incident import (
     MIN_SEVERITY,
 )
 from app.services import flight_plans
+from app.services.dispatch_ranking import (
+    BUSY,
+    IMPLAUSIBLE,
+    LOW_BATTERY,
+    OUT_OF_RANGE,
+    REASONS,
+    SLOWER,
+    STALE,
+    TAKEN,
+    TOO_FAR,
+)
 
 SEVERITY = validate.Range(min=MIN_SEVERITY, max=MAX_SEVERITY)
 
@@ -72,8 +83,8 @@ class IncidentSchema(ma.Schema):
         "description": "ATC on the drone's flight: the drone may fly once approved"})
     needs_operator = ma.fields.Function(flight_plans.needs_operator, dump_only=True, metadata={
         "type": "boolean",
-        "description": "ATC denied the drone's flight (and no other drone could go) or "
-                       "could not be reached"})
+        "description": "The dispatch queue could not dispatch it, or ATC denied the drone's "
+                       "flight (and no other drone could go) or could not be reached"})
     attention = ma.fields.Function(flight_plans.attention, dump_only=True, metadata={
         "type": "string", "nullable": True, "description": "Why an operator is needed"})
 
@@ -143,8 +154,9 @@ class DroneRunnerUpSchema(ma.Schema):
     serial = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": ["busy", "stale telemetry", "out of range",
-                                                 "low battery", "slower", "taken"]})
+    reason = ma.fields.String(metadata={"enum": [
+        *(REASONS[code] for code in (BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, IMPLAUSIBLE)),
+        SLOWER, TAKEN]})
     detail = ma.fields.String()
 
 
@@ -166,7 +178,8 @@ class GroundUnitRunnerUpSchema(ma.Schema):
     kind = ma.fields.String()
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
-    reason = ma.fields.String(metadata={"enum": ["busy", "too far", "slower", "taken"]})
+    reason = ma.fields.String(metadata={"enum": [REASONS[BUSY], REASONS[TOO_FAR],
+                                                 REASONS[IMPLAUSIBLE], SLOWER, TAKEN]})
     detail = ma.fields.String()
 
 

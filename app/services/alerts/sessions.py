@@ -8,6 +8,7 @@ or from a scheduled job. A session that could compare no tile at all is
 """
 
 import logging
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,10 +20,11 @@ from app.models.alerts import COMPLETED, FAILED, INCONCLUSIVE, PARTIAL, RUNNING
 from app.models.area import MANUAL
 from app.models.types import utcnow
 from app.services import background, runs
-from app.services.alerts.comparing import compare_and_record
+from app.services.alerts.comparing import compare_and_record, skip_tile
 from app.services.alerts.pairing import move_references, plan_tiles, usable_runs
-from app.services.alerts.skips import describe_skips
+from app.services.alerts.skips import INTERNAL_ERROR, describe_skips
 from app.services.errors import Conflict
+from app.services.transactions import ITEM_FAILED, isolated
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +121,12 @@ def run_comparison(session_id, alert=None):
         with runs.keep_row_alive(AlertSession, session.id, current_app.config["RUN_HEARTBEAT_S"],
                                  state=RUNNING):
             for pair in pairs:
-                reference_tile = compare_and_record(session, pair)
-                if reference_tile is not None:
+                # One tile that cannot be compared is skipped with the reason; the rest go on.
+                reference_tile = isolated(
+                    f"tile {pair.z}/{pair.x}/{pair.y} of alert session", session.id,
+                    partial(compare_and_record, session, pair),
+                    mark=partial(skip_tile, session, pair, INTERNAL_ERROR))
+                if reference_tile not in (None, ITEM_FAILED):
                     moves.append((pair, reference_tile))
                 session.heartbeat_at = utcnow()
                 db.session.commit()

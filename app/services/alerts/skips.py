@@ -11,6 +11,7 @@ NOT_CAPTURED = "not_captured"
 NO_EARLIER_CAPTURE = "no_earlier_capture"
 FILE_UNREADABLE = "file_unreadable"
 CLOUD_OR_HAZE = "cloud_or_haze"
+INTERNAL_ERROR = "internal_error"
 OTHER = "other"
 
 # kind → how an owner reads it; the order is the order of the detector's checks
@@ -26,6 +27,7 @@ SKIP_KINDS = {
     "sizes_differ": "captures of different sizes",
     "registration_failed": "captures could not be aligned",
     "overlap_too_small": "captures barely overlap",
+    INTERNAL_ERROR: "an error comparing it (logged)",
     OTHER: "other",
     "unclassified": "recorded before reasons were classified",
 }

@@ -19,9 +19,11 @@ import time
 import uuid
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import case, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import FlightPlan
@@ -38,8 +40,9 @@ from app.models.types import utcnow
 from app.services import incidents
 from app.services.atc import get_atc
 from app.services.atc.base import PENDING, AtcError, AtcRejected, Submission
-from app.services.dispatch import commit_with_retry
+from app.services.dispatch import set_aside as set_incident_aside
 from app.services.dispatch_ranking import DispatchRules
+from app.services.transactions import commit_with_retry, failure_reason, isolated
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,8 @@ def process_submissions(now=None, atc=None, limit=None):
 
     Outcomes: ``approved``, ``denied``, ``pending``, ``failed``, ``retry``,
     ``released``, ``release_failed`` (ATC was not told; given up), ``superseded``
-    (the plan changed while ATC answered) and ``skipped`` (nothing left to do).
+    (the plan changed while ATC answered), ``skipped`` (nothing left to do) and
+    ``error`` (working on it raised: the plan is set aside, see ``set_aside``).
     Each plan is worked on at most once per call, and no new plan is claimed
     after about one job interval: what is left is due for the next run, so runs
     seldom overlap.
@@ -69,8 +73,38 @@ def process_submissions(now=None, atc=None, limit=None):
         if plan_id is None:
             break
         seen.append(plan_id)
-        outcomes[work_on(plan_id, client, claimer, at)] += 1
+        try:
+            outcome = work_on(plan_id, client, claimer, at)
+        except OperationalError:
+            raise  # the database is gone: every other plan would fail the same way
+        except Exception as error:
+            outcome = set_aside(plan_id, claimer, at, error)
+        outcomes[outcome] += 1
     return dict(outcomes)
+
+
+def set_aside(plan_id, claimer, now, error):
+    """Stop working on a plan whose work raised, failing it if it awaited ATC; say ``error``.
+
+    Its work is its own transaction (no transaction stays open while ATC answers), so
+    rolling back undoes only this plan's unfinished changes. The plan is no longer due,
+    so no later run trips on it again; its ``last_error`` says why.
+    """
+    db.session.rollback()
+    reason = failure_reason(error)
+    log.exception("flight plan %s: the ATC job could not work on it", plan_id,
+                  extra={"fields": {"flight_plan_id": plan_id, "reason": reason}})
+    failed = _update_mine(plan_id, claimer, now, SUBMITTED, {
+        "state": FAILED, "last_error": reason, "decided_at": now, "failures": 0,
+        "next_attempt_at": None})
+    if not failed:
+        _update_mine(plan_id, claimer, now, None, {"last_error": reason, "failures": 0,
+                                                   "next_attempt_at": None})
+    db.session.commit()
+    if failed:
+        _follow_decision(plan_id, now)
+        db.session.commit()
+    return "error"
 
 
 def claim_next_plan(claimer, now, exclude=()):
@@ -241,8 +275,15 @@ def _update_mine(plan_id, claimer, now, state, changes):
 
 
 def _follow_decision(plan_id, now):
-    """Let the incident of a response plan follow ATC's decision (timeline, re-dispatch)."""
+    """Let the incident of a response plan follow ATC's decision (timeline, re-dispatch).
+
+    In a savepoint: if following fails, the decision stays recorded and the incident is
+    flagged for an operator instead.
+    """
     plan = db.session.get(FlightPlan, plan_id, populate_existing=True)
     if plan.purpose == RESPONSE and plan.incident_id is not None and plan.state in (
             APPROVED, DENIED, FAILED):
-        incidents.follow_response_plan(plan, DispatchRules.from_config(current_app.config), now)
+        rules = DispatchRules.from_config(current_app.config)
+        isolated("incident", plan.incident_id,
+                 partial(incidents.follow_response_plan, plan, rules, now),
+                 mark=partial(set_incident_aside, plan.incident_id, now=now))

@@ -11,6 +11,7 @@ import math
 
 import h3.api.basic_int as h3
 import numpy as np
+import shapely
 from h3 import H3BaseException
 from scipy import sparse
 from scipy.spatial import ConvexHull, QhullError
@@ -176,8 +177,29 @@ def _fill_polygon(ring, occupied, resolution, max_cells):
     estimated = _ring_area_m2(ring) / h3.average_hexagon_area(resolution, "m^2")
     if estimated > max_cells:
         raise StudyAreaTooLarge(int(estimated), max_cells)
-    inside = np.array(h3.polygon_to_cells(h3.LatLngPoly(ring), resolution), dtype=np.int64)
-    return np.union1d(inside, occupied)
+    inside = [cell for part in _narrow_parts(ring)
+              for cell in h3.polygon_to_cells(h3.LatLngPoly(part), resolution)]
+    return np.union1d(np.array(inside, dtype=np.int64), occupied)
+
+
+def _narrow_parts(ring):
+    """Split a (lat, lon) ring into parts under 180° of longitude wide.
+
+    H3 takes an edge spanning more than 180° of longitude for one crossing the antimeridian,
+    so a study area of incidents all over the globe would be read as another shape (or
+    refused). Cutting it into quarter-globe bands keeps every edge the shape it is.
+    """
+    lon = [point[1] for point in ring]
+    if max(lon) - min(lon) < 180.0:
+        return [ring]
+    shape = shapely.Polygon([(b, a) for a, b in ring]).buffer(0)
+    parts = []
+    for west in (-180.0, -90.0, 0.0, 90.0):
+        band = shape.intersection(shapely.box(west, -90.0, west + 90.0, 90.0))
+        parts += [[(y, x) for x, y in piece.exterior.coords[:-1]]
+                  for piece in shapely.get_parts(band)
+                  if isinstance(piece, shapely.Polygon) and piece.area > 0]
+    return parts
 
 
 def _ring_area_m2(ring):

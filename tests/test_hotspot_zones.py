@@ -135,3 +135,16 @@ def test_no_hot_cells_no_zones():
     cells, _ = area_and_positions()
     assert hot_zones(cells, np.zeros(cells.size, bool), np.zeros(cells.size),
                      np.zeros(cells.size), np.zeros(cells.size)) == []
+
+
+def test_coarse_cells_with_bent_edges_make_zones_too():
+    """Near an icosahedron edge H3 adds vertices: a coarse cell can have 7 to 10."""
+    bent = "81023ffffffffff"
+    assert len(h3.cell_to_boundary(bent)) == 8
+    group = h3.grid_disk(bent, 1)
+    cells, (at,) = area_and_positions(group, centre=bent, k=2)
+    hot = np.zeros(cells.size, dtype=bool)
+    hot[at] = True
+    zones = hot_zones(cells, hot, hot * 2.0, hot * 2.0, hot * 3.0)
+    assert sorted(c for zone in zones for c in zone["cells"]) == sorted(group)
+    assert all(len(zone["cells"]) == 1 for zone in zones)  # each cell is hundreds of km wide

@@ -133,9 +133,14 @@ def _centroid(lat, lon, weight):
 
 
 def _corners(cells):
-    """Return (cells x 6 x 2) vertex lat/lon; a pentagon repeats its first vertex."""
+    """Return (cells x vertices x 2) lat/lon, short boundaries padded with their first vertex.
+
+    A hexagon has 6 vertices, a pentagon 5, and a coarse cell crossing an icosahedron face
+    up to 10 (H3 adds the points where its edges bend).
+    """
     boundaries = [h3.cell_to_boundary(c) for c in cells.tolist()]
-    return np.array([list(b) + [b[0]] * (6 - len(b)) for b in boundaries], dtype=float)
+    most = max((len(b) for b in boundaries), default=6)
+    return np.array([list(b) + [b[0]] * (most - len(b)) for b in boundaries], dtype=float)
 
 
 def _vertices(cells):

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config=None):
-    """Build the app: config, extensions, blueprints, console, errors, CLI, scheduler."""
+    """Build the app: config, extensions, blueprints, console, errors, CLI, demo, scheduler."""
     config = config or config_from_env()
     app = Flask(__name__)
     app.config.from_object(config)
@@ -49,6 +49,10 @@ def create_app(config=None):
     register_error_handlers(app)
     app.before_request(check_request)
     register_cli(app)
+    if app.config["DEMO_ENABLED"]:
+        from app.demo import init_demo  # only here: a production app never imports the demo
+
+        init_demo(app)
     init_scheduler(app)
     return app
 

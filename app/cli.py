@@ -1,16 +1,16 @@
-"""Flask CLI commands: ``flask seed``, ``flask users create``, ``flask users set-password``,
-``flask scheduler run``, ``flask notifications deliver``, ``flask landwatch compare``."""
+"""Every ``flask`` command is attached here: ``users``, ``notifications``, ``landwatch``,
+``config``, ``scheduler``, ``analytics`` and, with the demo on, the demo's own."""
 
 import json
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.demo import seed_as_configured
+from app import config_docs
+from app.api.analytics.cli import backtest_command, forecast_command, import_csv_command
 from app.extensions import db
 from app.models import User
 from app.models.user import ROLES
@@ -25,18 +25,12 @@ from app.services.imagery.checks import encode_png
 users_cli = AppGroup("users", help="Manage user accounts.")
 notifications_cli = AppGroup("notifications", help="The push notification outbox.")
 landwatch_cli = AppGroup("landwatch", help="Land watch on your own imagery.")
+analytics_cli = AppGroup("analytics", help="Hot spots: back-tests, forecasts, incident imports.")
+for command in (backtest_command, forecast_command, import_csv_command):
+    analytics_cli.add_command(command)
+config_cli = AppGroup("config", help="The settings in config.py.")
 # exit statuses of `flask landwatch compare` beyond 0 (compared) and 1 (an output not written)
 BAD_INPUT, NOT_COMPARED = 2, 3
-
-
-@click.command("seed")
-def seed_command():
-    """Add the demo data (idempotent)."""
-    try:
-        seed_as_configured(current_app.config, echo=click.echo)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
-    click.echo("demo data is in place")
 
 
 @users_cli.command("create")
@@ -135,10 +129,30 @@ def landwatch_compare_command(before, after, metres_per_pixel, bands, mask_out, 
             raise click.ClickException(f"cannot write {path}: {reason}") from error
 
 
+@config_cli.command("docs")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 if a generated file differs from config.py.")
+def config_docs_command(check):
+    """Write .env.example and docs/configuration.md from the settings in config.py."""
+    if check:
+        stale = config_docs.stale_files()
+        if stale:
+            names = ", ".join(str(path) for path in stale)
+            raise click.ClickException(f"{names} differ from config.py: run flask config docs")
+        click.echo("generated settings files are current")
+        return
+    written = config_docs.write_files()
+    click.echo(f"wrote {', '.join(str(path) for path in written)}" if written
+               else "generated settings files are current")
+
+
 def register_cli(app):
-    """Attach the project's commands to ``flask``."""
-    app.cli.add_command(seed_command)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(scheduler_cli)
-    app.cli.add_command(notifications_cli)
-    app.cli.add_command(landwatch_cli)
+    """Attach every command to ``flask``; the demo's only when the demo is on."""
+    commands = [users_cli, notifications_cli, landwatch_cli, config_cli, scheduler_cli,
+                analytics_cli]
+    if app.config["DEMO_ENABLED"]:
+        from app.demo.cli import fleet_cli, seed_command
+
+        commands += [seed_command, fleet_cli]
+    for command in commands:
+        app.cli.add_command(command)

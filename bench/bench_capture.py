@@ -19,12 +19,12 @@ import shapely
 from flask_migrate import upgrade
 
 from app import create_app
+from app.demo import synthetic
 from app.extensions import db
 from app.services import tiles
 from app.services.areas import create_area
 from app.services.auth import create_user
 from app.services.capture import capture_area
-from app.services.imagery import synthetic
 from app.services.imagery.checks import encode_png
 from bench.common import md_table
 from config import TestingConfig

@@ -29,6 +29,7 @@ from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 
+from app.demo.synthetic_s2 import render_scene
 from app.services.change_detection import compare_tiles
 from app.services.change_detection.multispectral import (
     MultispectralSettings,
@@ -41,7 +42,6 @@ from app.services.change_detection.multispectral import (
 from app.services.change_detection.segmentation import outlines_mask
 from app.services.imagery.scenes import BANDS, area_grid, area_mask, clear_share, rgb_preview
 from app.services.imagery.sentinel2 import Sentinel2Provider, Sentinel2Settings
-from app.services.imagery.synthetic_s2 import render_scene
 from bench.common import md_table
 from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.demo import synthetic
 from app.services.change_detection.georef import tile_bounds
 from app.services.change_detection.radiometry import to_lab
-from app.services.imagery import synthetic
 
 ZOOM = 18
 MAX_SHIFT_PX, MAX_ROTATION_DEG = 5.0, 1.5

@@ -29,6 +29,12 @@ BACKENDS = ["sqlite", "mysql"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-screenshots"
 
 
+# Production has no demo: it needs an ATC service and an imagery provider of its own.
+PRODUCTION_PROVIDERS = {"ATC_PROVIDER": "http", "ATC_BASE_URL": "http://127.0.0.1:9/atc",
+                        "IMAGERY_DEFAULT_PROVIDER": "xyz",
+                        "XYZ_TILE_URL": "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"}
+
+
 def make_config(database_url, **overrides):
     """Return a TestingConfig subclass pointing at ``database_url``."""
     return type("TestConfig", (TestingConfig,),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.demo.atc import DatabaseAirspace, SimulatedAtc
 from app.extensions import db as _db
 from app.models import FlightPlan
 from app.models.types import utcnow
@@ -15,10 +16,8 @@ from app.services.atc import (
     AtcRejected,
     AtcTimeout,
     AtcUnavailable,
-    SimulatedAtc,
     Submission,
 )
-from app.services.atc.simulated import DatabaseAirspace
 from app.services.atc.submissions import process_submissions, submission_of
 from tests.conftest import Sleeps
 from tests.factories import SOWETO, make_drone, make_flight_plan, make_no_fly_zone, towards

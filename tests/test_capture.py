@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from app.demo import synthetic
 from app.models import CaptureRun, ImageTile
 from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
 from app.services import capture as capture_service
-from app.services.imagery import synthetic
 from tests.factories import SOWETO_TILE, make_area, make_run
 from tests.tile_server import GoogleStaticStandIn, image_response, tile_png
 

@@ -9,6 +9,7 @@ import pytest
 import shapely
 from sqlalchemy import select
 
+from app.demo import synthetic
 from app.extensions import db as _db
 from app.models import (
     AlertDetail,
@@ -24,7 +25,6 @@ from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services.change_detection import TileGeoref
 from app.services.errors import Conflict
-from app.services.imagery import synthetic
 from app.services.tiles import tile_bounds
 from tests.factories import (
     CHANGING_TILE,

@@ -21,6 +21,7 @@ from config import (
     engine_options,
     secret_strength_bits,
 )
+from tests.conftest import PRODUCTION_PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +73,18 @@ def test_a_token_forged_with_the_old_published_secret_is_refused(tmp_path):
 
 def test_production_starts_with_a_real_secret(tmp_path):
     config = type("Prod", (ProductionConfig,), {
-        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48), **PRODUCTION_PROVIDERS,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
     assert create_app(config).config["ENV_NAME"] == "production"
+
+
+@pytest.mark.parametrize("setting", ["ATC_PROVIDER", "IMAGERY_DEFAULT_PROVIDER"])
+def test_production_refuses_the_demos_providers(tmp_path, setting):
+    config = type("Prod", (ProductionConfig,), {
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48), **PRODUCTION_PROVIDERS,
+        setting: "simulated", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+    with pytest.raises(RuntimeError, match=f"{setting}='simulated' is the demo's"):
+        create_app(config)
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app, db, backend):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.demo.atc import DatabaseAirspace, SimulatedAtc
 from app.models import (
     AlertSession,
     CaptureRun,
@@ -24,7 +25,6 @@ from app.models.user import OPERATOR
 from app.services import alerts as alert_service
 from app.services import capture as capture_service
 from app.services import notifications as notification_service
-from app.services.atc import DatabaseAirspace, SimulatedAtc
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules

@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from app import create_app
+from app.demo.synthetic_s2 import BARE_SOIL, GREEN_VEGETATION, render_scene
 from app.services.imagery.scenes import SCL_VEGETATION, Scene, area_grid, encode_geotiff
-from app.services.imagery.synthetic_s2 import BARE_SOIL, GREEN_VEGETATION, render_scene
 from bench import change_scenes
 from tests.conftest import make_config
 from tests.stac_server import area_box

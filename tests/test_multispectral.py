@@ -5,6 +5,13 @@ import pytest
 import rasterio
 import shapely
 
+from app.demo.synthetic_s2 import (
+    BARE_SOIL,
+    BUILT,
+    GREEN_VEGETATION,
+    WATER,
+    land_cover,
+)
 from app.services.change_detection.multispectral import (
     NEW_BARE_OR_BUILT,
     OTHER,
@@ -23,13 +30,6 @@ from app.services.imagery.scenes import (
     SCL_SNOW,
     SCL_VEGETATION,
     AreaGrid,
-)
-from app.services.imagery.synthetic_s2 import (
-    BARE_SOIL,
-    BUILT,
-    GREEN_VEGETATION,
-    WATER,
-    land_cover,
 )
 from app.services.scene_comparison import compare_band_files
 

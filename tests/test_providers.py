@@ -8,16 +8,18 @@ import cv2
 import numpy as np
 import pytest
 
+from app.demo import init_demo, synthetic
+from app.demo.imagery import SimulatedProvider
 from app.services.errors import InvalidInput
-from app.services.imagery import checks, synthetic
+from app.services.imagery import checks
 from app.services.imagery.base import ImageryError, NoImagery
 from app.services.imagery.local import LocalDirectoryProvider
 from app.services.imagery.registry import available_providers, build_provider
-from app.services.imagery.simulated import SimulatedProvider
 from app.services.imagery.xyz import XyzProvider
 from tests.tile_server import placeholder_png, tile_jpeg, tile_png
 
 Z, X, Y = 18, 151354, 150891
+init_demo(None)  # the registry offers the demo's providers, as in every app of the tests
 
 
 def test_simulated_tiles_are_the_synthetic_scene_at_that_capture():

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.demo.synthetic_s2 import render_scene
 from app.models import ImageTile
 from app.models.types import utcnow
 from app.services.imagery.scenes import BANDS, SCL_NO_DATA, area_grid, read_bands
-from app.services.imagery.synthetic_s2 import render_scene
 from tests.factories import make_area
 from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
+from app.demo.synthetic_s2 import OVERCAST_EVERY, render_scene
 from app.services.imagery.scenes import (
     BANDS,
     SCL_CLOUD_HIGH,
@@ -17,7 +18,6 @@ from app.services.imagery.scenes import (
     read_bands,
     utm_crs,
 )
-from app.services.imagery.synthetic_s2 import OVERCAST_EVERY, render_scene
 from tests.stac_server import area_box
 
 SOWETO = area_box(27.90, -26.25, 1000)

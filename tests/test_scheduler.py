@@ -149,6 +149,24 @@ def test_a_new_leader_runs_the_latest_slot_nobody_claimed_once(db, schedulers):
     assert slots.count(missed) == 1 and run_count(spec.id) == len(slots)
 
 
+def test_a_fired_job_runs_as_the_slot_it_was_due_at(db, schedulers):
+    slots, seen = [], threading.Event()
+
+    def job():
+        slots.append((current_slot(), datetime.now(UTC)))
+        if len(slots) >= 2:
+            seen.set()
+
+    spec = JobSpec("test.every-second", job, every(seconds=1))
+    scheduler = schedulers([spec])
+    scheduler.start()
+    assert seen.wait(30)
+    scheduler.shutdown(wait=True)
+    due = [slot for slot, _ in slots]
+    assert all(slot.microsecond == 0 and slot <= ran for slot, ran in slots)
+    assert due == sorted(set(due)) and run_count(spec.id) == len(slots)
+
+
 def test_a_slot_claimed_elsewhere_is_not_caught_up(db, schedulers):
     slots = []
     spec = JobSpec("test.five-minutes", lambda: slots.append(current_slot()), every(minutes=5),

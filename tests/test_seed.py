@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 import seed
 from app import create_app
 from app.extensions import db as _db
-from app.models import SchedulerLease, User
+from app.models import SchedulerLease, Station, User
 from app.scheduler import EXTENSION_KEY
 from app.services.auth import authenticate
 from config import ProductionConfig, TestingConfig
-from tests.conftest import make_config
+from tests.conftest import PRODUCTION_PROVIDERS, make_config
 
 FAST_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "ARGON2_PARALLELISM": 1}
 
@@ -31,13 +31,14 @@ def empty_database(new_database):
 
 def seed_with(monkeypatch, base, url, **settings):
     """Run ``seed.main()`` as the command line would, with ``base`` as CPS_ENV's config."""
+    production = PRODUCTION_PROVIDERS if base is ProductionConfig else {}
     config = type("Configured", (base,), {"SQLALCHEMY_DATABASE_URI": url, **FAST_HASHING,
-                                           **settings})
+                                           **production, **settings})
     monkeypatch.setattr(seed, "config_from_env", lambda: config)
     return seed.main()
 
 
-def test_seeding_in_production_publishes_no_password_and_never_schedules(
+def test_seeding_in_production_makes_accounts_only_no_password_published_never_scheduling(
         monkeypatch, empty_database, capsys):
     app = seed_with(monkeypatch, ProductionConfig, empty_database,
                     JWT_SECRET_KEY=secrets.token_urlsafe(48), SCHEDULER_ENABLED=True,
@@ -49,6 +50,7 @@ def test_seeding_in_production_publishes_no_password_and_never_schedules(
         assert _db.session.scalar(select(func.count()).select_from(SchedulerLease)) == 0
         assert authenticate("admin", "adminpass123") is None
         assert authenticate("operator1", "password123") is None
+        assert _db.session.scalar(select(func.count()).select_from(Station)) == 0  # no demo
         for username in ("operator1", "admin"):
             password = re.search(rf"created user {username} \(\w+\) with password (\S+)",
                                  shown).group(1)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from rasterio.warp import reproject
 
+from app.demo.synthetic_s2 import render_scene
 from app.services.imagery.base import ImageryError, NoImagery
 from app.services.imagery.scenes import (
     BANDS,
@@ -19,7 +20,6 @@ from app.services.imagery.scenes import (
     read_bands,
 )
 from app.services.imagery.sentinel2 import Sentinel2Provider, Sentinel2Settings
-from app.services.imagery.synthetic_s2 import render_scene
 from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
 
 LON, LAT = 27.90, -26.25  # Soweto, UTM zone 35 south

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app.services.imagery import synthetic
-from app.services.imagery.synthetic import Conditions
+from app.demo import synthetic
+from app.demo.synthetic import Conditions
 
 Z, X, Y = 18, 151354, 150891  # Soweto
 STILL = Conditions(season=0.3)  # no light change, shift or noise

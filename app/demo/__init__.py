@@ -1,4 +1,9 @@
-"""Demo data for ``make run`` and ``flask seed``: idempotent, never run by the app itself."""
+"""The demo: its data (``flask seed``, idempotent), and the pieces only a demo runs.
+
+``init_demo`` offers the simulated ATC, the simulated imagery providers and the dock-reports
+job; ``create_app`` calls it only when ``DEMO_ENABLED`` is on (never in production), and
+``app/cli.py`` adds the demo's commands then. Nothing outside this package imports it.
+"""
 
 import secrets
 
@@ -6,11 +11,17 @@ from sqlalchemy import select
 
 from app.demo.airspace import seed_no_fly_zones
 from app.demo.areas import seed_areas
-from app.demo.fleet import seed_fleet, seed_history
+from app.demo.atc import simulated_atc
+from app.demo.fleet import report_docked_drones, seed_fleet, seed_history
+from app.demo.imagery import SimulatedProvider, SimulatedSentinel2Provider
 from app.extensions import db
 from app.models import User
 from app.models.user import ADMIN, OPERATOR
+from app.scheduler.registry import register_jobs
+from app.scheduler.specs import JobSpec, every
+from app.services.atc import register_client
 from app.services.auth import create_user, password_weaknesses
+from app.services.imagery.registry import register_provider
 
 DEMO_OPERATOR = ("operator1", "operator1@cps.example", "password123")
 DEMO_ADMIN = ("admin", "admin@cps.example")
@@ -63,6 +74,25 @@ def seed_demo(admin_password, echo=print, demo_passwords=True):
 
 
 def seed_as_configured(config, echo=print):
-    """Seed with the app's settings: the demo passwords everywhere but in production."""
-    seed_demo(config["SEED_ADMIN_PASSWORD"], echo,
-              demo_passwords=config["ENV_NAME"] != "production")
+    """Seed with the app's settings; production gets only its accounts, no published password."""
+    if config["ENV_NAME"] == "production":  # no demo there: no demo fleet, areas or history
+        seed_users(config["SEED_ADMIN_PASSWORD"], echo, demo_passwords=False)
+        db.session.commit()
+        return
+    seed_demo(config["SEED_ADMIN_PASSWORD"], echo)
+
+
+def demo_jobs(config):
+    """The demo's scheduled jobs: docks report in every DEMO_DOCK_REPORT_INTERVAL_S (0: none)."""
+    interval = config["DEMO_DOCK_REPORT_INTERVAL_S"]
+    return [JobSpec("demo.dock-reports", report_docked_drones, every(seconds=interval))] \
+        if interval else []
+
+
+def init_demo(_app):
+    """Offer the demo's ATC, imagery providers and jobs in this process."""
+    register_client("simulated", simulated_atc)
+    register_provider("simulated", lambda config: SimulatedProvider(seed=config["SIMULATED_SEED"]))
+    register_provider("simulated_sentinel2",
+                      lambda config: SimulatedSentinel2Provider(seed=config["SIMULATED_SEED"]))
+    register_jobs(demo_jobs)

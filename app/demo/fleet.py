@@ -7,12 +7,9 @@ dawn, and background noise everywhere else.
 """
 
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
-import click
 import numpy as np
-from flask import current_app
 from sqlalchemy import func, insert, select
 
 from app.extensions import db
@@ -20,8 +17,6 @@ from app.models import Drone, GroundUnit, Incident, IncidentEvent, Station
 from app.models.fleet import DRONE_AVAILABLE, DRONE_CHARGING, DRONE_MAINTENANCE, DRONE_OFFLINE
 from app.models.incident import CANCELLED, RESOLVED, STORED_CELL_RESOLUTION, SYSTEM_ACTOR
 from app.models.types import utcnow
-from app.services.dispatch import dispatch_queued_incidents
-from app.services.dispatch_ranking import DispatchRules
 from app.services.geo import METRES_PER_DEGREE, great_circle_m
 from app.services.ground_dispatch import SUITABLE_UNIT_KINDS
 from app.services.hotspots import cells_of_points
@@ -232,20 +227,3 @@ def report_docked_drones(now=None):
         if drone.status == DRONE_OFFLINE:
             drone.status = DRONE_AVAILABLE
     return drones
-
-
-@click.command("report-in")
-@click.option("--every", type=click.IntRange(min=5), default=None,
-              help="Repeat every N seconds until interrupted (a simulated dock heartbeat).")
-def report_in_command(every):
-    """Simulated docks: drones resting at their stations report fresh telemetry."""
-    while True:
-        drones = report_docked_drones()
-        db.session.flush()
-        dispatched = dispatch_queued_incidents(DispatchRules.from_config(current_app.config))
-        db.session.commit()
-        click.echo(f"{len(drones)} docked drones reported in"
-                   + (f"; dispatched queued incidents {dispatched}" if dispatched else ""))
-        if every is None:
-            return
-        time.sleep(every)

@@ -9,7 +9,6 @@ context and commits afterwards (rolls back if it raises).
 
 from functools import partial
 
-from app.demo.fleet import report_docked_drones
 from app.scheduler.lease import prune_job_runs
 from app.scheduler.probe import write_probe_line
 from app.scheduler.specs import JobSpec, KeyedJobs, cron, every
@@ -17,6 +16,15 @@ from app.services import alerts, auth, capture, devices, fleet, monitoring, noti
 from app.services.atc.submissions import process_submissions
 from app.services.dispatch import dispatch_queued_incidents
 from app.services.dispatch_ranking import DispatchRules
+
+# Functions of the config returning more JobSpecs: the demo registers its own when it is on.
+EXTRA_JOBS = []
+
+
+def register_jobs(jobs_of_config):
+    """Schedule the JobSpecs ``jobs_of_config(config)`` returns too (once per function)."""
+    if jobs_of_config not in EXTRA_JOBS:
+        EXTRA_JOBS.append(jobs_of_config)
 
 
 def scheduled_jobs(config):
@@ -40,9 +48,8 @@ def scheduled_jobs(config):
                 partial(fleet.mark_silent_drones_offline, config["DRONE_OFFLINE_AFTER_S"]),
                 every(seconds=config["TELEMETRY_SWEEP_INTERVAL_S"])),
     ]
-    if config["DEMO_DOCK_REPORT_INTERVAL_S"]:
-        jobs.append(JobSpec("demo.dock-reports", report_docked_drones,
-                            every(seconds=config["DEMO_DOCK_REPORT_INTERVAL_S"])))
+    for more_jobs in EXTRA_JOBS:
+        jobs.extend(more_jobs(config))
     if config["SCHEDULER_PROBE_FILE"]:
         jobs.append(JobSpec("scheduler.probe",
                             partial(write_probe_line, config["SCHEDULER_PROBE_FILE"]),

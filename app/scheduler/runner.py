@@ -6,6 +6,10 @@ that does not hold the leader lease does nothing; the leader claims the slot
 succeeded. A heartbeat thread renews the lease; when its holder dies, another
 process takes it over once it expires and runs the latest slot the old leader
 left unclaimed, if it is still within the misfire grace time.
+
+The slot is the trigger's latest fire time, worked out from the trigger with its
+public API (APScheduler 3 does not tell a job when it was due): a run that starts
+late, past its next fire time, takes the newer slot, as a coalesced backlog does.
 """
 
 import contextlib
@@ -16,10 +20,10 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.executors.base import MaxInstancesReachedError, run_job
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -41,33 +45,6 @@ def current_slot():
     return _scheduled_for.get()
 
 
-def _run_with_slot(job, jobstore_alias, run_times, logger_name):
-    events = []
-    for run_time in run_times:
-        token = _scheduled_for.set(run_time)
-        try:
-            events.extend(run_job(job, jobstore_alias, [run_time], logger_name))
-        finally:
-            _scheduled_for.reset(token)
-    return events
-
-
-class SlotExecutor(ThreadPoolExecutor):
-    """A thread pool that lets the job see its scheduled time (APScheduler 3 hides it)."""
-
-    def _do_submit_job(self, job, run_times):
-        def done(future):
-            error = future.exception()
-            if error:
-                self._run_job_error(job.id, error, error.__traceback__)
-            else:
-                self._run_job_success(job.id, future.result())
-
-        future = self._pool.submit(_run_with_slot, job, job._jobstore_alias, run_times,
-                                   self._logger.name)
-        future.add_done_callback(done)
-
-
 class Scheduler:
     """Runs the registered jobs exactly once per slot across all processes."""
 
@@ -78,10 +55,9 @@ class Scheduler:
         self.lease_ttl_s = config["SCHEDULER_LEASE_TTL_S"]
         self.heartbeat_s = config["SCHEDULER_HEARTBEAT_S"]
         self.misfire_grace_s = config["SCHEDULER_MISFIRE_GRACE_S"]
-        self._executor = SlotExecutor(max_workers=4)
         self._aps = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": self._executor},
+            executors={"default": JobExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": self.misfire_grace_s},
         )
@@ -89,6 +65,8 @@ class Scheduler:
         self._families = list(families)
         self._lock = threading.RLock()
         self._leader_until = 0.0
+        self._running = set()  # job ids running now: a catch-up never overlaps its job
+        self._catch_ups = None
         self._stopping = threading.Event()
         self._heartbeat = None
         self._started = False
@@ -108,6 +86,7 @@ class Scheduler:
                 return
             self._started = True
             self._stopping.clear()
+            self._catch_ups = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catch-up")
         self._in_app(self.sync_families, "syncing keyed jobs")
         self._aps.start()
         self.beat()
@@ -126,6 +105,7 @@ class Scheduler:
         if self._heartbeat is not None:
             self._heartbeat.join()
         self._aps.shutdown(wait=wait)
+        self._catch_ups.shutdown(wait=wait)
         was_leader = self.is_leader
         self._leader_until = 0.0
         if was_leader:
@@ -177,15 +157,11 @@ class Scheduler:
                 continue
             claimed = self._in_app(lambda s=spec, t=slot: lease.slot_claimed(s.id, t),
                                    "checking a slot")
-            job = self._aps.get_job(spec.id)
-            if claimed is not False or job is None or not self._started:
+            if claimed is not False or not self._started:
                 continue
-            try:
-                self._executor.submit_job(job, [slot])
-                log.info("catching up a missed slot", extra={"fields": {
-                    "job_id": spec.id, "scheduled_for": slot.isoformat()}})
-            except MaxInstancesReachedError:
-                pass
+            self._catch_ups.submit(self.run_slot, spec.id, slot)
+            log.info("catching up a missed slot", extra={"fields": {
+                "job_id": spec.id, "scheduled_for": slot.isoformat()}})
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -249,19 +225,40 @@ class Scheduler:
                                                                 **changes}})
 
     def _fire(self, job_id):
-        slot = current_slot() or datetime.now(UTC)
-        return self.run_slot(job_id, slot)
+        """Run the slot APScheduler fired now: the trigger's latest fire time (None: missed)."""
+        spec = self._specs.get(job_id)
+        if spec is None:
+            return "skipped"
+        now = datetime.now(UTC)
+        grace = timedelta(seconds=spec.misfire_grace_s or self.misfire_grace_s)
+        slot = latest_fire_time(spec.trigger, now - grace, now)
+        return "missed" if slot is None else self.run_slot(job_id, slot)
 
     def run_slot(self, job_id, scheduled_for):
         """Run one firing of a job; return ``ran``, ``failed``, ``skipped`` or ``taken``.
 
         A leader-only job runs only in the leader and only if this process wins the
         claim on (job id, scheduled time). The job runs in an app context and its
-        work is committed; a failure is rolled back and recorded on the run.
+        work is committed; a failure is rolled back and recorded on the run. While a
+        job runs, another slot of it is ``busy`` here.
         """
         spec = self._specs.get(job_id)
         if spec is None or (spec.leader_only and not self.is_leader):
             return "skipped"
+        with self._lock:
+            if job_id in self._running:
+                return "busy"
+            self._running.add(job_id)
+        token = _scheduled_for.set(scheduled_for)
+        try:
+            return self._run_claimed(spec, scheduled_for)
+        finally:
+            _scheduled_for.reset(token)
+            with self._lock:
+                self._running.discard(job_id)
+
+    def _run_claimed(self, spec, scheduled_for):
+        job_id = spec.id
         with self.app.app_context():
             run_id = None
             try:

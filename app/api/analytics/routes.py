@@ -5,7 +5,6 @@ from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
-from app.api.analytics.cli import backtest_command, forecast_command, import_csv_command
 from app.api.analytics.patrol_schemas import (
     PatrolPlanCreateSchema,
     PatrolQueryArgsSchema,
@@ -30,9 +29,7 @@ from app.services.hotspots import feature_collection
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
                 description="Hotspot analysis and patrol suggestions")
-# ``flask analytics backtest | forecast | import-csv``: real history in, forecasts out.
-for command in (backtest_command, forecast_command, import_csv_command):
-    blp.cli.add_command(command)
+
 
 def _limits():
     return {"max_cells": current_app.config["HOTSPOT_MAX_CELLS"],

@@ -29,7 +29,6 @@ from app.api.fleet.schemas import (
     StationUpdateSchema,
 )
 from app.api.pagination import paginate
-from app.demo.fleet import report_in_command
 from app.extensions import db
 from app.models import Drone, GroundUnit, Station
 from app.models.user import WRITERS
@@ -40,8 +39,6 @@ from app.services.transactions import commit_with_retry
 blp = Blueprint("fleet", __name__, url_prefix="/api",
                 description="Stations, drones and ground units")
 GEOJSON = "application/geo+json"
-# ``flask fleet report-in``: simulated dock reports, so the demo fleet stays dispatchable.
-blp.cli.add_command(report_in_command)
 
 
 def _rules():

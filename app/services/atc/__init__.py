@@ -1,6 +1,7 @@
 """Air Traffic Control behind one interface, chosen by ``ATC_PROVIDER``: ``simulated`` or ``http``.
 
-The job that talks to ATC is ``app.services.atc.submissions.process_submissions``.
+``http`` is built in; the demo (``app.demo.atc``) registers ``simulated`` when it is on. The
+job that talks to ATC is ``app.services.atc.submissions.process_submissions``.
 """
 
 import threading
@@ -22,28 +23,39 @@ from app.services.atc.base import (
     Submission,
 )
 from app.services.atc.http import HttpAtc
-from app.services.atc.simulated import DatabaseAirspace, SimulatedAtc
 
 __all__ = ["APPROVED", "DENIED", "PENDING", "AtcBadAnswer", "AtcClient", "AtcDecision",
-           "AtcError", "AtcRejected", "AtcTimeout", "AtcUnavailable", "HttpAtc", "SimulatedAtc",
-           "Submission", "atc_for", "get_atc"]
+           "AtcError", "AtcRejected", "AtcTimeout", "AtcUnavailable", "HttpAtc", "Submission",
+           "atc_for", "get_atc", "register_client"]
 
 EXTENSION_KEY = "cps.atc"
 _lock = threading.Lock()
 
 
+def http_atc(config, _engine):
+    """Build the client of the ATC service at ``ATC_BASE_URL``."""
+    return HttpAtc(config["ATC_BASE_URL"], token=config["ATC_API_TOKEN"] or None,
+                   connect_timeout_s=config["ATC_CONNECT_TIMEOUT_S"],
+                   read_timeout_s=config["ATC_READ_TIMEOUT_S"],
+                   retries=config["ATC_HTTP_RETRIES"], backoff_s=config["ATC_HTTP_BACKOFF_S"])
+
+
+# ATC_PROVIDER name → factory(config, engine); the demo adds its own when it is on.
+CLIENTS = {"http": http_atc}
+
+
+def register_client(name, factory):
+    """Offer another ATC client under ``ATC_PROVIDER=name``."""
+    CLIENTS[name] = factory
+
+
 def atc_for(config, engine):
     """Build the ATC client the configuration names."""
-    if config["ATC_PROVIDER"] == "http":
-        return HttpAtc(config["ATC_BASE_URL"], token=config["ATC_API_TOKEN"] or None,
-                       connect_timeout_s=config["ATC_CONNECT_TIMEOUT_S"],
-                       read_timeout_s=config["ATC_READ_TIMEOUT_S"],
-                       retries=config["ATC_HTTP_RETRIES"], backoff_s=config["ATC_HTTP_BACKOFF_S"])
-    return SimulatedAtc(
-        DatabaseAirspace(engine),
-        latency_s=(config["ATC_SIM_LATENCY_MIN_S"], config["ATC_SIM_LATENCY_MAX_S"]),
-        failure_rate=config["ATC_SIM_FAILURE_RATE"], timeout_rate=config["ATC_SIM_TIMEOUT_RATE"],
-        timeout_s=config["ATC_READ_TIMEOUT_S"], max_altitude_m=config["ATC_SIM_MAX_ALTITUDE_M"])
+    factory = CLIENTS.get(config["ATC_PROVIDER"])
+    if factory is None:
+        raise RuntimeError(f"ATC_PROVIDER={config['ATC_PROVIDER']!r} is not offered here "
+                           f"(offered: {', '.join(sorted(CLIENTS))})")
+    return factory(config, engine)
 
 
 def get_atc():

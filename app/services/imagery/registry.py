@@ -1,10 +1,10 @@
 """Which imagery providers this server offers, built once per app from its config.
 
-``simulated`` and its multispectral mode ``simulated_sentinel2`` are always offered;
-``local`` when ``LOCAL_TILES_DIR`` is set; ``xyz`` when ``XYZ_TILE_URL`` is set;
-``google_static`` when ``GOOGLE_MAPS_API_KEY`` is set; ``sentinel2`` when
-``STAC_API_URL`` is set. The last two of the list deliver whole-area scenes (see
-``scenes.SceneProvider``), the others XYZ tiles.
+``simulated`` and its multispectral mode ``simulated_sentinel2`` are the demo's, offered once
+``app.demo`` registers them (only with the demo on); ``local`` when ``LOCAL_TILES_DIR`` is set;
+``xyz`` when ``XYZ_TILE_URL`` is set; ``google_static`` when ``GOOGLE_MAPS_API_KEY`` is set;
+``sentinel2`` when ``STAC_API_URL`` is set. ``simulated_sentinel2`` and ``sentinel2`` deliver
+whole-area scenes (see ``scenes.SceneProvider``), the others XYZ tiles.
 Providers are cached per app so that every capture in the process shares each
 provider's HTTP connections and rate limit.
 """
@@ -18,7 +18,6 @@ from app.services.imagery.google_static import GoogleStaticProvider
 from app.services.imagery.http import TileHttpClient
 from app.services.imagery.local import LocalDirectoryProvider
 from app.services.imagery.sentinel2 import Sentinel2Provider, Sentinel2Settings
-from app.services.imagery.simulated import SimulatedProvider, SimulatedSentinel2Provider
 from app.services.imagery.xyz import XyzProvider
 
 PROVIDER_NAMES = ("simulated", "local", "xyz", "google_static", "simulated_sentinel2",
@@ -27,16 +26,25 @@ SCENE_PROVIDER_NAMES = ("simulated_sentinel2", "sentinel2")
 SETTING_PREFIXES = ("IMAGERY_", "SIMULATED_", "LOCAL_", "XYZ_", "GOOGLE_", "CAPTURE_WORKERS",
                     "STAC_", "SENTINEL2_")
 _lock = threading.Lock()
+# Providers registered from outside this package (the demo's): name → factory(config).
+PLUGINS = {}
+
+
+def register_provider(name, factory):
+    """Offer provider ``name`` (one of PROVIDER_NAMES), built by ``factory(config)``."""
+    if name not in PROVIDER_NAMES:
+        raise ValueError(f"unknown imagery provider {name!r}")
+    PLUGINS[name] = factory
 
 
 def available_providers(config):
     """Names of the providers this configuration offers."""
     offered = {
-        "simulated": True,
+        "simulated": "simulated" in PLUGINS,
         "local": bool(config.get("LOCAL_TILES_DIR")),
         "xyz": bool(config.get("XYZ_TILE_URL")),
         "google_static": bool(config.get("GOOGLE_MAPS_API_KEY")),
-        "simulated_sentinel2": True,
+        "simulated_sentinel2": "simulated_sentinel2" in PLUGINS,
         "sentinel2": bool(config.get("STAC_API_URL")),
     }
     return [name for name in PROVIDER_NAMES if offered[name]]
@@ -75,10 +83,8 @@ def build_provider(name, config):
     check_provider_name(name, config)
     workers = config["IMAGERY_WORKERS"]
     uniform = config["IMAGERY_PLACEHOLDER_UNIFORM_SHARE"]
-    if name == "simulated":
-        return SimulatedProvider(seed=config["SIMULATED_SEED"])
-    if name == "simulated_sentinel2":
-        return SimulatedSentinel2Provider(seed=config["SIMULATED_SEED"])
+    if name in PLUGINS:
+        return PLUGINS[name](config)
     if name == "sentinel2":
         return Sentinel2Provider(sentinel2_settings(config))
     if name == "local":

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.demo.synthetic import fbm, hash_unit, value_noise
 from app.services.imagery.scenes import (
     BANDS,
     REFLECTANCE_SCALE,
@@ -33,7 +34,6 @@ from app.services.imagery.scenes import (
     SCL_VEGETATION,
     SCL_WATER,
 )
-from app.services.imagery.synthetic import fbm, hash_unit, value_noise
 
 # Surface reflectance, in BANDS order (blue, green, red, nir, swir16, swir22).
 GREEN_VEGETATION = np.array([0.030, 0.070, 0.040, 0.380, 0.190, 0.090], np.float32)

@@ -185,3 +185,12 @@ def _describe_zone(zone, why):
     if why:
         parts.insert(0, why)
     return "; ".join(parts)
+
+
+def simulated_atc(config, engine):
+    """Build the simulated ATC with the configured manners over this service's database."""
+    return SimulatedAtc(
+        DatabaseAirspace(engine),
+        latency_s=(config["ATC_SIM_LATENCY_MIN_S"], config["ATC_SIM_LATENCY_MAX_S"]),
+        failure_rate=config["ATC_SIM_FAILURE_RATE"], timeout_rate=config["ATC_SIM_TIMEOUT_RATE"],
+        timeout_s=config["ATC_READ_TIMEOUT_S"], max_altitude_m=config["ATC_SIM_MAX_ALTITUDE_M"])

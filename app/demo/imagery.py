@@ -6,7 +6,7 @@ whole area instead: six bands and a scene classification with clouds.
 
 import numpy as np
 
-from app.services.imagery import synthetic, synthetic_s2
+from app.demo import synthetic, synthetic_s2
 from app.services.imagery.base import ImageryProvider, TileImage
 from app.services.imagery.checks import encode_png
 from app.services.imagery.scenes import (

@@ -436,6 +436,16 @@ class Config:
         HOTSPOT_MAX_CELLS = setting("HOTSPOT_MAX_CELLS", 150_000, """Largest hotspot study area, in
             H3 cells (empty ones included; a city at resolution 9 is a few thousand): memory and
             time grow with it. Larger requests get 422.""")
+        HOTSPOT_ZONE_DIAMETER_M = setting("HOTSPOT_ZONE_DIAMETER_M", 1_000.0, """Widest a hot
+            zone, and so a patrol area, may be, in metres: a larger cluster becomes several
+            zones. A single cell wider than this (resolution 8 and coarser) stays one zone.""")
+        JURISDICTION_BBOX = setting("JURISDICTION_BBOX", "", """Where incidents may lie,
+            `min_lon,min_lat,max_lon,max_lat`: reports and imported rows outside are refused.
+            Empty: anywhere but (0, 0).""", example="-75.29,39.86,-74.95,40.14")
+        JURISDICTION_POLYGON_FILE = setting("JURISDICTION_POLYGON_FILE", "", """A GeoJSON
+            Polygon or MultiPolygon (bare, a Feature or a FeatureCollection) incidents must lie
+            in, as for `JURISDICTION_BBOX` (both apply when both are set).""",
+                                            example="/etc/cps/jurisdiction.geojson")
 
     with group("Land watch", """Monitored areas, imagery capture and comparison. Provider URLs
             and keys come only from here, never from a request."""):
@@ -604,6 +614,15 @@ class Config:
         if not all(seconds > 0 for seconds in cls.GROUND_UNIT_MAX_ETA_S.values()):
             raise RuntimeError("GROUND_UNIT_MAX_ETA_S: every limit must be a positive number "
                                "of seconds")
+        if not cls.HOTSPOT_ZONE_DIAMETER_M > 0:
+            raise RuntimeError("HOTSPOT_ZONE_DIAMETER_M must be a positive number of metres")
+        from app.services.jurisdiction import Jurisdiction, JurisdictionError
+
+        try:
+            Jurisdiction.from_config({"JURISDICTION_BBOX": cls.JURISDICTION_BBOX,
+                                      "JURISDICTION_POLYGON_FILE": cls.JURISDICTION_POLYGON_FILE})
+        except JurisdictionError as error:
+            raise RuntimeError(str(error)) from error
 
 
 class DevelopmentConfig(Config):

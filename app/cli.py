@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import config_docs
-from app.api.analytics.cli import backtest_command
+from app.api.analytics.cli import backtest_command, forecast_command, import_csv_command
 from app.extensions import db
 from app.jobs.notifications import deliver_due_notifications
 from app.models import User
@@ -25,8 +25,9 @@ from app.services.imagery.checks import encode_png
 users_cli = AppGroup("users", help="Manage user accounts.")
 notifications_cli = AppGroup("notifications", help="The push notification outbox.")
 landwatch_cli = AppGroup("landwatch", help="Land watch on your own imagery.")
-analytics_cli = AppGroup("analytics", help="Hot spot analytics on the stored incidents.")
-analytics_cli.add_command(backtest_command)
+analytics_cli = AppGroup("analytics", help="Hot spots: back-tests, forecasts, incident imports.")
+for command in (backtest_command, forecast_command, import_csv_command):
+    analytics_cli.add_command(command)
 config_cli = AppGroup("config", help="The settings in config.py.")
 # exit statuses of `flask landwatch compare` beyond 0 (compared) and 1 (an output not written)
 BAD_INPUT, NOT_COMPARED = 2, 3

@@ -24,8 +24,8 @@ start with development secrets, see [security.md](security.md#secrets), and has 
 `testing`. At start the app refuses settings that cannot work together, with a message naming
 the setting (an unknown `NOTIFIER` or `ATC_PROVIDER`, `NOTIFIER=fcm` without
 `FCM_CREDENTIALS_FILE`, `ATC_PROVIDER=http` without `ATC_BASE_URL`, a malformed
-`CONSOLE_BASEMAP_URL`, a `FLIGHT_PLAN_MARGIN_M` that is not positive, and in production a
-provider of the demo)."""
+`CONSOLE_BASEMAP_URL`, a `FLIGHT_PLAN_MARGIN_M` or `HOTSPOT_ZONE_DIAMETER_M` that is not
+positive, a jurisdiction that cannot be read, and in production a provider of the demo)."""
 
 DOC_TESTS = """\
 ## Tests

@@ -29,7 +29,7 @@ from app.demo.fleet import generate_history
 from app.extensions import db
 from app.models.incident import STORED_CELL_RESOLUTION
 from app.services import auth as auth_service
-from app.services.hotspot_queries import backtest_stored_incidents
+from app.services.hotspot_history import backtest_stored_incidents
 from app.services.hotspots import cells_of_points
 from bench.common import md_table, time_calls
 from config import TestingConfig
@@ -212,10 +212,11 @@ def run():
         "",
         "### The endpoint through the test client",
         "",
-        f"Each request authenticates, validates, runs the SQL aggregation (a `GROUP BY` per "
-        f"(cell, type), plus per (cell, time bucket) when decay or the trend needs it, on the "
-        f"covering index `ix_incidents_hotspots`), builds the study area with its empty cells, "
-        f"Gi* with FDR, zones and the trend, and serialises the answer. {REPEAT} timed "
+        f"Each request authenticates, validates, runs the SQL aggregation (one `GROUP BY` per "
+        f"(cell, type, week); with decay or monthly slices per (cell, type) and per (cell, "
+        f"day), on the covering index `ix_incidents_hotspots`), builds the study area with "
+        f"its empty cells, Gi* with FDR, the forecast, patrol-sized zones and the trend, and "
+        f"serialises the answer. {REPEAT} timed "
         f"requests per row after one untimed; peak memory traced (tracemalloc) on one more.",
         "",
         endpoint_table,
@@ -242,11 +243,13 @@ def run():
         "### Back-test on the seeded demo data (`flask analytics backtest`)",
         "",
         "The 5,000 demo incidents (`flask seed`), 8 weekly folds stepping back from the newest "
-        "incident, each fitted on the previous 90 days: Gi* on counts decayed with a 21-day "
-        "half-life, plain counts over the last 28 days, and random cells. Cells flagged at "
-        "1 % and 5 % of the study area; hit rate = share of the next week's incidents in "
-        "them, PAI = hit rate / area share (random ≈ 1). About 100 incidents a week, so each "
-        "fold's figures are noisy.",
+        "incident, each fitted on the previous 90 days: the service's forecast, counts over "
+        "the last 28 and 90 days, a 200 m Gaussian KDE, Gi* on counts decayed with a 21-day "
+        "half-life, random cells, and two rankings that read the future (hindsight, the "
+        "ceiling). Cells flagged at 1 % and 5 % of the study area; hit rate = share of the "
+        "next week's incidents in them, PAI = hit rate / area share (random ≈ 1), as mean ± "
+        "standard deviation over the folds. About 100 incidents a week, so each fold's "
+        "figures are noisy; real history is in the next section.",
         "",
         *[line for report in reports for line in (
             f"Resolution {report['parameters']['resolution']}: "

@@ -58,3 +58,35 @@ def insert_history(db, history):
     if rows:
         db.session.execute(insert(Incident.__table__), rows)
     db.session.commit()
+
+
+OFFENCES = {"burglary": ("Burglary Residential", 500), "robbery": ("Robbery No Firearm", 300),
+            "assault": ("Other Assaults", 800), "vehicle_theft": ("Motor Vehicle Theft", 700)}
+# Dirty rows as real exports carry them: blank, (0, 0), State Plane feet, a bad time.
+DIRTY_ROWS = [
+    ("2026-05-20 05:00:00+00", "Thefts", "600", "", ""),
+    ("2026-05-20 05:00:00+00", "Thefts", "600", "0", "0"),
+    ("2026-05-21 05:00:00+00", "Fraud", "1100", "2690000.12", "240000.5"),
+    ("not a time", "Thefts", "600", "-26.23", "27.87"),
+]
+
+
+def write_export(path, history, *, dirty=True):
+    """Write the history as a published export: the columns of the 2024 crime file, gzipped
+    when the name ends in .gz, dirty rows appended."""
+    import csv
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["dispatched_at", "offense", "ucr_general", "latitude", "longitude"])
+        for lat, lon, epoch, kind in zip(history.lat.tolist(), history.lon.tolist(),
+                                         history.epoch.tolist(), history.type.tolist(),
+                                         strict=True):
+            offence, ucr = OFFENCES[kind]
+            at = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+            writer.writerow([at, offence, ucr, f"{lat:.8f}", f"{lon:.8f}"])
+        if dirty:
+            writer.writerows(DIRTY_ROWS)
+    return path

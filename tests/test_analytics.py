@@ -48,9 +48,42 @@ def test_a_planted_cluster_is_the_top_zone(client, headers, planted):
     assert body["parameters"] == {
         "since": "2026-04-02T00:00:00Z", "until": "2026-06-01T00:00:00Z", "resolution": 9,
         "k": 1, "half_life_days": None, "alpha": 0.05, "trend": False, "slice": "week",
-        "bbox": None, "min_severity": None, "types": None}
+        "bbox": None, "min_severity": None, "types": None, "zone_diameter_m": 1000.0}
     assert body["note"] is None
-    assert set(body["timing_ms"]) >= {"query", "gi_star", "total"}
+    assert set(body["timing_ms"]) >= {"query", "gi_star", "forecast", "total"}
+    assert body["left_out"] == {"rows": {}, "far": None}
+
+
+def test_the_forecast_ranks_the_planted_cluster_first_for_the_next_week(client, headers,
+                                                                       planted):
+    body = get(client, headers, **WINDOW, forecast_top=5).get_json()
+    forecast = body["forecast"]
+    assert forecast["start"] == WINDOW["until"] and forecast["horizon_days"] == 7
+    assert len(forecast["cells"]) == 5 and [c["rank"] for c in forecast["cells"]] == [1, 2, 3,
+                                                                                      4, 5]
+    assert forecast["cells"][0]["cell"] == h3.latlng_to_cell(*PLANTED, 9)
+    expected = [c["expected_incidents"] for c in forecast["cells"]]
+    assert expected == sorted(expected, reverse=True)
+    # 1,500 incidents spread evenly over 60 days: about 175 a week.
+    assert 140 < forecast["expected_incidents"] < 210
+    assert sum(forecast["weights"].values()) == pytest.approx(1.0)
+    top = body["zones"][0]
+    assert top["expected_incidents"] == pytest.approx(top["score"])
+    assert top["diameter_m"] <= 1000
+    assert h3.latlng_to_cell(top["latitude"], top["longitude"], 9) in top["cells"]
+
+
+def test_a_stored_incident_at_null_island_is_left_out_and_reported(client, headers, planted,
+                                                                   db):
+    clean = get(client, headers, **WINDOW, resolution=7).get_json()
+    stray = city(n=1, until=UNTIL, days=30, seed=9)
+    stray.lat[:], stray.lon[:] = 0.0, 0.0  # stored before the API refused (0, 0)
+    insert_history(db, stray)
+    body = get(client, headers, **WINDOW, resolution=7).get_json()
+    assert body["left_out"]["far"]["incidents"] == 1
+    assert "median centre" in body["left_out"]["far"]["reason"]
+    assert body["counts"] == clean["counts"]  # the city's study area, not the globe's
+    assert body["zones"] == clean["zones"]
 
 
 def test_no_parameters_means_the_last_90_days(client, headers, db):
@@ -99,6 +132,7 @@ def test_filters_narrow_the_incidents_counted(client, headers, planted):
     ({"bbox": "179,-26.3,-179,-26.2"}, "bbox"),  # across the antimeridian
     ({"bbox": "-20,-60,60,30"}, "bbox"),  # a continent at resolution 9
     ({"type": "ufo"}, "type"),
+    ({"forecast_top": 0}, "forecast_top"),
     ({"halflife": 30}, "halflife"),  # a misspelt parameter must not be ignored
 ])
 def test_bad_parameters_are_422_naming_the_parameter(client, headers, planted, params, field):
@@ -118,13 +152,19 @@ def test_geojson_is_a_feature_collection_in_lon_lat_order(client, headers, plant
     features = collection["features"]
     polygons = [f for f in features if f["geometry"]["type"] == "Polygon"]
     points = [f for f in features if f["geometry"]["type"] == "Point"]
-    assert len(polygons) == len(as_json["cells"]) and len(points) == len(as_json["zones"])
+    assert len(polygons) == len(as_json["cells"]) + len(as_json["forecast"]["cells"])
+    assert len(points) == len(as_json["zones"])
     assert len({f["id"] for f in features}) == len(features)
     for feature in polygons:
         ring = feature["geometry"]["coordinates"][0]
         assert ring[0] == ring[-1] and len(ring) == 7
         assert all(27.7 < lon < 28.0 and -26.4 < lat < -26.1 for lon, lat in ring)
-        assert feature["properties"]["kind"] == "cell"
+    kinds = [f["properties"]["kind"] for f in polygons]
+    assert kinds == ["cell"] * len(as_json["cells"]) + ["forecast"] * 20
+    first = as_json["forecast"]["cells"][0]
+    assert polygons[len(as_json["cells"])]["id"] == f"forecast-{first['cell']}"
+    assert polygons[len(as_json["cells"])]["properties"]["expected_incidents"] == first[
+        "expected_incidents"]
     zone = as_json["zones"][0]
     assert points[0]["geometry"]["coordinates"] == [zone["longitude"], zone["latitude"]]
     assert points[0]["id"] == f"zone-{zone['id']}"
@@ -161,6 +201,10 @@ def test_trend_labels_cells_or_says_why_it_cannot(client, headers, planted):
     {"trend": True, "slice": "week", "k": 2, "resolution": 8},
     {"type": ["burglary", "assault"], "min_severity": 2, "bbox": (27.82005, -26.27005,
                                                                   27.89005, -26.22005)},
+    # Fine cells have too few spare digits to carry the week and type in one key.
+    {"resolution": 13, "bbox": (27.87005, -26.23505, 27.87405, -26.23105)},
+    {"resolution": 13, "half_life_days": 7.0, "bbox": (27.87005, -26.23505, 27.87405,
+                                                       -26.23105)},
 ])
 def test_the_sql_path_equals_the_array_path(db, options):
     history = city(n=2000, until=UNTIL, days=84, seed=7)
@@ -179,7 +223,7 @@ def test_the_sql_path_equals_the_array_path(db, options):
     from_arrays = analyse(arrays, since=since, until=UNTIL, bbox=engine_bbox,
                           **{k: v for k, v in options.items() if k not in ("type", "bbox")})
     assert from_sql["counts"]["incidents"] > 100
-    for key in ("cells", "zones", "counts", "trend"):
+    for key in ("cells", "zones", "counts", "trend", "forecast", "left_out"):
         assert from_sql[key] == from_arrays[key], key
 
 
@@ -198,7 +242,8 @@ def test_hotspots_need_a_token(client, db):
     assert client.get(URL).status_code == 401
 
 
-def test_every_filter_is_answered_from_the_covering_index(db, backend):
+@pytest.mark.parametrize(("options", "queries"), [({}, 1), ({"half_life_days": 7.0}, 2)])
+def test_every_filter_is_answered_from_the_covering_index(db, backend, options, queries):
     if backend != "sqlite":
         pytest.skip("query plans are engine-specific; MySQL keeps statistics of its own")
     statements = []
@@ -209,11 +254,11 @@ def test_every_filter_is_answered_from_the_covering_index(db, backend):
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        hotspot_analysis({"type": ["burglary"], "min_severity": 3, "half_life_days": 7.0,
-                          "bbox": (27.8, -26.3, 27.9, -26.2)})
+        hotspot_analysis({"type": ["burglary"], "min_severity": 3,
+                          "bbox": (27.8, -26.3, 27.9, -26.2), **options})
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
-    assert len(statements) == 2
+    assert len(statements) == queries
     with db.engine.connect() as conn:
         for statement, parameters in statements:
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()

@@ -166,7 +166,8 @@ def test_geojson_has_closed_lon_lat_polygons_and_zone_points():
     assert collection["type"] == "FeatureCollection"
     polygons = [f for f in collection["features"] if f["geometry"]["type"] == "Polygon"]
     points = [f for f in collection["features"] if f["geometry"]["type"] == "Point"]
-    assert len(polygons) == len(result["cells"]) and len(points) == len(result["zones"])
+    assert len(polygons) == len(result["cells"]) + len(result["forecast"]["cells"])
+    assert len(points) == len(result["zones"])
     ring = polygons[0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 7
     lon, lat = ring[0]

@@ -5,14 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from app.services.hotspots.baselines import Points, rank_by_counts, rank_random
+from app.services.hotspots.cleaning import NO_POSITION, NOT_WGS84, NULL_ISLAND
 from app.services.hotspots.counts import Incidents, aggregate_incidents, bucket_origin
-from app.services.hotspots.evaluation import (
-    flagged_count,
-    hit_rate_and_pai,
-    rank_by_counts,
-    rank_random,
-    rolling_backtest,
-)
+from app.services.hotspots.evaluation import flagged_count, hit_rate_and_pai, rolling_backtest
 
 DAY = 86_400.0
 
@@ -71,10 +67,13 @@ def test_backtest_ranks_methods_on_persistent_hot_spots():
     assert all(f["forecast_incidents"] > 0 for f in report["folds"])
     summary = {name: {row["coverage"]: row for row in rows}
                for name, rows in report["summary"].items()}
-    for method in ("gi_star_decay", "recent_counts"):
+    for method in ("forecast", "recent_counts", "window_counts", "kde", "gi_star_decay"):
         assert summary[method][0.05]["pai"] > 3
         assert summary[method][0.05]["hit_rate"] > 0.15
+        assert summary[method][0.05]["pai"] <= summary["ceiling"][0.05]["pai"]
     assert summary["random"][0.05]["pai"] < 2
+    assert summary["forecast"][0.05]["pai_sd"] > 0
+    assert summary["forecast"][0.05]["pai_min"] <= summary["forecast"][0.05]["pai"]
     assert report["flagged_cells"] == [flagged_count(report["study_area_cells"], c)
                                        for c in (0.01, 0.05)]
 
@@ -94,10 +93,48 @@ def test_backtest_on_day_counts_equals_the_backtest_on_incidents():
     incidents = Incidents(incidents.lat, incidents.lon, np.floor(incidents.reported_at))
     end = float(incidents.reported_at.max()) + 1
     first = end - (3 * 7 + 60) * DAY
-    counts = aggregate_incidents(incidents, 9, bucket_origin(first, end))
+    span = incidents.where(incidents.reported_at >= first)  # what SQL counts for the span
+    counts = aggregate_incidents(span, 9, bucket_origin(first, end))
     options = {"fit_days": 60, "horizon_days": 7, "folds": 3, "end": end, "seed": 4}
-    assert rolling_backtest(counts, **options) == rolling_backtest(incidents, **options)
+    assert (rolling_backtest(counts, positions=Points.of_incidents(incidents), **options)
+            == rolling_backtest(incidents, **options))
     with pytest.raises(ValueError):
         rolling_backtest(counts, **{**options, "end": end + DAY / 2})
     with pytest.raises(ValueError):
         rolling_backtest(counts, **{**options, "end": None})
+
+
+def test_backtest_survives_dirty_rows_and_says_what_it_left_out():
+    clean = city_with_stable_hot_spots(n=4000, days=120)
+    lat = np.r_[clean.lat, np.nan, 0.0, 2_690_000.0, 42.22, 51.50]
+    lon = np.r_[clean.lon, -0.12, 0.0, 240_000.0, -80.50, np.nan]
+    reported = np.r_[clean.reported_at, np.full(5, clean.reported_at.max() - 5 * DAY)]
+    report = rolling_backtest(Incidents(lat, lon, reported), fit_days=60, folds=3)
+    assert report["left_out"]["rows"] == {NO_POSITION: 2, NULL_ISLAND: 1, NOT_WGS84: 1}
+    far = report["left_out"]["far"]
+    assert far["incidents"] == 1 and far["cells"] == 1 and "km from the incidents'" in far["reason"]
+    # The study area stays the city's, not a hull reaching Lake Erie.
+    assert report["study_area_cells"] == rolling_backtest(clean, fit_days=60, folds=3,
+                                                          end=reported.max() + 1)[
+        "study_area_cells"]
+
+
+def test_all_folds_the_history_holds():
+    incidents = city_with_stable_hot_spots(n=3000, days=120)
+    report = rolling_backtest(incidents, fit_days=60, horizon_days=7, folds=None)
+    assert report["parameters"]["folds"] == len(report["folds"]) == (120 - 60) // 7
+    with pytest.raises(ValueError, match="shorter than 100 days"):
+        rolling_backtest(incidents, fit_days=100, horizon_days=30, folds=None)
+
+
+def test_the_forecast_never_reads_the_period_it_is_scored_on():
+    incidents = city_with_stable_hot_spots(n=5000, days=120)
+    end = float(incidents.reported_at.max()) + 1
+    scored = incidents.reported_at >= end - 7 * DAY
+    moved = Incidents(np.where(scored, 51.52, incidents.lat),
+                      np.where(scored, -0.09, incidents.lon), incidents.reported_at)
+    options = {"fit_days": 60, "folds": 2, "end": end}
+    first, second = rolling_backtest(incidents, **options), rolling_backtest(moved, **options)
+    assert first["folds"][-1]["forecast_weights"] == second["folds"][-1]["forecast_weights"]
+    assert (first["folds"][-1]["scores"]["forecast"]
+            != second["folds"][-1]["scores"]["forecast"])

@@ -73,6 +73,7 @@ def test_reported_at_defaults_to_now_and_may_be_earlier(auth, db):
     ({"severity": 2.5}, "severity"), ({"severity": "3"}, "severity"),
     ({"type": "alien_landing"}, "type"), ({"description": "x" * 2001}, "description"),
     ({"reported_at": "2999-01-01T00:00:00Z"}, "reported_at"), ({"latitude": None}, "latitude"),
+    ({"latitude": 0, "longitude": 0}, "latitude"),  # a missing position, not a place
 ])
 def test_bad_reports_are_422_naming_the_field_and_write_nothing(auth, db, change, field):
     make_drone(db)

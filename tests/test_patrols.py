@@ -3,6 +3,7 @@
 import itertools
 from datetime import UTC, datetime
 
+import h3
 import numpy as np
 import pytest
 
@@ -138,6 +139,18 @@ def test_without_an_available_drone_the_zone_is_listed_without_a_route(client, a
 def test_no_hot_zone_means_no_patrols(client, auth, db, fleet):
     body = patrols(client, auth.headers("viewer"))
     assert body["patrols"] == [] and body["note"]
+
+
+def test_patrols_cover_zones_of_the_configured_size(client, auth, make_app, planted, fleet):
+    default = patrols(client, auth.headers("viewer"), zones=3)["patrols"]
+    assert all(p["zone"]["diameter_m"] <= 1_000 for p in default)
+    top = default[0]["zone"]
+    assert h3.latlng_to_cell(*PLANTED, 9) in top["cells"]
+    assert h3.latlng_to_cell(top["latitude"], top["longitude"], 9) in top["cells"]
+    wide = make_app(HOTSPOT_ZONE_DIAMETER_M=2_500).test_client()
+    larger = patrols(wide, auth.headers("viewer"), zones=3)["patrols"]
+    assert len(larger[0]["zone"]["cells"]) > len(top["cells"])
+    assert 1_000 < larger[0]["zone"]["diameter_m"] <= 2_500
 
 
 def test_patrol_for_zone_finds_the_same_zone_again(client, auth, db, planted, fleet):

@@ -85,6 +85,9 @@ class Incident(db.Model):
     # bulk loaders pass them precomputed. Incidents never move or change their report time.
     h3_cell: Mapped[int] = mapped_column(BigInteger, default=_cell_of_row, index=True)
     reported_epoch: Mapped[int] = mapped_column(BigInteger, default=_epoch_of_row)
+    # Incidents imported from a published export carry a digest of their row, so importing
+    # the same export again adds nothing; NULL for incidents reported through the API.
+    source_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     drone_id: Mapped[int | None] = mapped_column(
         ForeignKey("drones.id", ondelete="SET NULL"), index=True

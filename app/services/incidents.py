@@ -45,6 +45,7 @@ from app.services.dispatch import (
 )
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.fleet import require_transition
+from app.services.jurisdiction import check_position
 
 # Reports dated a little ahead are clock skew; further ahead is a mistake.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -71,9 +72,10 @@ def get_incident(incident_id):
     return incident
 
 
-def create_incident(data, rules, actor_id=None, now=None):
+def create_incident(data, rules, actor_id=None, now=None, jurisdiction=None):
     """Store a reported incident and dispatch it in the same transaction.
 
+    The position must not be (0, 0) and must lie in ``jurisdiction`` when one is given.
     The INSERT comes first so that on SQLite the write lock is taken before any
     candidate is read: concurrent reports queue on the busy timeout instead of
     failing. Returns ``(incident, decision)``.
@@ -82,6 +84,7 @@ def create_incident(data, rules, actor_id=None, now=None):
     reported_at = data.get("reported_at") or now
     if reported_at > now + MAX_CLOCK_SKEW:
         raise InvalidInput("reported_at is in the future.", field="reported_at")
+    check_position(data["latitude"], data["longitude"], jurisdiction)
     incident = Incident(
         type=data["type"], description=data.get("description", ""),
         severity=data["severity"], latitude=data["latitude"], longitude=data["longitude"],

@@ -1,9 +1,11 @@
 """Patrol suggestions: the top hot zones, each flown as a loop from the nearest able station.
 
-A zone's patrol starts at the nearest active station with an available drone whose charge
-covers the loop and keeps the dispatch battery reserve, visits the centre of every cell of
-the zone (nearest neighbour, then 2-opt) and returns to the station. Zones are found again by
-their id (the zone's highest-z cell), so a plan can be filed later with the same parameters.
+Zones are patrol-sized (at most ``HOTSPOT_ZONE_DIAMETER_M`` across) and ranked by the
+incidents the forecast expects in them over the next 7 days. A zone's patrol starts at the
+nearest active station with an available drone whose charge covers the loop and keeps the
+dispatch battery reserve, visits the centre of every cell of the zone (nearest neighbour,
+then 2-opt) and returns to the station. Zones are found again by their id (the zone's cell
+with the most expected incidents), so a plan can be filed later with the same parameters.
 """
 
 import math
@@ -23,16 +25,18 @@ from app.services.errors import Conflict, NotFound
 from app.services.geo import great_circle_m
 from app.services.hotspot_queries import hotspot_analysis
 from app.services.hotspots.grid import DEFAULT_MAX_CELLS, cell_centres, cells_from_ids
+from app.services.hotspots.zones import DEFAULT_DIAMETER_M
 
 TWO_OPT_MAX_PASSES = 25
-# A loop visits at most this many cells of a zone, the highest-z ones (a zone of fine cells
-# can hold thousands; the route would be long for one flight anyway).
+# A loop visits at most this many cells of a zone, those with the most expected incidents
+# (a zone of very fine cells can hold hundreds).
 MAX_ROUTE_CELLS = 300
 
 
-def patrol_suggestions(params, count, *, rules=None, now=None, max_cells=DEFAULT_MAX_CELLS):
+def patrol_suggestions(params, count, *, rules=None, now=None, max_cells=DEFAULT_MAX_CELLS,
+                       zone_diameter_m=DEFAULT_DIAMETER_M):
     """Return patrols over the ``count`` best hot zones found with the analysis ``params``."""
-    analysis = _analysis(params, now, max_cells)
+    analysis = _analysis(params, now, max_cells, zone_diameter_m)
     fleet = available_drones_by_station()
     patrols = [plan_patrol(zone, fleet, rules or DispatchRules())
                for zone in analysis["zones"][:count]]
@@ -43,14 +47,15 @@ def patrol_suggestions(params, count, *, rules=None, now=None, max_cells=DEFAULT
             "patrols": patrols, "note": note}
 
 
-def patrol_for_zone(zone_id, params, *, rules=None, now=None, max_cells=DEFAULT_MAX_CELLS):
+def patrol_for_zone(zone_id, params, *, rules=None, now=None, max_cells=DEFAULT_MAX_CELLS,
+                    zone_diameter_m=DEFAULT_DIAMETER_M):
     """Return the patrol of the hot zone ``zone_id`` (route, drone, station and times).
 
     The analysis is rerun with ``params``; the zone is the one that contains the cell
-    ``zone_id`` (a zone's id is its highest-z cell, so a zone that shifted a little is still
-    found). Raises ``NotFound`` when no hot zone contains it.
+    ``zone_id`` (a zone's id is its cell with the most expected incidents, so a zone that
+    shifted a little is still found). Raises ``NotFound`` when no hot zone contains it.
     """
-    analysis = _analysis(params, now, max_cells)
+    analysis = _analysis(params, now, max_cells, zone_diameter_m)
     zone = next((z for z in analysis["zones"] if zone_id in z["cells"]), None)
     if zone is None:
         raise NotFound(f"No hot zone contains cell {zone_id} with these parameters.")
@@ -59,7 +64,7 @@ def patrol_for_zone(zone_id, params, *, rules=None, now=None, max_cells=DEFAULT_
 
 def file_patrol_plan(zone_id, params, *, starts_at, min_altitude_m, max_altitude_m,
                      created_by=None, submit=True, rules=None, now=None,
-                     max_cells=DEFAULT_MAX_CELLS):
+                     max_cells=DEFAULT_MAX_CELLS, zone_diameter_m=DEFAULT_DIAMETER_M):
     """File the patrol of hot zone ``zone_id`` as a ``patrol`` flight plan; return the plan.
 
     The loop and drone are those ``patrol_for_zone`` suggests; the window runs from
@@ -67,7 +72,8 @@ def file_patrol_plan(zone_id, params, *, starts_at, min_altitude_m, max_altitude
     Raises NotFound (no such zone) or Conflict (no drone can fly it). The caller commits.
     """
     now = now or utcnow()
-    patrol = patrol_for_zone(zone_id, params, rules=rules, now=now, max_cells=max_cells)
+    patrol = patrol_for_zone(zone_id, params, rules=rules, now=now, max_cells=max_cells,
+                             zone_diameter_m=zone_diameter_m)
     if not patrol["feasible"]:
         raise Conflict(patrol["note"] or "No available drone can fly this patrol.",
                        errors={"zone": [patrol["note"] or "No drone can fly it."]})
@@ -102,7 +108,7 @@ def available_drones_by_station():
 
 def plan_patrol(zone, fleet, rules):
     """Plan one zone's patrol from ``fleet`` (``available_drones_by_station``)."""
-    route_cells = zone["cells"][:MAX_ROUTE_CELLS]  # highest z first
+    route_cells = zone["cells"][:MAX_ROUTE_CELLS]  # most expected incidents first
     lat, lon = cell_centres(cells_from_ids(route_cells))
     plan = {"zone_id": zone["id"], "zone": zone, "station": None, "drone": None,
             "feasible": False, "route": None, "note": None}
@@ -125,7 +131,7 @@ def plan_patrol(zone, fleet, rules):
                          f"keep the {rules.battery_reserve_pct:g} % reserve; shown from the "
                          "nearest station.")
     if len(zone["cells"]) > MAX_ROUTE_CELLS and plan["note"] is None:
-        plan["note"] = (f"The loop visits the {MAX_ROUTE_CELLS} highest-z of the zone's "
+        plan["note"] = (f"The loop visits the {MAX_ROUTE_CELLS} busiest of the zone's "
                         f"{len(zone['cells'])} cells.")
     return plan
 
@@ -205,5 +211,6 @@ def _assignment(station, zone, choice, route):
     }
 
 
-def _analysis(params, now, max_cells):
-    return hotspot_analysis({**params, "trend": False}, now=now, max_cells=max_cells)
+def _analysis(params, now, max_cells, zone_diameter_m):
+    return hotspot_analysis({**params, "trend": False}, now=now, max_cells=max_cells,
+                            zone_diameter_m=zone_diameter_m)

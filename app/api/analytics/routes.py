@@ -5,15 +5,17 @@ from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
+from app.api.analytics.patrol_schemas import (
+    PatrolPlanCreateSchema,
+    PatrolQueryArgsSchema,
+    PatrolSuggestionsSchema,
+)
 from app.api.analytics.schemas import (
     GEOJSON,
     HotspotAnalysisSchema,
     HotspotFeatureCollectionSchema,
     HotspotFilterArgsSchema,
     HotspotQueryArgsSchema,
-    PatrolPlanCreateSchema,
-    PatrolQueryArgsSchema,
-    PatrolSuggestionsSchema,
 )
 from app.api.blueprint import Blueprint
 from app.api.flight_plans.schemas import FlightPlanSchema
@@ -28,6 +30,12 @@ from app.services.hotspots import feature_collection
 blp = Blueprint("analytics", __name__, url_prefix="/api/analytics",
                 description="Hotspot analysis and patrol suggestions")
 
+
+def _limits():
+    return {"max_cells": current_app.config["HOTSPOT_MAX_CELLS"],
+            "zone_diameter_m": current_app.config["HOTSPOT_ZONE_DIAMETER_M"]}
+
+
 GEOJSON_RESPONSE = {"content": {GEOJSON: {"schema": HotspotFeatureCollectionSchema}}}
 # Unknown query parameters are refused: a misspelt one would silently change the analysis.
 
@@ -40,8 +48,7 @@ class Hotspots(MethodView):
     @blp.doc(responses={200: GEOJSON_RESPONSE})
     def get(self, args):
         """Find significant hot and cold spots of incidents (Gi* with FDR) and hot zones."""
-        result = hotspot_queries.hotspot_analysis(
-            args, max_cells=current_app.config["HOTSPOT_MAX_CELLS"])
+        result = hotspot_queries.hotspot_analysis(args, **_limits())
         if args["format"] == "geojson":
             response = jsonify(HotspotFeatureCollectionSchema().dump(feature_collection(result)))
             response.mimetype = GEOJSON
@@ -58,8 +65,7 @@ class Patrols(MethodView):
         """Suggest drone patrols: a loop over each top hot zone from the nearest able station."""
         count = args.pop("zones")
         return patrols.patrol_suggestions(
-            args, count, rules=DispatchRules.from_config(current_app.config),
-            max_cells=current_app.config["HOTSPOT_MAX_CELLS"])
+            args, count, rules=DispatchRules.from_config(current_app.config), **_limits())
 
 
 @blp.route("/patrols/<string:zone>/plan")
@@ -76,7 +82,6 @@ class PatrolPlan(MethodView):
         plan = patrols.file_patrol_plan(
             zone, args, starts_at=body.pop("starts_at", None) or utcnow(),
             submit=not body.pop("draft"), created_by=current_user.id,
-            rules=DispatchRules.from_config(current_app.config),
-            max_cells=current_app.config["HOTSPOT_MAX_CELLS"], **body)
+            rules=DispatchRules.from_config(current_app.config), **_limits(), **body)
         db.session.commit()
         return plan, 201 if plan.state == DRAFT else 202

@@ -3,16 +3,21 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api.fields import ONE_OR_MORE, JSONBoolean, UTCDateTime
+from app.api.fields import ONE_OR_MORE, UTCDateTime
 from app.api.incidents.schemas import SEVERITY, BoundingBox
 from app.models.incident import INCIDENT_TYPES
-from app.services.hotspots.analysis import DEFAULT_RESOLUTION, MAX_K, SLICE_SECONDS
+from app.services.hotspots.analysis import (
+    DEFAULT_FORECAST_TOP,
+    DEFAULT_RESOLUTION,
+    MAX_K,
+    SLICE_SECONDS,
+)
 from app.services.hotspots.grid import MAX_RESOLUTION
 from app.services.hotspots.trend import LABELS
 
 GEOJSON = "application/geo+json"
 FORMATS = ("json", "geojson")
-MAX_PATROL_ZONES = 10
+MAX_FORECAST_TOP = 1_000
 
 
 class TypeList(ma.fields.List):
@@ -73,26 +78,9 @@ class HotspotQueryArgsSchema(HotspotFilterArgsSchema):
     format = ma.fields.String(load_default="json", validate=validate.OneOf(FORMATS),
                               metadata={"description": f"`geojson` answers {GEOJSON}: a "
                                                        "FeatureCollection for a map"})
-
-
-class PatrolQueryArgsSchema(HotspotFilterArgsSchema):
-    """Which hot zones to patrol: the analysis parameters and how many zones."""
-
-    zones = ma.fields.Integer(load_default=3,
-                              validate=validate.Range(min=1, max=MAX_PATROL_ZONES),
-                              metadata={"description": "How many of the best zones"})
-
-
-class PatrolPlanCreateSchema(ma.Schema):
-    """When and how high the patrol flies; the route and drone come from the suggestion."""
-
-    starts_at = UTCDateTime(metadata={"description": "Take-off (default: now)"})
-    min_altitude_m = ma.fields.Float(load_default=30.0, allow_nan=False,
-                                     validate=validate.Range(min=0, max=10_000))
-    max_altitude_m = ma.fields.Float(load_default=90.0, allow_nan=False,
-                                     validate=validate.Range(min=0, max=10_000))
-    draft = JSONBoolean(load_default=False,
-                              metadata={"description": "Save without submitting to ATC"})
+    forecast_top = ma.fields.Integer(
+        load_default=DEFAULT_FORECAST_TOP, validate=validate.Range(min=1, max=MAX_FORECAST_TOP),
+        metadata={"description": "How many cells of the next 7 days' forecast to list"})
 
 
 class HotspotParametersSchema(ma.Schema):
@@ -110,6 +98,7 @@ class HotspotParametersSchema(ma.Schema):
                           metadata={"description": "min_lon, min_lat, max_lon, max_lat"})
     min_severity = ma.fields.Integer(allow_none=True)
     types = ma.fields.List(ma.fields.String(), allow_none=True)
+    zone_diameter_m = ma.fields.Float(metadata={"description": "Zones are at most this wide"})
 
 
 class HotspotCountsSchema(ma.Schema):
@@ -151,20 +140,25 @@ class DominantTypeSchema(ma.Schema):
 
 
 class HotZoneSchema(ma.Schema):
-    """Adjacent significant hot cells merged into one zone."""
+    """Adjacent significant hot cells, cut to a patrollable size."""
 
-    id = ma.fields.String(metadata={"description": "Stable zone id: its highest-z cell"})
-    rank = ma.fields.Integer(metadata={"description": "1 is the best: incidents × mean z"})
-    cells = ma.fields.List(ma.fields.String(), metadata={"description": "Highest z first"})
-    lat = ma.fields.Float(data_key="latitude", metadata={"description": "Incident-weighted "
-                                                                        "centroid"})
+    id = ma.fields.String(metadata={"description": "Zone id: its cell with the most expected "
+                                                   "incidents"})
+    rank = ma.fields.Integer(metadata={"description": "1 is the best: most expected incidents"})
+    cells = ma.fields.List(ma.fields.String(), metadata={"description": "The id first"})
+    lat = ma.fields.Float(data_key="latitude", metadata={
+        "description": "Centre, inside the zone: the incident-weighted centroid, or the "
+                       "member cell centre nearest to it"})
     lon = ma.fields.Float(data_key="longitude")
-    radius_m = ma.fields.Float(metadata={"description": "Centroid to the farthest cell vertex"})
+    radius_m = ma.fields.Float(metadata={"description": "Centre to the farthest cell vertex"})
+    diameter_m = ma.fields.Float(metadata={"description": "Widest vertex-to-vertex span, at "
+                                                          "most HOTSPOT_ZONE_DIAMETER_M"})
     incidents = ma.fields.Integer()
     weighted_incidents = ma.fields.Float()
+    expected_incidents = ma.fields.Float(metadata={"description": "Forecast, next 7 days"})
     mean_z = ma.fields.Float()
     max_z = ma.fields.Float()
-    score = ma.fields.Float()
+    score = ma.fields.Float(metadata={"description": "The rank key: expected incidents"})
     dominant_types = ma.fields.List(ma.fields.Nested(DominantTypeSchema))
     trend = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
         "description": "Cells per emerging hot spot label (with trend)"})
@@ -194,22 +188,64 @@ class TrendSchema(ma.Schema):
     cells = ma.fields.List(ma.fields.Nested(TrendCellSchema))
 
 
+class ForecastCellSchema(ma.Schema):
+    """A cell of the forecast, the most expected incidents first."""
+
+    rank = ma.fields.Integer()
+    cell = ma.fields.String(metadata={"description": "H3 index (hexadecimal)"})
+    lat = ma.fields.Float(data_key="latitude", metadata={"description": "Cell centre"})
+    lon = ma.fields.Float(data_key="longitude")
+    expected_incidents = ma.fields.Float(metadata={"description": "Over the next 7 days"})
+    incidents = ma.fields.Integer(metadata={"description": "In the analysed window"})
+
+
+class ForecastSchema(ma.Schema):
+    """Where incidents are expected next: the 7 days from `until`, fitted on the window."""
+
+    start = ma.fields.String(metadata={"format": "date-time"})
+    horizon_days = ma.fields.Integer()
+    expected_incidents = ma.fields.Float(metadata={"description": "In the whole study area"})
+    weights = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(), metadata={
+        "description": "The blend, fitted on the window's last weeks: last_week, "
+                       "last_4_weeks, window, near_1, near_2, even"})
+    fitted_on_weeks = ma.fields.Integer()
+    cells = ma.fields.List(ma.fields.Nested(ForecastCellSchema))
+
+
+class FarOutliersSchema(ma.Schema):
+    """Incidents left out of the study area because they lie far from all the others."""
+
+    incidents = ma.fields.Integer()
+    cells = ma.fields.Integer()
+    reason = ma.fields.String()
+
+
+class LeftOutSchema(ma.Schema):
+    """What the analysis left out, and why."""
+
+    rows = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
+        "description": "Rows without a usable position, by reason"})
+    far = ma.fields.Nested(FarOutliersSchema, allow_none=True)
+
+
 class HotspotAnalysisSchema(ma.Schema):
-    """Significant hot and cold cells, hot zones and (optionally) their trend."""
+    """Significant hot and cold cells, patrol-sized hot zones, the forecast, the trend."""
 
     parameters = ma.fields.Nested(HotspotParametersSchema)
     counts = ma.fields.Nested(HotspotCountsSchema)
+    left_out = ma.fields.Nested(LeftOutSchema)
     zones = ma.fields.List(ma.fields.Nested(HotZoneSchema), metadata={"description": "Best "
                                                                                     "first"})
     cells = ma.fields.List(ma.fields.Nested(HotspotCellSchema),
                            metadata={"description": "Significant cells, highest z first"})
+    forecast = ma.fields.Nested(ForecastSchema)
     trend = ma.fields.Nested(TrendSchema, allow_none=True)
     note = ma.fields.String(allow_none=True, metadata={"description": "Why the answer is empty"})
     timing_ms = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float())
 
 
 class GeometrySchema(ma.Schema):
-    """A GeoJSON Polygon (a cell) or Point (a zone centroid), longitude first."""
+    """A GeoJSON Polygon (a cell) or Point (a zone centre), longitude first."""
 
     type = ma.fields.String(metadata={"enum": ["Polygon", "Point"]})
     coordinates = ma.fields.Raw(metadata={
@@ -220,77 +256,18 @@ class HotspotFeatureSchema(ma.Schema):
     """A cell polygon or a zone point; the figures are its properties."""
 
     type = ma.fields.String(metadata={"enum": ["Feature"]})
-    id = ma.fields.String(metadata={"description": "The cell, or zone-<zone id>"})
+    id = ma.fields.String(metadata={"description": "The significant cell, forecast-<cell> or "
+                                                   "zone-<zone id>"})
     geometry = ma.fields.Nested(GeometrySchema)
-    properties = ma.fields.Dict(metadata={"description": "kind (cell or zone) and the figures "
-                                                         "of the JSON answer"})
+    properties = ma.fields.Dict(metadata={"description": "kind (cell, forecast or zone) and "
+                                                         "the figures of the JSON answer"})
 
 
 class HotspotFeatureCollectionSchema(ma.Schema):
-    """The analysis as GeoJSON (RFC 7946): significant cells and zone centroids."""
+    """The analysis as GeoJSON (RFC 7946): significant and forecast cells, zone centres."""
 
     type = ma.fields.String(metadata={"enum": ["FeatureCollection"]})
     features = ma.fields.List(ma.fields.Nested(HotspotFeatureSchema))
     parameters = ma.fields.Nested(HotspotParametersSchema)
     counts = ma.fields.Nested(HotspotCountsSchema)
     note = ma.fields.String(allow_none=True, metadata={"description": "Why the answer is empty"})
-
-
-class PatrolStationSchema(ma.Schema):
-    """The station the patrol starts from and returns to."""
-
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    latitude = ma.fields.Float()
-    longitude = ma.fields.Float()
-    distance_m = ma.fields.Float(metadata={"description": "To the zone centroid"})
-
-
-class PatrolDroneSchema(ma.Schema):
-    """The drone suggested for the patrol."""
-
-    id = ma.fields.Integer()
-    serial = ma.fields.String()
-    model = ma.fields.String()
-    battery_pct = ma.fields.Float()
-    cruise_speed_mps = ma.fields.Float()
-    battery_needed_pct = ma.fields.Float(metadata={"description": "The loop plus the reserve"})
-
-
-class PatrolWaypointSchema(ma.Schema):
-    """A point of the route: the station, or a cell centre."""
-
-    latitude = ma.fields.Float()
-    longitude = ma.fields.Float()
-    cell = ma.fields.String(allow_none=True, metadata={"description": "None at the station"})
-
-
-class PatrolRouteSchema(ma.Schema):
-    """A closed loop from the station over the zone's cells and back."""
-
-    waypoints = ma.fields.List(ma.fields.Nested(PatrolWaypointSchema))
-    length_m = ma.fields.Float()
-    flight_time_s = ma.fields.Float(metadata={"description": "Length / the drone's cruise "
-                                                             "speed"})
-
-
-class PatrolSchema(ma.Schema):
-    """A suggested drone patrol over one hot zone."""
-
-    zone_id = ma.fields.String()
-    zone = ma.fields.Nested(HotZoneSchema)
-    station = ma.fields.Nested(PatrolStationSchema, allow_none=True)
-    drone = ma.fields.Nested(PatrolDroneSchema, allow_none=True)
-    feasible = ma.fields.Boolean(metadata={"description": "The drone's charge covers the loop "
-                                                          "and the reserve"})
-    route = ma.fields.Nested(PatrolRouteSchema, allow_none=True)
-    note = ma.fields.String(allow_none=True)
-
-
-class PatrolSuggestionsSchema(ma.Schema):
-    """Patrols over the best hot zones."""
-
-    parameters = ma.fields.Nested(HotspotParametersSchema)
-    zones_found = ma.fields.Integer()
-    patrols = ma.fields.List(ma.fields.Nested(PatrolSchema))
-    note = ma.fields.String(allow_none=True)

@@ -18,6 +18,7 @@ from app.api.pagination import PageArgsSchema, paginate
 from app.models.user import WRITERS
 from app.services import incidents
 from app.services.dispatch_ranking import DispatchRules
+from app.services.jurisdiction import Jurisdiction
 from app.services.transactions import commit_with_retry
 
 blp = Blueprint("incidents", __name__, url_prefix="/api/incidents",
@@ -49,8 +50,9 @@ class Incidents(MethodView):
     def post(self, data):
         """Report an incident: it is stored and the soonest drone is sent at once."""
         rules, actor_id = _rules(), current_user.id
-        incident, decision = _commit(
-            lambda: incidents.create_incident(data, rules, actor_id=actor_id))
+        where = Jurisdiction.from_config(current_app.config)
+        incident, decision = _commit(lambda: incidents.create_incident(
+            data, rules, actor_id=actor_id, jurisdiction=where))
         return {"incident": incident, "dispatch": decision}
 
 

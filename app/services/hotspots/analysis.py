@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.services.errors import InvalidInput
+from app.services.hotspots.cleaning import far_cells, reason_counts
 from app.services.hotspots.counts import CellCounts, Incidents, aggregate_incidents, bucket_origin
+from app.services.hotspots.forecast import forecast_counts, weekly_counts
 from app.services.hotspots.grid import (
     DEFAULT_MAX_CELLS,
     MAX_RESOLUTION,
@@ -14,29 +16,36 @@ from app.services.hotspots.grid import (
     StudyAreaTooLarge,
     cell_centres,
     cell_ids,
+    haversine_m,
     neighbour_matrix,
     study_area,
 )
 from app.services.hotspots.stats import hot_spot_test
 from app.services.hotspots.trend import MIN_SLICES, slice_edges, space_time_trend
-from app.services.hotspots.zones import hot_zones
+from app.services.hotspots.zones import DEFAULT_DIAMETER_M, hot_zones
 
 DEFAULT_RESOLUTION = 9
 DEFAULT_WINDOW_DAYS = 90
 MAX_K = 5
+DEFAULT_FORECAST_TOP = 20
 SLICE_SECONDS = {"week": 7 * SECONDS_PER_DAY, "month": 30 * SECONDS_PER_DAY}
 
 
 def analyse(data, *, since=None, until=None, resolution=None, k=1, half_life_days=None,
             alpha=0.05, trend=False, slice="week", bbox=None, min_severity=None,
-            max_cells=DEFAULT_MAX_CELLS):
-    """Find significant hot and cold cells, hot zones and (optionally) their trend.
+            max_cells=DEFAULT_MAX_CELLS, zone_diameter_m=DEFAULT_DIAMETER_M,
+            forecast_top=DEFAULT_FORECAST_TOP):
+    """Find significant hot and cold cells, patrol-sized hot zones, the forecast and the trend.
 
-    ``data`` is ``Incidents`` (filtered here to [since, until), the bbox and ``min_severity``)
-    or ``CellCounts`` already filtered by the database. Times are epoch seconds; ``until``
-    defaults to now and ``since`` to 90 days before it. Decay ages are measured at ``until``.
-    ``slice`` is ``week`` (7 days) or ``month`` (30 days): fixed lengths anchored at ``until``,
-    so every slice has the same exposure. Raises ``InvalidInput`` naming the bad parameter.
+    ``data`` is ``Incidents`` (filtered here to [since, until), the bbox and ``min_severity``;
+    rows without a usable position are left out and counted) or ``CellCounts`` already
+    filtered by the database, in day or week buckets ending at ``until`` for the forecast.
+    Without a bbox, cells far from the bulk of the incidents are left out of the study area
+    (``cleaning.far_cells``) and reported. Times are epoch seconds; ``until`` defaults to now
+    and ``since`` to 90 days before it. Decay ages are measured at ``until``. ``slice`` is
+    ``week`` (7 days) or ``month`` (30 days): fixed lengths anchored at ``until``, so every
+    slice has the same exposure. The forecast covers the 7 days from ``until``; its top
+    ``forecast_top`` cells are listed. Raises ``InvalidInput`` naming the bad parameter.
     """
     started = time.perf_counter()
     timing = {}
@@ -45,15 +54,18 @@ def analyse(data, *, since=None, until=None, resolution=None, k=1, half_life_day
     resolution = _check(data, since, until, resolution, k, half_life_days, alpha, slice, bbox)
 
     tick = time.perf_counter()
+    rejected = {}
     if isinstance(data, Incidents):
+        data, problems = data.with_usable_positions()
+        rejected = reason_counts(problems)
         data = _aggregate(data, since, until, resolution, bbox, min_severity)
+    far = None if bbox else far_cells(*data.per_occupied_cell())
+    if far is not None:
+        data = data.without_cells(far.cells)
     timing["binning"] = _ms(tick)
 
     tick = time.perf_counter()
-    try:
-        area = study_area(data.occupied(), resolution, bbox=bbox, margin=k, max_cells=max_cells)
-    except StudyAreaTooLarge as error:
-        raise InvalidInput(str(error), field="bbox" if bbox else "resolution") from error
+    area = _study_area(data, resolution, bbox, k, max_cells)
     neighbours = neighbour_matrix(area, k)
     timing["study_area"] = _ms(tick)
 
@@ -63,8 +75,15 @@ def analyse(data, *, since=None, until=None, resolution=None, k=1, half_life_day
     timing["gi_star"] = _ms(tick)
 
     tick = time.perf_counter()
+    disc = neighbours if k == 1 else neighbour_matrix(area, 1)
+    forecast = forecast_counts(_weekly(data, area, counts, since, until), disc)
+    timing["forecast"] = _ms(tick)
+
+    tick = time.perf_counter()
     type_matrix, type_names = data.type_matrix(area)
-    zones = hot_zones(area, test.hot, counts, weights, test.z, type_matrix, type_names)
+    zones = hot_zones(area, test.hot, counts, weights, test.z, expected=forecast.expected,
+                      type_counts=type_matrix, type_names=type_names,
+                      diameter_m=zone_diameter_m)
     timing["zones"] = _ms(tick)
 
     labels = None
@@ -84,7 +103,7 @@ def analyse(data, *, since=None, until=None, resolution=None, k=1, half_life_day
             "since": _iso(since), "until": _iso(until), "resolution": resolution, "k": k,
             "half_life_days": half_life_days, "alpha": alpha, "trend": trend,
             "slice": slice, "bbox": list(bbox) if bbox else None,
-            "min_severity": min_severity,
+            "min_severity": min_severity, "zone_diameter_m": zone_diameter_m,
         },
         "counts": {
             "incidents": int(round(counts.sum())),
@@ -95,8 +114,10 @@ def analyse(data, *, since=None, until=None, resolution=None, k=1, half_life_day
             "cold_cells": int(test.cold.sum()),
             "zones": len(zones),
         },
+        "left_out": {"rows": rejected, "far": far.report() if far is not None else None},
         "cells": cells,
         "zones": zones,
+        "forecast": _forecast_report(area, forecast, counts, until, forecast_top),
         "trend": trend_report,
         "timing_ms": timing,
     }
@@ -143,6 +164,43 @@ def _aggregate(incidents, since, until, resolution, bbox, min_severity):
         keep &= incidents.severity.astype(float) >= min_severity
     return aggregate_incidents(incidents.where(keep), resolution,
                                bucket_origin(since, until), SECONDS_PER_DAY)
+
+
+def _study_area(data, resolution, bbox, k, max_cells):
+    try:
+        return study_area(data.occupied(), resolution, bbox=bbox, margin=k, max_cells=max_cells)
+    except StudyAreaTooLarge as error:
+        lat, lon = cell_centres(data.occupied())
+        span = (f"; the incidents span {_km(lat.min(), lon.mean(), lat.max(), lon.mean())} "
+                f"north-south and {_km(lat.mean(), lon.min(), lat.mean(), lon.max())} "
+                "east-west") if lat.size else ""
+        raise InvalidInput(f"{error}{span}", field="bbox" if bbox else "resolution") from error
+
+
+def _km(lat1, lon1, lat2, lon2):
+    return f"{float(haversine_m(lat1, lon1, lat2, lon2)) / 1000:,.0f} km"
+
+
+def _weekly(data, area, counts, since, until):
+    """The window's weekly counts, or one column when the buckets cannot be cut into weeks."""
+    try:
+        return weekly_counts(data, area, since, until)
+    except ValueError:
+        return counts[:, None]
+
+
+def _forecast_report(area, forecast, counts, until, top):
+    order = forecast.ranking()[:top]
+    ids = cell_ids(area[order])
+    lat, lon = cell_centres(area[order])
+    return {
+        "start": _iso(until), "horizon_days": 7,
+        "expected_incidents": float(forecast.expected.sum()),
+        "weights": forecast.weights, "fitted_on_weeks": forecast.fitted_on_weeks,
+        "cells": [{"rank": n + 1, "cell": ids[n], "lat": float(lat[n]), "lon": float(lon[n]),
+                   "expected_incidents": float(forecast.expected[i]),
+                   "incidents": int(round(counts[i]))} for n, i in enumerate(order.tolist())],
+    }
 
 
 def _trend(data, area, neighbours, since, until, slice, alpha):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from app.services.hotspots.cleaning import position_problems
 from app.services.hotspots.grid import (
     SECONDS_PER_DAY,
     STORED_RESOLUTION,
@@ -54,6 +55,11 @@ class Incidents:
         return Incidents(self.lat[keep], self.lon[keep], self.reported_at[keep],
                          None if self.type is None else self.type[keep],
                          None if self.severity is None else self.severity[keep])
+
+    def with_usable_positions(self):
+        """Return (the incidents whose position is usable, each row's problem or None)."""
+        problems = position_problems(self.lat, self.lon)
+        return self.where(problems == None), problems  # noqa: E711 (element-wise)
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,24 @@ class CellCounts:
     def occupied(self):
         """Return the distinct cells with incidents."""
         return np.unique(self.cells)
+
+    def per_occupied_cell(self):
+        """Return (distinct cells with incidents, their incidents)."""
+        cells, position = np.unique(self.cells, return_inverse=True)
+        return cells, np.bincount(position, weights=self.counts, minlength=cells.size)
+
+    def without_cells(self, cells):
+        """Return these counts with every row of ``cells`` left out."""
+        if len(cells) == 0:
+            return self
+        keep = ~np.isin(self.cells, cells)
+        types = (None, None, None)
+        if self.type_cells is not None:
+            type_keep = ~np.isin(self.type_cells, cells)
+            types = (self.type_cells[type_keep], self.type_names[type_keep],
+                     self.type_counts[type_keep])
+        return CellCounts(self.resolution, self.cells[keep], self.buckets[keep],
+                          self.counts[keep], self.origin, self.bucket_seconds, *types)
 
     def between(self, start, stop):
         """Return the rows whose bucket starts in [start, stop) (epoch seconds)."""

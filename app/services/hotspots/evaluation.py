@@ -7,22 +7,39 @@ cells is flagged, and the next period's incidents score it:
 - PAI (predictive accuracy index) = hit rate / share of the area flagged. H3 cells at one
   resolution have near-equal areas within a city, so the area share is the cell share.
 
-Random flagging scores a PAI of about 1 whatever the coverage; higher is better.
+Random flagging scores a PAI of about 1 whatever the coverage; higher is better. Two
+rankings read the future and are no forecasts; they show how much room there is. The
+``ceiling`` ranks by the scored period's own counts: nothing can beat it. ``hindsight``
+ranks by the counts of the whole history outside the scored period (before and after it):
+the best a steady rate per cell can do; what is left between it and the ceiling is chance.
 """
 
 import numpy as np
 
-from app.services.hotspots.counts import (
-    CellCounts,
-    Incidents,
-    aggregate_incidents,
-    bucket_origin,
+from app.services.hotspots.baselines import (
+    KDE_BANDWIDTH_M,
+    Points,
+    kernel_density,
+    rank_by_counts,
+    rank_by_gi_star,
+    rank_random,
 )
-from app.services.hotspots.grid import SECONDS_PER_DAY, neighbour_matrix, study_area
-from app.services.hotspots.stats import gi_star
+from app.services.hotspots.cleaning import far_cells, reason_counts
+from app.services.hotspots.counts import CellCounts, Incidents, aggregate_incidents, bucket_origin
+from app.services.hotspots.forecast import forecast_counts, weekly_counts
+from app.services.hotspots.grid import (
+    SECONDS_PER_DAY,
+    cell_centres,
+    haversine_m,
+    neighbour_matrix,
+    study_area,
+)
 
 COVERAGES = (0.01, 0.05)
-METHODS = ("gi_star_decay", "recent_counts", "random")
+METHODS = ("forecast", "recent_counts", "window_counts", "kde", "gi_star_decay", "random",
+           "hindsight", "ceiling")
+BASELINES = ("recent_counts", "window_counts", "kde")
+DAY = SECONDS_PER_DAY
 
 
 def flagged_count(n_cells, coverage):
@@ -46,95 +63,128 @@ def hit_rate_and_pai(ranking, next_counts, coverage):
     return hit_rate, hit_rate / (flagged / next_counts.size)
 
 
-def rank_by_gi_star(weights, neighbours):
-    """Rank cells by Gi* z-score, then by their own weight (best first)."""
-    z = gi_star(weights, neighbours)
-    return np.lexsort((-np.asarray(weights, dtype=float), -z))
-
-
-def rank_by_counts(counts, rng):
-    """Rank cells by count, ties broken at random (so empty cells are not taken in index order)."""
-    counts = np.asarray(counts, dtype=float)
-    return np.lexsort((rng.random(counts.size), -counts))
-
-
-def rank_random(n_cells, rng):
-    """Rank cells in random order: the baseline every method must beat."""
-    return rng.permutation(n_cells)
-
-
-def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=30.0, fit_days=90,
+def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_days=90,
                      recent_days=28, horizon_days=7, folds=8, coverages=COVERAGES, seed=0,
-                     end=None):
+                     end=None, positions=None, kde_bandwidth_m=KDE_BANDWIDTH_M):
     """Fit on a window, forecast the next ``horizon_days``, and roll back ``folds`` times.
 
     Fold f forecasts [t_f, t_f + horizon) from [t_f - fit_days, t_f), with t_f stepping back
-    by the horizon from ``end`` (default: the last incident). The study area (data hull plus a
-    k-ring margin) is fixed across folds and methods. Methods: ``gi_star_decay`` (Gi* z on
-    counts decayed with ``half_life_days``), ``recent_counts`` (plain counts over the last
-    ``recent_days`` of the window) and ``random`` (seeded). Returns per-fold figures and the
-    mean over folds whose forecast period had incidents.
+    by the horizon from ``end`` (default: just after the last incident); ``folds=None`` takes
+    as many as the history holds. Every method sees only its fold's fitting window. The study
+    area (data hull plus a k-ring margin, far outliers left out) is fixed across folds.
 
-    ``incidents`` may also be ``CellCounts`` in day buckets ending at ``end`` (what a SQL
-    ``GROUP BY cell, day`` returns); ``end`` is then required.
+    Methods: ``forecast`` (the service's, ``forecast.forecast_counts``), ``recent_counts``
+    (counts over the last ``recent_days``), ``window_counts`` (over the whole window),
+    ``kde`` (Gaussian kernel density at the cell centres, ``kde_bandwidth_m``),
+    ``gi_star_decay`` (Gi* z on counts decayed with ``half_life_days``), ``random``, and
+    ``hindsight`` and the ``ceiling``, which read the future. Returns per-fold figures and,
+    per method and coverage, the mean and spread over the folds whose forecast period had
+    incidents.
+
+    ``incidents`` is ``Incidents`` (rows without a usable position are left out and
+    counted) or ``CellCounts`` in day buckets ending at ``end`` (what a SQL
+    ``GROUP BY cell, day`` returns), then with ``end`` required and optional ``positions``
+    (``baselines.Points``) for the KDE, which otherwise uses the cells' centres.
     """
-    day = SECONDS_PER_DAY
-    if isinstance(incidents, CellCounts):
-        data = incidents
-        if end is None or data.resolution != resolution or data.bucket_seconds != day:
-            raise ValueError("counts need day buckets at the back-test's resolution and an end")
-        end = float(end)
-        if (end - data.origin) % day:
-            raise ValueError("the counts' day buckets must end at the back-test's end")
-    else:
-        if not isinstance(incidents, Incidents):
-            incidents = Incidents(*incidents)
-        if incidents.reported_at.size == 0:
-            raise ValueError("no incidents to back-test")
-        end = float(incidents.reported_at.max()) + 1 if end is None else float(end)
-        first = end - (folds * horizon_days + fit_days) * day
-        data = aggregate_incidents(incidents, resolution, bucket_origin(first, end, day), day)
+    data, positions, end, rejected = _prepare(incidents, resolution, fit_days, horizon_days,
+                                              folds, end, positions)
+    if folds is None:
+        first = data.origin + data.buckets.min() * DAY if data.cells.size else end
+        folds = int((end - first) // DAY - fit_days) // horizon_days
+        if folds < 1:
+            raise ValueError(f"the history is shorter than {fit_days} days of fitting and "
+                             f"one {horizon_days}-day forecast")
+    far = far_cells(*data.per_occupied_cell())
+    data = data.without_cells(far.cells)
+    if far.cells.size:
+        positions = positions.where(haversine_m(*far.centre, positions.lat, positions.lon)
+                                    <= far.threshold_m)
     area = study_area(data.occupied(), resolution, margin=k)
     neighbours = neighbour_matrix(area, k)
+    disc = neighbours if k == 1 else neighbour_matrix(area, 1)
+    centres = cell_centres(area)
+    everything, _ = data.per_cell(area)
     rng = np.random.default_rng(seed)
     fold_reports = []
     for f in range(folds, 0, -1):
-        cut = end - f * horizon_days * day
-        fit = data.between(cut - fit_days * day, cut)
-        _, decayed = fit.per_cell(area, cut, half_life_days)
-        recent, _ = data.between(cut - recent_days * day, cut).per_cell(area)
-        actual, _ = data.between(cut, cut + horizon_days * day).per_cell(area)
-        rankings = {"gi_star_decay": rank_by_gi_star(decayed, neighbours),
+        cut = end - f * horizon_days * DAY
+        since = cut - fit_days * DAY
+        fit = data.between(since, cut)
+        window, decayed = fit.per_cell(area, cut, half_life_days)
+        recent, _ = data.between(cut - recent_days * DAY, cut).per_cell(area)
+        actual, _ = data.between(cut, cut + horizon_days * DAY).per_cell(area)
+        forecast = forecast_counts(weekly_counts(fit, area, since, cut), disc,
+                                   horizon_weeks=horizon_days / 7)
+        density = kernel_density(positions.between(since, cut), *centres, kde_bandwidth_m)
+        rankings = {"forecast": forecast.ranking(rng),
                     "recent_counts": rank_by_counts(recent, rng),
-                    "random": rank_random(area.size, rng)}
+                    "window_counts": rank_by_counts(window, rng),
+                    "kde": rank_by_counts(density, rng),
+                    "gi_star_decay": rank_by_gi_star(decayed, neighbours),
+                    "random": rank_random(area.size, rng),
+                    "hindsight": rank_by_counts(everything - actual, rng),
+                    "ceiling": rank_by_counts(actual, rng)}
         scores = {name: [dict(zip(("hit_rate", "pai"),
                                   hit_rate_and_pai(order, actual, c), strict=True))
                          for c in coverages] for name, order in rankings.items()}
         fold_reports.append({"forecast_start": cut, "fit_incidents": int(fit.total),
-                             "forecast_incidents": int(actual.sum()), "scores": scores})
+                             "forecast_incidents": int(actual.sum()), "scores": scores,
+                             "forecast_weights": forecast.weights})
     return {
         "parameters": {"resolution": resolution, "k": k, "half_life_days": half_life_days,
                        "fit_days": fit_days, "recent_days": recent_days,
                        "horizon_days": horizon_days, "folds": folds,
-                       "coverages": list(coverages), "seed": seed},
+                       "coverages": list(coverages), "seed": seed,
+                       "kde_bandwidth_m": kde_bandwidth_m},
         "study_area_cells": int(area.size),
         "flagged_cells": [flagged_count(area.size, c) for c in coverages],
+        "left_out": {"rows": rejected, "far": far.report()},
         "folds": fold_reports,
         "summary": _summary(fold_reports, coverages),
     }
+
+
+def _prepare(incidents, resolution, fit_days, horizon_days, folds, end, positions):
+    """Return (day counts ending at ``end``, KDE positions, end, rejected rows by reason)."""
+    if isinstance(incidents, CellCounts):
+        data = incidents
+        if end is None or data.resolution != resolution or data.bucket_seconds != DAY:
+            raise ValueError("counts need day buckets at the back-test's resolution and an end")
+        end = float(end)
+        if (end - data.origin) % DAY:
+            raise ValueError("the counts' day buckets must end at the back-test's end")
+        return data, positions or Points.of_counts(data), end, {}
+    if not isinstance(incidents, Incidents):
+        incidents = Incidents(*incidents)
+    incidents, problems = incidents.with_usable_positions()
+    if incidents.reported_at.size == 0:
+        raise ValueError("no incidents to back-test")
+    end = float(incidents.reported_at.max()) + 1 if end is None else float(end)
+    first = (float(incidents.reported_at.min()) if folds is None
+             else end - (folds * horizon_days + fit_days) * DAY)
+    incidents = incidents.where((incidents.reported_at >= first)
+                                & (incidents.reported_at < end))
+    data = aggregate_incidents(incidents, resolution, bucket_origin(first, end, DAY), DAY)
+    return data, Points.of_incidents(incidents), end, reason_counts(problems)
 
 
 def _summary(fold_reports, coverages):
     scored = [f for f in fold_reports if f["forecast_incidents"] > 0]
     summary = {}
     for name in METHODS:
-        summary[name] = [
-            {"coverage": c,
-             "hit_rate": _mean([f["scores"][name][i]["hit_rate"] for f in scored]),
-             "pai": _mean([f["scores"][name][i]["pai"] for f in scored])}
-            for i, c in enumerate(coverages)]
+        rows = []
+        for i, c in enumerate(coverages):
+            pai = np.array([f["scores"][name][i]["pai"] for f in scored])
+            hit = np.array([f["scores"][name][i]["hit_rate"] for f in scored])
+            rows.append({"coverage": c, "hit_rate": _stat(np.mean, hit),
+                         "pai": _stat(np.mean, pai), "pai_sd": _stat(np.std, pai),
+                         "pai_min": _stat(np.min, pai), "pai_max": _stat(np.max, pai)})
+        summary[name] = rows
+    for i, row in enumerate(summary["forecast"]):
+        best = max(summary[name][i]["pai"] for name in BASELINES)
+        row["ratio_to_best_baseline"] = row["pai"] / best if best > 0 else float("nan")
     return summary
 
 
-def _mean(values):
-    return float(np.mean(values)) if values else float("nan")
+def _stat(function, values):
+    return float(function(values)) if values.size else float("nan")

@@ -4,8 +4,9 @@ import h3
 
 
 def feature_collection(result):
-    """Return the significant cells as polygons and the zones as points, figures as properties."""
+    """Return the significant and the forecast cells as polygons and the zones as points."""
     features = [_cell_feature(cell) for cell in result["cells"]]
+    features += [_cell_feature(cell, "forecast") for cell in result["forecast"]["cells"]]
     features += [_zone_feature(zone) for zone in result["zones"]]
     # "parameters", "counts" and "note" are GeoJSON foreign members (RFC 7946 section 6.1).
     collection = {"type": "FeatureCollection", "features": features,
@@ -15,11 +16,11 @@ def feature_collection(result):
     return collection
 
 
-def _cell_feature(cell):
+def _cell_feature(cell, kind="cell"):
     ring = [[lon, lat] for lat, lon in h3.cell_to_boundary(cell["cell"])]
     ring.append(ring[0])
-    properties = {"kind": "cell", **{k: v for k, v in cell.items() if k not in ("lat", "lon")}}
-    return {"type": "Feature", "id": cell["cell"],
+    properties = {"kind": kind, **{k: v for k, v in cell.items() if k not in ("lat", "lon")}}
+    return {"type": "Feature", "id": cell["cell"] if kind == "cell" else f"{kind}-{cell['cell']}",
             "geometry": {"type": "Polygon", "coordinates": [ring]},
             "properties": properties}
 

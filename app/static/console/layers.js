@@ -13,6 +13,8 @@ const UNIT_COLOURS = { available: "#2b8a3e", dispatched: "#e8590c", on_scene: "#
 export const PLAN_COLOURS = { draft: "#adb5bd", submitted: "#f59f00", approved: "#2f9e44",
   denied: "#e03131", failed: "#862e9c", active: "#1971c2", completed: "#495057",
   cancelled: "#868e96" };
+// Forecast cells are outlined only, so the significance colours beneath stay readable.
+const FORECAST_COLOUR = "#1c7ed6";
 const HOT_COLOURS = { 3: "#c92a2a", 2: "#f03e3e", 1: "#ff8787", "-1": "#74c0fc",
   "-2": "#339af0", "-3": "#1864ab" };
 
@@ -112,12 +114,14 @@ export function buildLayers(map, show) {
       id: "hotspots", name: "Hotspots", speed: "manual", on: false, layer: group(),
       legend: [3, 2, 1, -1, -2, -3].map((b) => ["area", HOT_COLOURS[b],
         `${b > 0 ? "hot" : "cold"} ${[90, 95, 99][Math.abs(b) - 1]} %`])
-        .concat([["dot", "#000", "hot zone centre"]]),
+        .concat([["dot", "#000", "hot zone centre"],
+          ["line", FORECAST_COLOUR, "forecast: most expected next 7 days"]]),
       url: (params) => `/api/analytics/hotspots?format=geojson&${params}`,
       draw(layer, collection) {
         L.geoJSON(collection, {
-          style: (f) => ({ color: HOT_COLOURS[f.properties.bin] || "#999", weight: 1,
-            fillOpacity: 0.45 }),
+          style: (f) => (f.properties.kind === "forecast"
+            ? { color: FORECAST_COLOUR, weight: 2, dashArray: "4 3", fillOpacity: 0 }
+            : { color: HOT_COLOURS[f.properties.bin] || "#999", weight: 1, fillOpacity: 0.45 }),
           pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 6, color: "#000",
             fillColor: "#fff", fillOpacity: 1 }),
           onEachFeature: (f, l) => l.on("click", () => show.hotspot(f, collection)),

@@ -522,6 +522,29 @@ class Config:
         COMPARE_STALE_AFTER_S = setting("COMPARE_STALE_AFTER_S", 40, """A running comparison
             without a heartbeat this long is failed.""")
 
+    with group("Background work", """Captures, comparisons, ATC submissions and push sends run
+            in this process's pools (`inprocess`, the default) or as Celery tasks on worker
+            processes, through Redis (`celery`; see docs/scaling-out.md)."""):
+        BACKGROUND_BACKEND = setting("BACKGROUND_BACKEND", "inprocess", """`inprocess` runs the
+            work in the web or scheduler process; `celery` enqueues it for `flask worker`
+            processes.""")
+        CELERY_BROKER_URL = setting("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0", """Redis
+            URL of the task queue and its result backend (`BACKGROUND_BACKEND=celery`).""")
+        CELERY_QUEUE = setting("CELERY_QUEUE", "cps", """Name of the queue the tasks go to and
+            the workers read.""")
+        CELERY_KEY_PREFIX = setting("CELERY_KEY_PREFIX", "", """Prefix of every Redis key of the
+            queue, so deployments sharing one Redis keep their work apart.""", example="cps:")
+        CELERY_VISIBILITY_TIMEOUT_S = setting("CELERY_VISIBILITY_TIMEOUT_S", 3600, """A task taken
+            by a worker that has not finished it this long is delivered again (a worker killed
+            mid-task). Keep it above the longest capture or comparison.""")
+        CELERY_REQUEUE_AFTER_S = setting("CELERY_REQUEUE_AFTER_S", 3600, """Work still waiting
+            for a worker this long after it was queued (its message lost with Redis' data),
+            or whose worker stopped its heartbeat, is queued again.""")
+        CELERY_REQUEUE_INTERVAL_S = setting("CELERY_REQUEUE_INTERVAL_S", 15, """How often the
+            scheduler queues work the broker could not take (Redis down) or that was lost.""")
+        CELERY_CONNECT_TIMEOUT_S = setting("CELERY_CONNECT_TIMEOUT_S", 2.0, """Longest wait for
+            Redis when queueing; then the work waits in the database for the next try.""")
+
     with group("Sentinel-2", """Sentinel-2 L2A from a STAC API (the `sentinel2` provider). The
             catalogue is searched with intersects/datetime/collections; the item clearest over the
             area in the last `SENTINEL2_LOOKBACK_DAYS` is read (its windows only) and resampled to
@@ -597,6 +620,9 @@ class Config:
         if cls.NOTIFIER == "fcm" and not cls.FCM_CREDENTIALS_FILE:
             raise RuntimeError("NOTIFIER=fcm needs FCM_CREDENTIALS_FILE: the path of the "
                                "Firebase service-account JSON file")
+        if cls.BACKGROUND_BACKEND not in ("inprocess", "celery"):
+            raise RuntimeError(f"BACKGROUND_BACKEND={cls.BACKGROUND_BACKEND!r} is not one of "
+                               "inprocess, celery")
         if cls.ATC_PROVIDER not in ("simulated", "http"):
             raise RuntimeError(f"ATC_PROVIDER={cls.ATC_PROVIDER!r} is not one of simulated, http")
         if cls.ATC_PROVIDER == "http" and not cls.ATC_BASE_URL:
@@ -676,6 +702,7 @@ class TestingConfig(Config):
     # the waits instead of sleeping.
     LOGIN_SLOWDOWN_BASE_S = 0.0
     SCHEDULER_ENABLED = False
+    BACKGROUND_BACKEND = "inprocess"
     NOTIFIER = "outbox"
     SCHEDULER_PROBE_FILE = ""
     LOG_LEVEL = "WARNING"

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config=None):
-    """Build the app: config, extensions, blueprints, console, errors, CLI, demo, scheduler."""
+    """Build the app: config, extensions, blueprints, console, errors, CLI, demo, workers' queue,
+    scheduler."""
     config = config or config_from_env()
     app = Flask(__name__)
     app.config.from_object(config)
@@ -53,6 +54,10 @@ def create_app(config=None):
         from app.demo import init_demo  # only here: a production app never imports the demo
 
         init_demo(app)
+    if app.config["BACKGROUND_BACKEND"] == "celery":
+        from app.celery_app import init_celery  # only here: the default needs no Celery
+
+        init_celery(app)
     init_scheduler(app)
     return app
 

@@ -1,10 +1,11 @@
 """Every ``flask`` command is attached here: ``users``, ``notifications``, ``landwatch``,
-``config``, ``scheduler``, ``analytics`` and, with the demo on, the demo's own."""
+``config``, ``scheduler``, ``worker``, ``analytics`` and, with the demo on, the demo's own."""
 
 import json
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -129,6 +130,21 @@ def landwatch_compare_command(before, after, metres_per_pixel, bands, mask_out, 
             raise click.ClickException(f"cannot write {path}: {reason}") from error
 
 
+@click.command("worker", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker_command(celery_args):
+    """Take queued captures, comparisons, pushes and ATC work (BACKGROUND_BACKEND=celery).
+
+    Arguments go to ``celery worker`` (e.g. ``--concurrency 2 --pool prefork``).
+    """
+    celery = current_app.extensions.get("celery")
+    if celery is None:
+        raise click.ClickException("BACKGROUND_BACKEND is not celery: set it (and "
+                                   "CELERY_BROKER_URL) to run a worker")
+    celery.worker_main(["worker", "--loglevel", current_app.config["LOG_LEVEL"],
+                        *celery_args])
+
+
 @config_cli.command("docs")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 if a generated file differs from config.py.")
@@ -149,7 +165,7 @@ def config_docs_command(check):
 def register_cli(app):
     """Attach every command to ``flask``; the demo's only when the demo is on."""
     commands = [users_cli, notifications_cli, landwatch_cli, config_cli, scheduler_cli,
-                analytics_cli]
+                worker_command, analytics_cli]
     if app.config["DEMO_ENABLED"]:
         from app.demo.cli import fleet_cli, seed_command
 

@@ -103,15 +103,27 @@ def capture_and_compare_area(area_id):
     area = db.session.get(AreaConfig, area_id)
     if area is None or not area.enabled:
         return None
-    run = capture_area(area_id, trigger=SCHEDULED)
+    session = compare_after(capture_area(area_id, trigger=SCHEDULED))
+    return None if session is None else run_comparison(session.id, alert=monitoring.alert_owner)
+
+
+def compare_after(run):
+    """Start (and commit) the scheduled comparison of an ended capture run; None if none is due.
+
+    None when the run kept no tile, the area is gone or disabled, or its latest capture
+    is being or was compared already.
+    """
+    area = db.session.get(AreaConfig, run.area_config_id)
+    if area is None or not area.enabled:
+        return None
     if run.state not in alerts.USABLE_RUN_STATES:
-        log.warning("area %s: capture run %s %s; nothing to compare", area_id, run.id, run.state)
+        log.warning("area %s: capture run %s %s; nothing to compare", area.id, run.id, run.state)
         return None
     try:
         session = alerts.start_comparison(area, trigger=SCHEDULED)
     except Conflict as reason:
         db.session.rollback()
-        log.info("area %s: not compared: %s", area_id, reason.detail)
+        log.info("area %s: not compared: %s", area.id, reason.detail)
         return None
     db.session.commit()
-    return run_comparison(session.id, alert=monitoring.alert_owner)
+    return session

@@ -89,6 +89,10 @@ class CaptureRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     tile_errors: Mapped[list] = mapped_column(JSON, default=list)
+    # On Celery workers (BACKGROUND_BACKEND=celery): when the run was last handed to the
+    # queue (None: not yet, or the broker was unreachable), and the worker that took it.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     # Scene providers (Sentinel-2): the catalogue item captured, when it was acquired, the
     # share of the area it shows clear of cloud, and the catalogue's scene-wide cloud %.
     scene_id: Mapped[str | None] = mapped_column(String(128))

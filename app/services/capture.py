@@ -137,6 +137,8 @@ def run_capture(run_id, *, checkpoint):
             from app.services.scene_capture import capture_scene
             capture_scene(run, provider, images_dir, run_dir, checkpoint)
         else:
+            kept = _resume(run)
+            cover = [tile for tile in cover if tile not in kept]
             reused = reuse_failed_run_tiles(run, cover, images_dir, run_dir, checkpoint)
             _capture_tiles(run, provider, [tile for tile in cover if tile not in reused],
                            images_dir, run_dir,
@@ -144,6 +146,22 @@ def run_capture(run_id, *, checkpoint):
     _finish(run, outcome_state(run))
     _log_end(run)
     return run
+
+
+def _resume(run):
+    """Return the (x, y) a run kept already: a worker that died left them (none if it is new).
+
+    The dead worker's stray files go, and its tile failures are forgotten: those tiles
+    are fetched again.
+    """
+    discard_unrecorded_files(run)
+    kept = set(db.session.execute(select(ImageTile.x, ImageTile.y)
+                                  .where(ImageTile.capture_run_id == run.id)).tuples())
+    if kept or run.tiles_failed or run.tiles_no_imagery:
+        run.tiles_done, run.tiles_failed, run.tiles_no_imagery = len(kept), 0, 0
+        run.tile_errors = []
+        log.info("capture run %s resumed with %d tile(s) kept", run.id, len(kept))
+    return kept
 
 
 def fail_run(run_id, error):

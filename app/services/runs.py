@@ -137,6 +137,9 @@ def stale_rows(model, state, stale_after_s, **filters):
     for name, value in filters.items():
         if value is not None:
             stmt = stmt.where(getattr(model, name) == value)
+    if current_app.config["BACKGROUND_BACKEND"] == "celery":
+        # Queued work nobody has taken waits for a worker; it has no heartbeat to miss.
+        stmt = stmt.where(model.claimed_by.is_not(None))
     here = working_here(model)
     return [row for row in db.session.scalars(stmt.order_by(model.id)) if row.id not in here]
 
@@ -155,6 +158,45 @@ def fail_stale(model, state, stale_after_s, fail, **filters):
         fail(row, reason)
     db.session.flush()
     return stale
+
+
+# --- queued runs: taken by one worker, handed over when it went silent -------------------------
+
+
+def take_queued(model, row_id, worker, stale_after_s, now=None):
+    """Claim a ``running`` row for ``worker``; True if it is now the worker's.
+
+    One conditional UPDATE: the row is taken when nobody holds it, or when its holder's
+    heartbeat is older than ``stale_after_s`` (a worker killed mid-task). The caller
+    commits.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    stmt = (update(model)
+            .where(model.id == row_id, model.state == "running",
+                   or_(model.claimed_by.is_(None), model.heartbeat_at < cutoff))
+            .values(claimed_by=worker, heartbeat_at=now)
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).rowcount == 1
+
+
+def rows_to_requeue(model, stale_after_s, requeue_after_s, now=None):
+    """Ids of ``running`` rows to hand to the queue (again).
+
+    Those never handed over (the broker was unreachable), those queued over
+    ``requeue_after_s`` ago that no worker took (their message lost), and those whose
+    worker's heartbeat is older than ``stale_after_s`` and that were not queued again since.
+    """
+    now = now or utcnow()
+    long_ago = now - timedelta(seconds=requeue_after_s)
+    silent = now - timedelta(seconds=stale_after_s)
+    stmt = select(model.id).where(
+        model.state == "running",
+        or_(model.queued_at.is_(None),
+            (model.claimed_by.is_(None)) & (model.queued_at < long_ago),
+            (model.claimed_by.is_not(None)) & (model.heartbeat_at < silent)
+            & (model.queued_at < model.heartbeat_at)))
+    return list(db.session.scalars(stmt.order_by(model.id)))
 
 
 # --- claims: claimed_by / claimed_until -----------------------------------------------------

@@ -18,7 +18,7 @@ from app.api.monitor.schemas import (
 )
 from app.api.pagination import paginate
 from app.extensions import db
-from app.jobs import land_watch
+from app.jobs import dispatch_work, land_watch
 from app.models import CaptureRun, ImageTile
 from app.models.alerts import RUNNING as SESSION_RUNNING
 from app.models.area import RUNNING
@@ -26,7 +26,6 @@ from app.models.user import WRITERS
 from app.services import alerts as alert_service
 from app.services import areas as area_service
 from app.services import capture as capture_service
-from app.services import monitoring
 from app.services.scene_capture import BANDS_MEDIA_TYPE
 
 blp = Blueprint("monitor", __name__, url_prefix="/api/monitor",
@@ -52,8 +51,7 @@ class Capture(MethodView):
         area = area_service.get_area(current_user, area_config_id)
         run = capture_service.start_capture(area, requested_by=current_user)
         db.session.commit()
-        land_watch.submit_capture(run)
-        if not args["wait"]:
+        if not dispatch_work.submit_capture(run) or not args["wait"]:
             return run
         run = land_watch.wait_for_run(run)
         return run, 202 if run.state == RUNNING else 200
@@ -73,8 +71,7 @@ class Compare(MethodView):
         area = area_service.get_area(current_user, area_config_id)
         session = alert_service.start_comparison(area, requested_by=current_user)
         db.session.commit()
-        land_watch.submit_comparison(session, alert=monitoring.alert_owner)
-        if not args["wait"]:
+        if not dispatch_work.submit_comparison(session) or not args["wait"]:
             return session
         session = land_watch.wait_for_session(session)
         return session, 202 if session.state == SESSION_RUNNING else 200

@@ -1,6 +1,7 @@
 """Evidence images of alert details: written while comparing, served from IMAGES_DIR."""
 
 import logging
+import shutil
 from pathlib import Path
 
 from flask import current_app
@@ -18,11 +19,21 @@ def capture_label(tile):
     return tile.captured_at.strftime("%Y-%m-%d %H:%MZ")
 
 
+def evidence_folder(session):
+    """Return the folder of a session's evidence images."""
+    return (Path(current_app.config["IMAGES_DIR"]) / f"area_{int(session.area_config_id)}"
+            / "evidence" / f"session_{int(session.id)}")
+
+
+def discard_evidence(session):
+    """Remove a session's evidence images (its details are being compared again)."""
+    shutil.rmtree(evidence_folder(session), ignore_errors=True)
+
+
 def keep_evidence(session, detail, pair, before_bgr, result, change):
     """Write the annotated evidence images of a change; on failure keep the change without."""
     images_dir = Path(current_app.config["IMAGES_DIR"])
-    folder = (images_dir / f"area_{int(session.area_config_id)}" / "evidence"
-              / f"session_{int(session.id)}")
+    folder = evidence_folder(session)
     caption = Caption(result.metres_per_pixel, capture_label(pair.before),
                       capture_label(pair.after))
     try:

@@ -13,16 +13,17 @@ import logging
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import AlertSession
+from app.models import AlertDetail, AlertSession, SkippedTile
 from app.models.alerts import COMPLETED, FAILED, INCONCLUSIVE, PARTIAL, RUNNING
 from app.models.area import MANUAL
 from app.models.types import utcnow
 from app.services import runs
 from app.services.alerts.comparing import compare_and_record, skip_tile
+from app.services.alerts.evidence import discard_evidence
 from app.services.alerts.pairing import move_references, plan_tiles, usable_runs
 from app.services.alerts.skips import INTERNAL_ERROR, describe_skips
 from app.services.errors import Conflict
@@ -110,6 +111,7 @@ def run_comparison(session_id, alert=None, *, checkpoint):
     session = db.session.get(AlertSession, session_id)
     if session is None or session.state != RUNNING:
         return session
+    _restart(session)
     pairs = plan_tiles(session)
     session.tiles_total = len(pairs)
     session.heartbeat_at = utcnow()
@@ -134,6 +136,27 @@ def run_comparison(session_id, alert=None, *, checkpoint):
         alert(session)
     _log_end(session)
     return session
+
+
+def _restart(session):
+    """Forget what a worker that died compared of the session: every tile is compared again.
+
+    So a change is neither stored twice nor lost when a comparison is taken over.
+    """
+    details = db.session.execute(
+        delete(AlertDetail).where(AlertDetail.session_id == session.id)).rowcount
+    skipped = db.session.execute(
+        delete(SkippedTile).where(SkippedTile.session_id == session.id)).rowcount
+    if not (details or skipped or session.tiles_compared):
+        return
+    discard_evidence(session)
+    for counter in ("tiles_compared", "tiles_changed", "tiles_skipped", "tiles_unverified",
+                    "tiles_on_kept_reference", "changes_count", "suspected_count",
+                    "confirmed_count"):
+        setattr(session, counter, 0)
+    session.changed_area_m2, session.skipped_tiles, session.skipped_by_reason = 0.0, [], {}
+    log.info("alert session %s compared again from its first tile (%d change(s) and %d "
+             "skipped tile(s) of a stopped worker forgotten)", session.id, details, skipped)
 
 
 def fail_session(session_id, error):

@@ -287,16 +287,25 @@ def test_an_image_directory_turned_read_only_mid_run_fails_it_cleanly(
     assert hashlib.sha256((images_dir / kept[0].path).read_bytes()).hexdigest() == kept[0].sha256
 
 
-def test_a_tile_whose_row_cannot_be_written_leaves_no_file(app, db, owner, images_dir):
+def test_a_tile_whose_row_cannot_be_written_leaves_no_file(app, db, owner, images_dir,
+                                                           monkeypatch):
     area = make_area(db, owner)
     run = capture_service.start_capture(area)
     db.session.commit()
-    # Another writer already holds this run's row for one tile: keeping it must fail.
-    db.session.add(ImageTile(area_config_id=area.id, capture_run_id=run.id, z=Z, x=X, y=Y,
-                             west=0, south=0, east=0, north=0, provider="simulated",
-                             path="elsewhere.png", sha256="0" * 64, width=1, height=1,
-                             content_type="image/png"))
-    db.session.commit()
+    real_reuse = capture_service.reuse_failed_run_tiles
+
+    def another_writer(run, *args):
+        # Once the capture has started, another writer takes this run's row for one tile:
+        # keeping that tile must fail.
+        with db.engine.begin() as connection:
+            connection.execute(ImageTile.__table__.insert().values(
+                area_config_id=area.id, capture_run_id=run.id, z=Z, x=X, y=Y, west=0,
+                south=0, east=0, north=0, provider="simulated", path="elsewhere.png",
+                sha256="0" * 64, width=1, height=1, content_type="image/png",
+                captured_at=run.started_at))
+        return real_reuse(run, *args)
+
+    monkeypatch.setattr(capture_service, "reuse_failed_run_tiles", another_writer)
     run = land_watch.run_capture(run.id)
     assert run.state == "failed" and run.error == "internal error: IntegrityError"
     assert f"{Z}_{X}_{Y}.png" not in " ".join(files_under(images_dir))

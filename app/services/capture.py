@@ -156,7 +156,7 @@ def _resume(run):
     """
     discard_unrecorded_files(run)
     kept = set(db.session.execute(select(ImageTile.x, ImageTile.y)
-                                  .where(ImageTile.capture_run_id == run.id)).tuples())
+                                  .where(ImageTile.capture_run_id == run.id)).all())
     if kept or run.tiles_failed or run.tiles_no_imagery:
         run.tiles_done, run.tiles_failed, run.tiles_no_imagery = len(kept), 0, 0
         run.tile_errors = []

@@ -1,7 +1,7 @@
 """queued work: when a run or comparison was handed to the task queue, and who works on it
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0011
 Create Date: 2026-12-10 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from app.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0013'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

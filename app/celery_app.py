@@ -38,7 +38,7 @@ def celery_settings(config):
         # A request that queues work waits for Redis once, briefly: the work waits in the
         # database when Redis is down (app.jobs.dispatch_work).
         "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0.2,
-                                      "interval_step": 0.2, "timeout": timeout_s},
+                                      "interval_step": 0.2},
         "task_default_queue": config["CELERY_QUEUE"],
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

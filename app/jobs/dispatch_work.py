@@ -43,7 +43,7 @@ def enqueue(task, args=(), row=None, expires_s=None):
     """Queue ``task(*args)``; mark ``row`` queued and commit. False if Redis could not take it."""
     celery = current_app.extensions["celery"]
     try:
-        celery.send_task(task, args=args, expires=expires_s,
+        celery.send_task(task, args=args, expires=expires_s, ignore_result=True,
                          queue=current_app.config["CELERY_QUEUE"])
     except BROKER_ERRORS as error:
         log.warning("could not queue %s%s: %s; it waits for the next try", task, args, error)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -132,6 +132,7 @@ def landwatch_compare_command(before, after, metres_per_pixel, bands, mask_out, 
 
 @click.command("worker", context_settings={"ignore_unknown_options": True})
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
 def worker_command(celery_args):
     """Take queued captures, comparisons, pushes and ATC work (BACKGROUND_BACKEND=celery).
 

@@ -245,3 +245,17 @@ def test_queued_work_that_should_not_run_any_more_is_dropped_with_a_log_line(api
     assert wait_until(logged, 30), [w.output() for w in workers]
     assert count(db, select(func.count(CaptureRun.id))) == 1
     assert count(db, select(func.count(AlertSession.id))) == 0
+
+
+def test_a_worker_needs_the_celery_backend(app):
+    result = app.test_cli_runner().invoke(args=["worker"])
+    assert result.exit_code == 1
+    assert "BACKGROUND_BACKEND is not celery" in result.output
+
+
+def test_an_unknown_backend_is_refused():
+    from config import TestingConfig
+
+    bogus = type("Bogus", (TestingConfig,), {"BACKGROUND_BACKEND": "threads"})
+    with pytest.raises(RuntimeError, match="BACKGROUND_BACKEND='threads' is not one of"):
+        bogus.check()

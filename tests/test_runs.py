@@ -13,7 +13,8 @@ from app.extensions import db as _db
 from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile
 from app.services import capture as capture_service
-from tests.factories import SOWETO_TILE, make_area, tiles_bbox
+from app.services.alerts import comparing
+from tests.factories import SOWETO_TILE, make_area, make_tiles_area, tiles_bbox
 from tests.tile_server import image_response, tile_png
 
 Z, X, Y = SOWETO_TILE
@@ -123,3 +124,27 @@ def test_tiles_of_a_failed_run_older_than_the_limit_are_fetched_again(
     db.session.commit()
     capture(auth, owner, area)
     assert sum(tiles.requests.values()) == 8
+
+
+def test_a_heartbeat_between_tiles_does_not_fail_a_comparison(auth, db, app, images_dir,
+                                                              monkeypatch):
+    # Each tile takes a while but less than the heartbeat interval; the comparison as a
+    # whole takes longer. The work renews its own heartbeat at every tile, so the thread
+    # does not write between a tile's read and its write (which SQLite would refuse).
+    monkeypatch.setitem(app.config, "RUN_HEARTBEAT_S", 2.0)
+    real_compare = comparing.compare_tile
+
+    def slow_compare(area, pair):
+        time.sleep(0.6)
+        return real_compare(area, pair)
+
+    monkeypatch.setattr(comparing, "compare_tile", slow_compare)
+    owner = auth.user("operator")
+    area = make_tiles_area(db, owner, [(Z, X + 1, Y + row) for row in range(4)])
+    for _ in range(2):
+        assert land_watch.capture_area(area.id).state == "completed"
+    response = auth.client.post(f"/api/monitor/compare/{area.id}?wait=true",
+                                headers=auth.headers(user=owner))
+    assert response.status_code == 200
+    assert (response.get_json()["state"], response.get_json()["tiles_compared"]) == (
+        "completed", 4)

@@ -96,13 +96,22 @@ def keep_alive(renew, interval_s, name="heartbeat"):
 
 
 def keep_row_alive(model, row_id, interval_s, column="heartbeat_at", **conditions):
-    """Renew ``column`` of one row to now while the block runs (and the row matches)."""
+    """Renew ``column`` of one row to now while the block runs (and the row matches).
+
+    Only when the work itself has not renewed it within ``interval_s``: a write of this
+    thread between a read and a write of the work's own transaction makes SQLite refuse
+    the work's write ("database is locked": its snapshot is stale).
+    """
     table_column = getattr(model, column)
-    filters = [getattr(model, name) == value for name, value in conditions.items()]
+    filters = [model.id == row_id,
+               *(getattr(model, name) == value for name, value in conditions.items())]
 
     def renew(connection, now):
-        stmt = update(model).where(model.id == row_id, *filters).values({table_column: now})
-        return connection.execute(stmt).rowcount == 1
+        behind = table_column < now - timedelta(seconds=interval_s)
+        stmt = update(model).where(*filters, behind).values({table_column: now})
+        if connection.execute(stmt).rowcount == 1:
+            return True
+        return connection.execute(select(model.id).where(*filters)).first() is not None
 
     return keep_alive(renew, interval_s, f"{model.__tablename__}-{row_id}-heartbeat")
 

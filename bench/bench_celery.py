@@ -9,6 +9,7 @@ fed through Redis, on one MariaDB database. Then the queueing overhead: a one-ti
 capture queued and taken by a worker, against the same capture called directly.
 """
 
+import os
 import statistics
 import tempfile
 import threading
@@ -38,6 +39,19 @@ ZOOM, X0, Y0 = 18, 151300, 150850
 AREAS, SIDE = 40, 5  # 40 areas × 25 tiles
 WORKER_COUNTS = (1, 2, 4)
 OVERHEAD_SAMPLES = 25
+LIMITS = (
+    "What limits the scaling on a 2-core machine: the two cores are shared by the "
+    "workers, MariaDB, Redis, the tile server and the bench itself. Comparing is "
+    "CPU-bound, and OpenCV already runs one comparison's operations on both cores "
+    "(`cv2.getNumThreads()` is 2), so compared tiles/s stays flat from one worker to "
+    "four: more processes only take turns on the same cores. Capturing mostly waits on "
+    "the tile server (150 ms a tile, 4 fetches at once per capture), so it grows with "
+    "captures running at once until the work per tile (decoding and checking the image, "
+    "its checksum, its file, its row and commit) fills the cores: two workers double it, "
+    "four add little. The in-process pools run two captures and one comparison at a time, "
+    "like two workers, without the queue. More workers pay off with more cores, or more "
+    "machines: each comparison process wants a core of its own."
+)
 
 
 class TileServer:
@@ -159,6 +173,7 @@ def run():
         return f"## Celery workers\n\nNot measured: {reason}.\n"
     tiles = TileServer()
     results, created = {}, []
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for label in ("inprocess", *WORKER_COUNTS):
@@ -196,6 +211,7 @@ def run():
             corner.clean()
             for name in created:
                 drop_mysql_database(name)
+    results["load"] = load_at_start, os.getloadavg()[0]
     return section(results)
 
 
@@ -227,6 +243,11 @@ def section(results):
         f"{queued * 1000:.1f} ms (median of {OVERHEAD_SAMPLES}, from queueing to the run "
         f"ended in the database) against {direct * 1000:.1f} ms called directly: "
         f"{(queued - direct) * 1000:.1f} ms per task.",
+        "",
+        f"Load average (1 min) at the start and the end of the run: "
+        f"{results['load'][0]:.1f}, {results['load'][1]:.1f}.",
+        "",
+        LIMITS,
     ])
 
 

@@ -328,8 +328,6 @@ class Config:
                                        example="/etc/cps/firebase-service-account.json")
         FCM_PROJECT_ID = setting("FCM_PROJECT_ID", "", """Firebase project id (empty: the
             credentials').""")
-        FCM_ENDPOINT = setting("FCM_ENDPOINT", "https://fcm.googleapis.com", """Where FCM calls
-            (and google-auth's IAM lookup for the account) go.""")
         FCM_HTTP_TIMEOUT_S = setting("FCM_HTTP_TIMEOUT_S", 30.0, """HTTP timeout of each FCM call:
             far above FCM's usual answer time, since a send that times out may still have been
             delivered (an unknown outcome, not a failure).""")

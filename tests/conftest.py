@@ -21,6 +21,8 @@ from app.jobs import land_watch
 from config import TestingConfig
 from tests.browser import save_screenshot
 from tests.factories import AuthActions
+from tests.google_network import GoogleCertificates, TunnelProxy
+from tests.standins import FcmStandIn
 
 MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
@@ -177,6 +179,34 @@ class Sleeps(list):
 def sleeps():
     """A stand-in for ``time.sleep`` that records the delays (pass as ``sleep=``)."""
     return Sleeps()
+
+
+@pytest.fixture(scope="session")
+def google(tmp_path_factory):
+    """The FCM stand-in as Google's hosts: (certificates, stand-in, proxy), for the session."""
+    certificates = GoogleCertificates(tmp_path_factory.mktemp("google"))
+    standin = FcmStandIn(ssl_context=certificates.server_context()).start()
+    proxy = TunnelProxy(standin.port).start()
+    yield certificates, standin, proxy
+    proxy.stop()
+    standin.stop()
+
+
+@pytest.fixture
+def fcm_standin(google, monkeypatch):
+    """The FCM stand-in, reached by this test's firebase-admin as https://fcm.googleapis.com.
+
+    ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE`` point the process at the proxy and the test
+    CA for the test; a request for any other host through the proxy fails the test.
+    """
+    certificates, standin, proxy = google
+    standin.sent.clear()
+    standin.topic_changes.clear()
+    proxy.refused.clear()
+    certificates.trust(monkeypatch, proxy)
+    yield standin
+    standin.slow_answer_s = 0.0
+    assert proxy.refused == []
 
 
 @pytest.hookimpl(hookwrapper=True)

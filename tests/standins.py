@@ -1,7 +1,8 @@
 """Local stand-ins for tests: free ports, child processes, and an FCM v1 server.
 
 The FCM stand-in answers what Firebase Cloud Messaging answers (HTTP v1 API
-bodies, and the OAuth token endpoint a service account uses), on 127.0.0.1.
+bodies, and the OAuth token endpoint a service account uses), on 127.0.0.1; the
+``fcm_standin`` fixture (conftest) puts it behind Google's host names.
 """
 
 import json
@@ -100,10 +101,11 @@ ANSWERS = {
 
 
 class HttpStandIn:
-    """An HTTP server on 127.0.0.1 (threaded); subclasses register what it answers."""
+    """An HTTP(S) server on 127.0.0.1 (threaded); subclasses register what it answers."""
 
-    def __init__(self, port=0):
-        self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True)
+    def __init__(self, port=0, ssl_context=None):
+        self.server = HTTPServer(host="127.0.0.1", port=port, threaded=True,
+                                 ssl_context=ssl_context)
 
     def start(self):
         self.server.start()
@@ -122,10 +124,13 @@ class HttpStandIn:
 
 
 class FcmStandIn(HttpStandIn):
-    """An HTTP server on 127.0.0.1 speaking FCM HTTP v1 and Google's OAuth token endpoint."""
+    """A server on 127.0.0.1 speaking FCM HTTP v1 and Google's OAuth token endpoint.
 
-    def __init__(self, port=0):
-        super().__init__(port)
+    Tests reach it as Google's hosts over HTTPS, through ``tests.google_network``.
+    """
+
+    def __init__(self, port=0, ssl_context=None):
+        super().__init__(port, ssl_context)
         self.sent = []
         # Messages to tokens starting "slow" are accepted (recorded: FCM delivers them)
         # and answered only after this many seconds, like FCM on a bad day.

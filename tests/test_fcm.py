@@ -1,8 +1,9 @@
 """FCM through firebase-admin's real send code, against a local FCM v1 stand-in.
 
-The service account is made here (fresh RSA key); its token endpoint is the
-stand-in's, and FCM_ENDPOINT routes firebase-admin's requests to the stand-in.
-Nothing leaves the machine.
+The service account is made here (fresh RSA key) with Google's own token URI.
+firebase-admin and google-auth send to Google's hosts as in production; the
+``fcm_standin`` fixture routes them, through ``HTTPS_PROXY`` and a test CA, to the
+stand-in. Nothing leaves the machine.
 """
 
 import socket
@@ -32,6 +33,7 @@ from app.services.notifier import (
 from app.services.notifier import fcm as fcm_module
 from app.services.notifier.fcm import FcmNotifier
 from tests.factories import make_user
+from tests.google_network import TOKEN_URI, GoogleCertificates, TunnelProxy
 from tests.standins import (
     ACCESS_TOKEN,
     PROJECT_ID,
@@ -59,24 +61,20 @@ def no_other_hosts(monkeypatch):
     assert attempts == []
 
 
-@pytest.fixture(scope="module")
-def standin():
-    server = FcmStandIn().start()
-    yield server
-    server.stop()
+@pytest.fixture
+def standin(fcm_standin):
+    return fcm_standin
 
 
 @pytest.fixture(scope="module")
-def service_account(standin, tmp_path_factory):
+def service_account(tmp_path_factory):
     path = tmp_path_factory.mktemp("fcm") / "service-account.json"
-    return write_service_account(path, standin.url("/token"))
+    return write_service_account(path, TOKEN_URI)
 
 
 @pytest.fixture
 def notifier(standin, service_account):
-    standin.sent.clear()
-    standin.topic_changes.clear()
-    made = FcmNotifier(str(service_account), endpoint=standin.url("/"), timeout_s=10)
+    made = FcmNotifier(str(service_account), timeout_s=10)
     yield made
     made.close()
 
@@ -86,8 +84,12 @@ def push(token=None, topic=None):
                 token=token, topic=topic)
 
 
-def test_a_push_goes_through_firebase_admin_with_the_service_accounts_token(notifier, standin):
+def test_a_push_goes_through_firebase_admin_with_the_service_accounts_token(
+        notifier, standin, google):
+    _, _, proxy = google
+    proxy.tunnels.clear()
     results = notifier.send([push(token="ok-phone"), push(topic="area-7")])
+    assert {"oauth2.googleapis.com", "fcm.googleapis.com"} <= set(proxy.tunnels)
     assert [result.outcome for result in results] == [DELIVERED, DELIVERED]
     assert results[0].message_id.startswith(f"projects/{PROJECT_ID}/messages/")
     to_device = next(sent for sent in standin.sent if "token" in sent["message"])
@@ -133,7 +135,13 @@ def test_sends_are_batched_within_the_send_each_limit(notifier, monkeypatch):
 
 
 def test_the_http_timeout_reaches_firebase_admin(notifier):
-    assert notifier._service._client.timeout == 10
+    assert notifier.firebase_app.options.get("httpTimeout") == 10
+
+
+def test_an_unavailable_fcm_is_asked_once_per_sweep_the_outbox_retries_later(notifier, standin):
+    [result] = notifier.send([push(token="unavailable-phone")])
+    assert result.outcome == RETRY
+    assert [sent["message"]["token"] for sent in standin.sent] == ["unavailable-phone"]
 
 
 def test_topic_subscriptions_go_to_fcm_and_an_outage_is_reported(notifier, standin):
@@ -148,9 +156,7 @@ def test_topic_subscriptions_go_to_fcm_and_an_outage_is_reported(notifier, stand
 
 @pytest.fixture
 def fcm_app(make_app, standin, service_account):
-    standin.sent.clear()
-    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
-                   FCM_ENDPOINT=standin.url("/"))
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account))
     yield app
     if "cps.notifier" in app.extensions:
         app.extensions["cps.notifier"].close()
@@ -178,11 +184,12 @@ def test_the_outbox_delivers_through_fcm_and_forgets_dead_tokens(db, fcm_app):
 
 
 def test_the_outbox_survives_fcm_being_down_and_delivers_when_it_is_back(
-        db, make_app, tmp_path):
+        db, make_app, tmp_path, service_account, monkeypatch):
     port = free_port()
-    account = write_service_account(tmp_path / "sa.json", f"http://127.0.0.1:{port}/token")
-    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(account),
-                   FCM_ENDPOINT=f"http://127.0.0.1:{port}")
+    certificates = GoogleCertificates(tmp_path)
+    proxy = TunnelProxy(port).start()  # Google's hosts lead to a port nothing listens on
+    certificates.trust(monkeypatch, proxy)
+    app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account))
     with app.app_context():
         owner = make_user(_db, role="viewer")
         _db.session.add(Device(user_id=owner.id, token="ok-phone", platform="ios"))
@@ -193,11 +200,12 @@ def test_the_outbox_survives_fcm_being_down_and_delivers_when_it_is_back(
         assert deliver_due_notifications(now) == {"pending": 1}
         _db.session.refresh(row)
         assert row.attempts == 1 and "Error" in row.last_error
-        back = FcmStandIn(port=port).start()
+        back = FcmStandIn(port=port, ssl_context=certificates.server_context()).start()
         try:
             assert deliver_due_notifications(row.next_attempt_at) == {"sent": 1}
         finally:
             back.stop()
+            proxy.stop()
             get_notifier().close()
         _db.session.refresh(row)
         assert row.state == "sent" and row.attempts == 2
@@ -218,12 +226,10 @@ def test_a_token_outside_fcms_alphabet_never_reaches_a_request(notifier, standin
 @pytest.fixture
 def slow_fcm_app(make_app, standin, service_account):
     """FCM accepts every message at once but answers "slow…" tokens after the client timeout."""
-    standin.sent.clear()
     standin.slow_answer_s = 1.0
     app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
-                   FCM_ENDPOINT=standin.url("/"), FCM_HTTP_TIMEOUT_S=0.4)
+                   FCM_HTTP_TIMEOUT_S=0.4)
     yield app
-    standin.slow_answer_s = 0.0
     if "cps.notifier" in app.extensions:
         app.extensions["cps.notifier"].close()
 
@@ -281,7 +287,7 @@ def test_a_timeout_before_the_request_went_out_is_retried_as_usual():
 def test_a_long_send_keeps_its_claim_alive(db, make_app, standin, service_account):
     standin.slow_answer_s = 3.0
     app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
-                   FCM_ENDPOINT=standin.url("/"), FCM_HTTP_TIMEOUT_S=10, NOTIFY_CLAIM_TIMEOUT_S=2)
+                   FCM_HTTP_TIMEOUT_S=10, NOTIFY_CLAIM_TIMEOUT_S=2)
     try:
         with app.app_context():
             owner = make_user(_db, role="operator")

@@ -45,7 +45,8 @@ from tests.factories import (
     make_tiles_area,
     make_user,
 )
-from tests.standins import FcmStandIn, write_service_account
+from tests.google_network import TOKEN_URI
+from tests.standins import write_service_account
 
 
 def reload(db, model, row_id):
@@ -184,13 +185,11 @@ def test_the_stale_capture_sweep_fails_every_dead_run_even_if_one_cannot_be_clea
 
 
 @pytest.fixture
-def fcm(tmp_path):
-    standin = FcmStandIn().start()
-    account = write_service_account(tmp_path / "service-account.json", standin.url("/token"))
-    notifier = FcmNotifier(str(account), endpoint=standin.url("/"), timeout_s=10)
-    yield standin, notifier
+def fcm(tmp_path, fcm_standin):
+    account = write_service_account(tmp_path / "service-account.json", TOKEN_URI)
+    notifier = FcmNotifier(str(account), timeout_s=10)
+    yield fcm_standin, notifier
     notifier.close()
-    standin.stop()
 
 
 def test_the_push_sweep_fails_a_message_it_cannot_build_and_sends_the_others(db, fcm):

@@ -6,7 +6,6 @@ import h3
 import numpy as np
 import pytest
 from scipy import sparse
-from scipy import stats as scipy_stats
 
 from app.services.hotspots.grid import neighbour_matrix
 from app.services.hotspots.stats import bh_adjust, gi_bins, gi_star, hot_spot_test, two_sided_p
@@ -85,13 +84,11 @@ def test_two_sided_p():
                                atol=1e-6)
 
 
-def test_bh_adjust_by_hand_and_against_scipy():
+def test_bh_adjust_by_hand():
     # Sorted p: .01 .03 .04 .20; n*p/rank: .04 .06 .0533 .20; running min from the top:
     # .04 .0533 .0533 .20.
     p = np.array([0.01, 0.04, 0.03, 0.20])
     np.testing.assert_allclose(bh_adjust(p), [0.04, 0.16 / 3, 0.16 / 3, 0.20])
-    many = np.random.default_rng(0).uniform(0, 0.2, 500)
-    np.testing.assert_allclose(bh_adjust(many), scipy_stats.false_discovery_control(many))
     columns = np.column_stack([p, p[::-1]])
     np.testing.assert_allclose(bh_adjust(columns)[:, 1], bh_adjust(p[::-1]))
 

@@ -205,7 +205,7 @@ def fcm_standin(google, monkeypatch):
     proxy.refused.clear()
     certificates.trust(monkeypatch, proxy)
     yield standin
-    standin.slow_answer_s = 0.0
+    standin.slow_answer_s, standin.gate = 0.0, None
     assert proxy.refused == []
 
 

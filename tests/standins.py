@@ -135,6 +135,7 @@ class FcmStandIn(HttpStandIn):
         # Messages to tokens starting "slow" are accepted (recorded: FCM delivers them)
         # and answered only after this many seconds, like FCM on a bad day.
         self.slow_answer_s = 0.0
+        self.gate = None  # a threading.Event: "slow…" answers also wait until it is set
         self.topic_changes = []
         self.iam_lookups = []
         self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
@@ -155,6 +156,8 @@ class FcmStandIn(HttpStandIn):
         target = message.get("token") or message.get("topic") or ""
         if target.startswith("slow"):
             time.sleep(self.slow_answer_s)
+            if self.gate is not None:
+                self.gate.wait(30)
         status, body = ANSWERS.get(target.split("-")[0], (200, None))
         if status == 200:
             body = {"name": f"projects/{PROJECT_ID}/messages/0:{len(self.sent)}%stand-in"}

@@ -11,14 +11,17 @@ import re
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from app.models import CaptureRun, ImageTile
+from app.models.types import utcnow
 from app.scheduler.registry import scheduled_jobs
 from app.services import capture as capture_service
+from app.services import runs
 from tests.factories import SOWETO_TILE, make_area, tiles_bbox
 from tests.standins import child_env, wait_until
 from tests.tile_server import image_response, tile_png
@@ -77,10 +80,12 @@ def test_a_capture_killed_mid_way_is_failed_and_leaves_nothing_half_done(
     assert set(files_under(images_dir)) - recorded, "the kill left no stray file"
 
     # Nobody looks at the run: the scheduler's sweep finds it.
-    monkeypatch.setitem(app.config, "CAPTURE_STALE_AFTER_S", 1)
-    time.sleep(1.2)
+    # ... once its heartbeat is older than the limit: the sweep's clock is moved on past it.
+    monkeypatch.setitem(app.config, "CAPTURE_STALE_AFTER_S", 60)
     sweep = next(spec for spec in scheduled_jobs(app.config) if spec.id == "captures.fail-stale")
-    assert sweep.func() == 1
+    with monkeypatch.context() as later:
+        later.setattr(runs, "utcnow", lambda: utcnow() + timedelta(seconds=61))
+        assert sweep.func() == 1
     db.session.commit()
     shown = auth.client.get(f"/api/monitor/captures/{run.id}",
                             headers=auth.headers(user=owner)).get_json()

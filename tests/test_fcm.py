@@ -8,7 +8,6 @@ stand-in. Nothing leaves the machine.
 
 import socket
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -285,16 +284,17 @@ def test_a_timeout_before_the_request_went_out_is_retried_as_usual():
 
 
 def test_a_long_send_keeps_its_claim_alive(db, make_app, standin, service_account):
-    standin.slow_answer_s = 3.0
+    standin.gate = threading.Event()  # FCM holds the answer until the test has looked
     app = make_app(NOTIFIER="fcm", FCM_CREDENTIALS_FILE=str(service_account),
-                   FCM_HTTP_TIMEOUT_S=10, NOTIFY_CLAIM_TIMEOUT_S=2)
+                   FCM_HTTP_TIMEOUT_S=60, NOTIFY_CLAIM_TIMEOUT_S=2)
     try:
         with app.app_context():
             owner = make_user(_db, role="operator")
             _db.session.add(Device(user_id=owner.id, token="slow-phone", platform="android"))
             _db.session.commit()
-            notifications.notify_users([owner.id], "Incident 5", "Drone cleared by ATC")
+            [row] = notifications.notify_users([owner.id], "Incident 5", "Drone cleared by ATC")
             _db.session.commit()
+            row_id = row.id
         standin.sent.clear()
         outcomes = []
 
@@ -302,16 +302,23 @@ def test_a_long_send_keeps_its_claim_alive(db, make_app, standin, service_accoun
             with app.app_context():
                 outcomes.append(deliver_due_notifications())
 
+        def claimed_until():
+            with _db.engine.connect() as connection:
+                return connection.scalar(select(Notification.claimed_until)
+                                         .where(Notification.id == row_id))
+
         sweeper = threading.Thread(target=sweep)
         sweeper.start()
-        assert wait_until(lambda: standin.sent, 10)
-        time.sleep(2.5)  # longer than the claim: only its heartbeat keeps it
-        with app.app_context():
-            released = notifications.release_stale_claims(utcnow())
+        assert wait_until(lambda: standin.sent, 30)
+        first = claimed_until()
+        assert wait_until(lambda: claimed_until() > first, 30)  # the heartbeat renewed it
+        with app.app_context():  # a sweep after the first claim ran out finds none to release
+            released = notifications.release_stale_claims(first + timedelta(milliseconds=100))
             _db.session.commit()
+        standin.gate.set()
         sweeper.join(30)
         assert released == 0 and outcomes == [{"sent": 1}]
     finally:
-        standin.slow_answer_s = 0.0
+        standin.gate.set()
         if "cps.notifier" in app.extensions:
             app.extensions["cps.notifier"].close()

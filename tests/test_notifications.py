@@ -1,10 +1,10 @@
 """The outbox: queued first, delivered by a sweep, retried with backoff, never sent twice."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select, update
 
 from app.extensions import db as _db
@@ -190,19 +190,28 @@ def test_rows_claimed_by_a_sweep_cannot_be_claimed_by_another_waiting_for_them(a
         notifications.notify_users([owner.id], "Alert", "body")
     db.session.commit()
     now, other = utcnow(), {}
+    claiming = threading.Event()
 
     def second_sweep():
         with app.app_context():
             other["ids"] = notifications.claim_due_notifications("second", now, 10)
             _db.session.commit()
 
+    def note_the_claim(conn, cursor, statement, *args):
+        if threading.current_thread() is waiting and statement.startswith("UPDATE notifications"):
+            claiming.set()  # the second sweep has read the rows as due and claims them now
+
     with app.app_context():  # the first sweep claims but has not committed yet
         first = notifications.claim_due_notifications("first", now, 10)
         waiting = threading.Thread(target=second_sweep)
-        waiting.start()
-        time.sleep(0.3)  # the second sweep has read the rows as due and waits for their lock
-        _db.session.commit()
-    waiting.join()
+        sa.event.listen(_db.engine, "before_cursor_execute", note_the_claim)
+        try:
+            waiting.start()
+            assert claiming.wait(30)
+            _db.session.commit()
+            waiting.join(30)
+        finally:
+            sa.event.remove(_db.engine, "before_cursor_execute", note_the_claim)
     assert len(first) == 3 and other["ids"] == []
 
 

@@ -3,8 +3,8 @@
 import hashlib
 import re
 import threading
-import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -13,7 +13,9 @@ from app.extensions import db as _db
 from app.jobs import land_watch
 from app.models import CaptureRun, ImageTile
 from app.services import capture as capture_service
+from app.services import runs
 from tests.factories import SOWETO_TILE, make_area, tiles_bbox
+from tests.standins import wait_until
 from tests.tile_server import image_response, tile_png
 
 Z, X, Y = SOWETO_TILE
@@ -55,10 +57,22 @@ def test_a_slow_but_living_capture_keeps_its_heartbeat_and_is_not_failed(
     started = auth.client.post(f"/api/monitor/capture/{area.id}", headers=auth.headers(user=owner))
     assert started.status_code == 202
     assert tiles.arrived.wait(20)
-    # Another process sweeps with a 1 s staleness while this tile takes longer than that.
+    run_id = started.get_json()["id"]
+
+    def heartbeat():
+        with _db.engine.connect() as connection:
+            return connection.scalar(select(CaptureRun.heartbeat_at)
+                                     .where(CaptureRun.id == run_id))
+
+    # The tile takes longer than a 1 s staleness: the first heartbeat alone would be stale ...
+    first = heartbeat()
+    assert wait_until(lambda: heartbeat() > first + timedelta(seconds=1.2), 30)
+    # ... and another process sweeping half a second after the latest one finds it alive.
     elsewhere = make_app(CAPTURE_STALE_AFTER_S=1)
-    time.sleep(1.5)
-    with elsewhere.app_context():
+    latest = heartbeat()
+    with elsewhere.app_context(), monkeypatch.context() as clock:
+        clock.setattr(runs, "utcnow", lambda: latest + timedelta(seconds=0.5))
+        assert latest - timedelta(seconds=0.5) > first  # what the sweep would call stale
         assert capture_service.fail_stale_runs() == 0
         _db.session.commit()
     tiles.release.set()

@@ -209,6 +209,44 @@ def fcm_standin(google, monkeypatch):
     assert proxy.refused == []
 
 
+# Skips that mean part of the suite did not run here: (what, matches, how to run it).
+SKIPPED_PARTS = (
+    ("without MariaDB/MySQL",
+     lambda report, reason: "MariaDB/MySQL at" in reason or "mariadbd" in reason,
+     "start MariaDB on 127.0.0.1:3306 (or name a server in CPS_TEST_MYSQL_URL); "
+     "REQUIRE_MYSQL=1 makes these skips failures"),
+    ("without Redis", lambda report, reason: "Redis at" in reason,
+     "start Redis (CPS_TEST_REDIS_URL); REQUIRE_MYSQL=1 makes this skip a failure"),
+    ("without a browser", lambda report, reason: "browser" in report.keywords,
+     "install Chromium and chromedriver (.ci/run does); REQUIRE_BROWSER=1 makes these skips "
+     "failures"),
+)
+
+
+def skip_reason(report):
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly which parts of the suite were skipped, why and how to run them.
+
+    Each part also gets its count in pytest's last line ("15 skipped, 12 of them without a
+    browser").
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    for label, matches, how in SKIPPED_PARTS:
+        hits = [report for report in skipped if matches(report, skip_reason(report))]
+        if not hits:
+            continue
+        reasons = sorted({skip_reason(report).removeprefix("Skipped: ") for report in hits})
+        terminalreporter.write_sep("!", f"{len(hits)} TESTS SKIPPED {label.upper()}", red=True,
+                                   bold=True)
+        for reason in reasons:
+            terminalreporter.write_line(f"  why: {reason}", red=True)
+        terminalreporter.write_line(f"  to run them: {how}", red=True, bold=True)
+        terminalreporter.stats[f"of them {label}"] = hits  # named in the totals line
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing browser test leaves what the page showed in test-screenshots/<test>.png."""

@@ -189,6 +189,11 @@ class AlertDetailPropertiesSchema(ma.Schema):
         "description": "The older image tile compared"})
     after_tile_id = ma.fields.Integer(dump_only=True, metadata={
         "description": "The newer image tile compared"})
+    before_acquired_at = UTCDateTime(dump_only=True, attribute="before_tile.acquired_at", metadata={
+        "description": "When the older imagery shows the ground (Sentinel-2: the scene's "
+                       "acquisition time; tile providers: their capture time)"})
+    after_acquired_at = UTCDateTime(dump_only=True, attribute="after_tile.acquired_at", metadata={
+        "description": "When the newer imagery shows the ground"})
     kind = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "enum": list(CHANGE_KINDS),
         "description": "Multispectral comparisons (Sentinel-2 areas): what kind of change"})

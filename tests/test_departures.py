@@ -7,7 +7,13 @@ from sqlalchemy import select
 
 from app.jobs.atc import process_submissions
 from app.models import Device, FlightPlan, Notification
-from app.services.airspace import Volume, altitude_layers, first_clear_layer, plans_conflict
+from app.services.airspace import (
+    Volume,
+    altitude_layers,
+    first_clear_layer,
+    first_clear_slot,
+    plans_conflict,
+)
 from tests.factories import SOWETO, make_drone, make_station, towards
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -41,6 +47,51 @@ def test_a_flight_takes_the_highest_layer_clear_of_the_others():
     assert first_clear_layer(second, layers, [everywhere]) is None
 
 
+def test_with_every_layer_taken_the_start_is_held_back_until_one_is_free():
+    dock, layers = SOWETO, altitude_layers(0.0, 90.0, 15.0, 5.0)
+    flying = [Volume(route=(dock, towards(dock, 60.0 * n, 2000.0), dock), margin_m=50.0,
+                     min_altitude_m=floor, max_altitude_m=ceiling, starts_at=T0,
+                     ends_at=T0 + timedelta(minutes=14, seconds=n))
+              for n, (floor, ceiling) in enumerate(layers)]
+    seventh = Volume(route=(dock, towards(dock, 30.0, 1500.0), dock), margin_m=50.0,
+                     min_altitude_m=0.0, max_altitude_m=90.0, starts_at=T0,
+                     ends_at=T0 + timedelta(minutes=12))
+    assert first_clear_layer(seventh, layers, flying) is None
+    # the first flight back (14 min) frees the top layer; starts move in whole minutes
+    assert first_clear_slot(seventh, layers, flying, 60.0, 1800.0) == (80.0, 90.0, 840.0)
+    assert first_clear_slot(seventh, layers, flying, 90.0, 1800.0) == (80.0, 90.0, 900.0)
+    assert first_clear_slot(seventh, layers, flying, 60.0, 600.0) is None  # would wait too long
+    assert first_clear_slot(seventh, layers, flying[:5], 60.0, 0.0) == (5.0, 15.0, 0.0)
+
+
+def report_together(app, headers, scenes):
+    """Report one incident per scene at once, from as many threads; return the answers."""
+    start, answers = threading.Barrier(len(scenes)), [None] * len(scenes)
+
+    def report(n):
+        client = app.test_client()
+        start.wait()
+        answers[n] = client.post("/api/incidents", headers=headers, json={
+            "type": "burglary", "severity": 4, "latitude": scenes[n][0],
+            "longitude": scenes[n][1]})
+
+    threads = [threading.Thread(target=report, args=(n,)) for n in range(len(scenes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [answer.status_code for answer in answers] == [201] * len(scenes), \
+        [answer.get_json() for answer in answers]
+    return answers
+
+
+def volume_of(plan):
+    return Volume(route=tuple((p["latitude"], p["longitude"]) for p in plan.route),
+                  margin_m=plan.margin_m, min_altitude_m=plan.min_altitude_m,
+                  max_altitude_m=plan.max_altitude_m, starts_at=plan.starts_at,
+                  ends_at=plan.ends_at)
+
+
 def test_five_simultaneous_launches_from_one_station_are_all_approved(auth, app, db):
     operator = auth.user("operator")
     db.session.add(Device(user_id=operator.id, token="op-phone:APA91b" + "x" * 40,
@@ -51,22 +102,7 @@ def test_five_simultaneous_launches_from_one_station_are_all_approved(auth, app,
     scenes = [towards((station.latitude, station.longitude), bearing, 1500.0)
               for bearing in (0.0, 60.0, 130.0, 200.0, 290.0)]
     headers = auth.headers(user=operator)
-    start, answers = threading.Barrier(5), [None] * 5
-
-    def report(n):
-        client = app.test_client()
-        start.wait()
-        answers[n] = client.post("/api/incidents", headers=headers, json={
-            "type": "burglary", "severity": 4, "latitude": scenes[n][0],
-            "longitude": scenes[n][1]})
-
-    threads = [threading.Thread(target=report, args=(n,)) for n in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert [answer.status_code for answer in answers] == [201] * 5, \
-        [answer.get_json() for answer in answers]
+    answers = report_together(app, headers, scenes)
     sent = {answer.get_json()["dispatch"]["drone"]["id"] for answer in answers}
     assert sent == {drone.id for drone in drones}
     db.session.rollback()

@@ -1,4 +1,4 @@
-"""Launches from one dock do not deny each other: each response flight its own layer."""
+"""Launches from one dock do not deny each other: a layer each, then a staggered start."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,6 +14,8 @@ from app.services.airspace import (
     first_clear_slot,
     plans_conflict,
 )
+from app.services.atc import HttpAtc
+from tests.atc_server import AtcStandIn
 from tests.factories import SOWETO, make_drone, make_station, towards
 
 T0 = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
@@ -121,3 +123,72 @@ def test_five_simultaneous_launches_from_one_station_are_all_approved(auth, app,
     pushes = db.session.scalars(select(Notification)).all()
     assert sorted(int(push.data["incident_id"]) for push in pushes) == sorted(
         answer.get_json()["incident"]["id"] for answer in answers)
+
+
+def test_seven_launches_from_one_dock_take_six_layers_and_then_a_later_start(auth, app, db):
+    operator = auth.user("operator")
+    db.session.add(Device(user_id=operator.id, token="op-phone:APA91b" + "y" * 40,
+                          platform="android"))
+    db.session.commit()
+    station = make_station(db)
+    for _ in range(7):
+        make_drone(db, station=station)
+    dock = (station.latitude, station.longitude)
+    scenes = [towards(dock, 51.0 * n, 1200.0 + 100.0 * n) for n in range(7)]
+    headers = auth.headers(user=operator)
+    answers = report_together(app, headers, scenes)
+    decisions = [answer.get_json()["dispatch"] for answer in answers]
+    db.session.rollback()
+    assert db.session.scalars(select(Notification)).all() == []  # nothing before ATC
+    plans = db.session.scalars(select(FlightPlan).order_by(FlightPlan.starts_at)).all()
+    slots = {(plan.min_altitude_m, plan.max_altitude_m, plan.starts_at) for plan in plans}
+    assert len(slots) == 7
+    now_plans, held = plans[:6], plans[6]
+    assert {plan.starts_at for plan in now_plans} == {plan.created_at for plan in now_plans}
+    assert sorted(((p.min_altitude_m, p.max_altitude_m) for p in now_plans), reverse=True) == \
+        altitude_layers(0.0, 90.0, 15.0, 5.0)
+    first_back = min(plan.ends_at for plan in now_plans)
+    held_s = (held.starts_at - held.created_at).total_seconds()
+    assert held.starts_at >= first_back and held_s % 60 == 0
+    assert (held.starts_at - first_back).total_seconds() < 60
+    for a in plans:
+        assert all(plans_conflict(volume_of(a), volume_of(b)) is None for b in plans if b is not a)
+    by_plan = {d["flight_plan_id"]: d for d in decisions}
+    assert by_plan[held.id]["departs_at"] == held.starts_at.isoformat().replace("+00:00", "Z")
+
+    early = auth.client.post(f"/api/incidents/{held.incident_id}/status", headers=headers,
+                             json={"status": "en_route"})
+    assert early.status_code == 409  # not approved yet
+    assert process_submissions() == {"approved": 7}  # the simulated ATC checks conflicts
+    early = auth.client.post(f"/api/incidents/{held.incident_id}/status", headers=headers,
+                             json={"status": "en_route"})
+    assert early.status_code == 409 and "may not launch before" in early.get_json()["detail"]
+    db.session.rollback()
+    pushes = {int(push.data["incident_id"]): push
+              for push in db.session.scalars(select(Notification)).all()}
+    assert sorted(pushes) == sorted(plan.incident_id for plan in plans)
+    assert f"launching at {held.starts_at:%H:%M:%S}Z" in pushes[held.incident_id].body
+    assert "launching" not in pushes[now_plans[0].incident_id].body
+
+
+def test_atc_is_sent_the_staggered_start(auth, app, db, httpserver, monkeypatch):
+    monkeypatch.setitem(app.config, "RESPONSE_PLAN_LAYER_M", 45.0)  # two layers
+    station = make_station(db)
+    for _ in range(3):
+        make_drone(db, station=station)
+    dock = (station.latitude, station.longitude)
+    headers = auth.headers("operator")
+    for bearing in (0.0, 120.0, 240.0):
+        scene = towards(dock, bearing, 1500.0)
+        answer = auth.client.post("/api/incidents", headers=headers, json={
+            "type": "burglary", "severity": 4, "latitude": scene[0], "longitude": scene[1]})
+        assert answer.status_code == 201
+    stand_in = AtcStandIn(httpserver)
+    atc = HttpAtc(stand_in.base_url, read_timeout_s=2.0, retries=0)
+    assert process_submissions(atc=atc) == {"approved": 3}
+    db.session.rollback()
+    plans = db.session.scalars(select(FlightPlan).order_by(FlightPlan.id)).all()
+    sent = [body["volume"] for body in (plan["body"] for plan in stand_in.plans.values())]
+    assert sorted((v["min_altitude_m"], v["starts_at"]) for v in sent) == sorted(
+        (p.min_altitude_m, p.starts_at.isoformat().replace("+00:00", "Z")) for p in plans)
+    assert plans[2].starts_at >= plans[0].ends_at  # the third waits for a layer

@@ -167,7 +167,8 @@ def test_seven_launches_from_one_dock_take_six_layers_and_then_a_later_start(aut
     pushes = {int(push.data["incident_id"]): push
               for push in db.session.scalars(select(Notification)).all()}
     assert sorted(pushes) == sorted(plan.incident_id for plan in plans)
-    assert f"launching at {held.starts_at:%H:%M:%S}Z" in pushes[held.incident_id].body
+    assert f"(launching at {held.starts_at:%H:%M:%S}Z, when its flight plan starts)" in \
+        pushes[held.incident_id].body
     assert "launching" not in pushes[now_plans[0].incident_id].body
 
 

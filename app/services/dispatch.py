@@ -205,7 +205,8 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         plan = flight_plans.file_response_plan(incident, drone["id"], rules, now)
     decision = {
         "outcome": outcome, "decided_at": now, "drone": drone,
-        "flight_plan_id": plan and plan.id, "departs_at": plan and plan.starts_at,
+        "flight_plan_id": plan.id if plan else None,
+        "departs_at": plan.starts_at if plan else None,
         "ground_unit": unit, "ground_unit_note": unit_note,
         "runners_up": runners_up, "ground_unit_runners_up": unit_runners_up,
         "rules": {**{name: value for name, value in asdict(rules).items()
@@ -242,8 +243,7 @@ def tell_operators_cleared(incident, plan):
     if drone.get("id") == plan.drone_id:
         crew += f", ETA {drone['eta_s'] + max(0.0, held_s):.0f} s"
     if held_s >= 1:
-        crew += (f" (launching at {plan.starts_at:%H:%M:%S}Z, after its dock's other "
-                 "departures)")
+        crew += f" (launching at {plan.starts_at:%H:%M:%S}Z, when its flight plan starts)"
     unit = decision.get("ground_unit")
     if unit:
         crew += f"; {unit['callsign']} ETA {unit['eta_s']:.0f} s"

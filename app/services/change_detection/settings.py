@@ -29,5 +29,16 @@ class ChangeDetectionSettings:
     threshold_floor: float = 14.0  # seed threshold never goes below this at sensitivity 0.5
     noise_factor: float = 4.0  # … nor below this many times the median score (noise level)
     grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold
+    # structure that appeared (see structure.py): sizes on the ground, floors in pixels
+    structure_window_m: float = 2.0  # structure tensor window
+    structure_tolerance_m: float = 2.0  # edges that moved less than this are not change
+    structure_tolerance_px: float = 3.0  # … nor less than this (registration residue)
+    shadow_tolerance_m: float = 4.5  # in dark zones: shadows cast from another sun angle
+    shadow_tolerance_px: float = 6.0  # … and never less than this
+    structure_blur_m: float = 16.0  # evidence is averaged over a few buildings
+    structure_threshold: float = 0.15  # multiples of the pair's structure level
+    structure_grow_ratio: float = 0.7  # regions grow from seeds down to this share of it
+    colour_support: float = 0.5  # colour regions need this share of it in new structure
+    colour_cover: float = 0.1  # structure regions this much covered by colour ones give way
     # confirmation: centroids this close (or closer, for large changes) are the same place
     confirm_distance_m: float = 10.0

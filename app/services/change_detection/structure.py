@@ -1,0 +1,106 @@
+"""Structure that appeared: corners and edges a new building brings, which light does not move.
+
+Colour is what differs most between two real captures that show no change: the sun,
+the season, the camera. Local structure (the smaller eigenvalue of the gradient's
+structure tensor, large at corners and at the edges of small objects) is far steadier.
+A new house, road or yard brings structure where there was little; a field that greens
+up does not. The evidence here is that structure, in each image normalised by the pair's
+own level, compared with the most the older image has within a tolerance (so that
+edges which moved by a few pixels, or shadows cast from another angle, score nothing),
+then averaged over a neighbourhood the size of a few buildings.
+
+Every size is in metres and converted with the pair's ground resolution, with floors
+in pixels for the shifts that registration leaves.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.services.change_detection.settings import ChangeDetectionSettings
+
+_DEFAULTS = ChangeDetectionSettings()
+
+
+@dataclass(frozen=True)
+class StructureEvidence:
+    """Blurred structure that appeared in the newer image and vanished from the older one.
+
+    Both are in multiples of the pair's structure level; ``threshold`` is where
+    ``appeared`` counts as change on this pair.
+    """
+
+    appeared: np.ndarray
+    vanished: np.ndarray
+    threshold: float
+    appeared_here: np.ndarray  # the same, averaged only over the structure window
+
+
+def local_structure(grey, metres_per_pixel, settings=_DEFAULTS):
+    """Square root of the structure tensor's smaller eigenvalue (grey in 0…1), float32."""
+    block = max(3, int(round(settings.structure_window_m / metres_per_pixel)) | 1)
+    return cv2.sqrt(cv2.max(cv2.cornerMinEigenVal(grey, block, 3), 0.0))
+
+
+def _disc(radius_px):
+    size = 2 * int(radius_px) + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+
+
+def dark_zone(grey, radius_px):
+    """Pixels in or near the darkest shares of an image: where shadows fall and move."""
+    cut = float(np.percentile(grey[::2, ::2], 15))
+    return cv2.dilate((grey <= cut).astype(np.uint8), _disc(radius_px)) > 0
+
+
+def _excess(image, other, tolerance, shadow_tolerance, shadows):
+    """How far ``image`` exceeds the most of ``other`` nearby; farther in shadow zones."""
+    excess = cv2.max(cv2.subtract(image, cv2.dilate(other, _disc(tolerance))), 0.0)
+    in_shadow = cv2.max(cv2.subtract(image, cv2.dilate(other, _disc(shadow_tolerance))), 0.0)
+    return np.where(shadows, in_shadow, excess)
+
+
+def structure_evidence(older_bgr, newer_bgr, valid, metres_per_pixel, settings=_DEFAULTS):
+    """Return the StructureEvidence of a registered pair (``valid``: where both have data).
+
+    The threshold is calibrated on the pair itself: never below
+    ``structure_threshold``, and above the 95th percentile of what vanished, which on a
+    pair that differs only in light and season is as large as what appeared.
+    """
+    greys = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+             for image in (older_bgr, newer_bgr)]
+    older, newer = (local_structure(grey, metres_per_pixel, settings) for grey in greys)
+    level = float(np.percentile(np.concatenate([older[valid], newer[valid]]), 90)) + 1e-6
+    older, newer = older / level, newer / level
+    tolerance = max(settings.structure_tolerance_px,
+                    settings.structure_tolerance_m / metres_per_pixel)
+    shadow_tolerance = max(tolerance, settings.shadow_tolerance_px,
+                           settings.shadow_tolerance_m / metres_per_pixel)
+    dark_older, dark_newer = dark_zone(greys[0], tolerance), dark_zone(greys[1], tolerance)
+    shadows = dark_older | dark_newer
+    appeared = _excess(newer, older, tolerance, shadow_tolerance, shadows)
+    vanished = _excess(older, newer, tolerance, shadow_tolerance, shadows)
+    here = _average(appeared, valid, settings.structure_window_m / metres_per_pixel)
+    sigma = settings.structure_blur_m / metres_per_pixel
+    appeared, vanished = (_average(image, valid, sigma) for image in (appeared, vanished))
+    usual = float(np.percentile(vanished[valid], 95)) if valid.any() else 0.0
+    return StructureEvidence(appeared, vanished, max(settings.structure_threshold, usual), here)
+
+
+def _average(image, valid, sigma):
+    """Gaussian average of ``image`` over the valid pixels only; zero outside them."""
+    weight = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), sigma) + 1e-6
+    averaged = cv2.GaussianBlur(np.where(valid, image, 0.0).astype(np.float32), (0, 0),
+                                sigma) / weight
+    averaged[~valid] = 0.0
+    return averaged
+
+
+def hysteresis(strength, seed, grow):
+    """Pixels above ``grow`` connected to one above ``seed``, as a uint8 mask."""
+    count, labels = cv2.connectedComponents((strength > grow).astype(np.uint8), connectivity=8)
+    seeded = np.zeros(count, bool)
+    seeded[np.unique(labels[strength > seed])] = True
+    seeded[0] = False
+    return seeded[labels].astype(np.uint8)

@@ -122,8 +122,14 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     threshold = evidence.threshold * factor
     shaped = structure.hysteresis(evidence.appeared, threshold,
                                   threshold * settings.structure_grow_ratio)
-    backed = _mean_by_region(colour, evidence.appeared_here / threshold,
-                             settings.colour_support)
+    # a colour change counts where structure changed with it: appeared (something built or
+    # dumped), or vanished over a larger area (land cleared); small removals and changes of
+    # colour alone (a re-roofed house, a sunlit lawn) are everyday activity, not alerts
+    removal_px = settings.removal_min_area_m2 / metres_per_pixel ** 2
+    changed = cv2.max(evidence.appeared_here, evidence.vanished_here) / threshold
+    backed = _mean_by_region(colour, changed, settings.colour_support) & (
+        _mean_by_region(colour, evidence.appeared_here / threshold, settings.colour_support / 2)
+        | _mean_by_region(colour, changed, 0.0, min_pixels=removal_px))
     backed_mask = backed > 0
     # where colour outlines a change that structure backs, its outline is the finer one
     shaped = np.where(_mean_by_region(shaped, backed_mask.astype(np.float32),
@@ -134,11 +140,13 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     return strength.astype(np.float32), seed
 
 
-def _mean_by_region(mask, values, at_least):
-    """``mask`` keeping only the connected regions whose mean of ``values`` is ≥ ``at_least``."""
+def _mean_by_region(mask, values, at_least, min_pixels=0):
+    """``mask`` keeping the connected regions of ``min_pixels`` or more whose mean of
+    ``values`` is ≥ ``at_least``."""
     count, labels = cv2.connectedComponents(mask, connectivity=8)
     sums = np.bincount(labels.ravel(), values.ravel(), count)
-    keep = sums / np.maximum(np.bincount(labels.ravel(), None, count), 1) >= at_least
+    sizes = np.bincount(labels.ravel(), None, count)
+    keep = (sums / np.maximum(sizes, 1) >= at_least) & (sizes >= min_pixels)
     keep[0] = False
     return keep[labels].astype(np.uint8)
 

@@ -28,6 +28,7 @@ class ChangeDetectionSettings:
     vanished_weight: float = 0.75  # weight of what disappeared next to what appeared
     threshold_floor: float = 14.0  # seed threshold never goes below this at sensitivity 0.5
     noise_factor: float = 4.0  # … nor below this many times the median score (noise level)
+    spread_factor: float = 7.0  # … nor below this many times its 75th percentile
     grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold
     # structure that appeared (see structure.py): sizes on the ground, floors in pixels
     structure_window_m: float = 2.0  # structure tensor window
@@ -38,7 +39,8 @@ class ChangeDetectionSettings:
     structure_blur_m: float = 16.0  # evidence is averaged over a few buildings
     structure_threshold: float = 0.15  # multiples of the pair's structure level
     structure_grow_ratio: float = 0.7  # regions grow from seeds down to this share of it
-    colour_support: float = 0.5  # colour regions need this share of it in new structure
-    colour_cover: float = 0.1  # structure regions this much covered by colour ones give way
+    colour_support: float = 0.25  # colour regions need this share of it in new structure
+    removal_min_area_m2: float = 100.0  # colour backed by vanished structure only: at least
+    colour_cover: float = 0.05  # structure regions this much covered by colour ones give way
     # confirmation: centroids this close (or closer, for large changes) are the same place
     confirm_distance_m: float = 10.0

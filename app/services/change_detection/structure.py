@@ -35,6 +35,7 @@ class StructureEvidence:
     vanished: np.ndarray
     threshold: float
     appeared_here: np.ndarray  # the same, averaged only over the structure window
+    vanished_here: np.ndarray
 
 
 def local_structure(grey, metres_per_pixel, settings=_DEFAULTS):
@@ -81,11 +82,12 @@ def structure_evidence(older_bgr, newer_bgr, valid, metres_per_pixel, settings=_
     shadows = dark_older | dark_newer
     appeared = _excess(newer, older, tolerance, shadow_tolerance, shadows)
     vanished = _excess(older, newer, tolerance, shadow_tolerance, shadows)
-    here = _average(appeared, valid, settings.structure_window_m / metres_per_pixel)
+    window = settings.structure_window_m / metres_per_pixel
+    here = _average(appeared, valid, window), _average(vanished, valid, window)
     sigma = settings.structure_blur_m / metres_per_pixel
     appeared, vanished = (_average(image, valid, sigma) for image in (appeared, vanished))
     usual = float(np.percentile(vanished[valid], 95)) if valid.any() else 0.0
-    return StructureEvidence(appeared, vanished, max(settings.structure_threshold, usual), here)
+    return StructureEvidence(appeared, vanished, max(settings.structure_threshold, usual), *here)
 
 
 def _average(image, valid, sigma):

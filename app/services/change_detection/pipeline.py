@@ -126,29 +126,43 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     # dumped), or vanished over a larger area (land cleared); small removals and changes of
     # colour alone (a re-roofed house, a sunlit lawn) are everyday activity, not alerts
     removal_px = settings.removal_min_area_m2 / metres_per_pixel ** 2
-    changed = cv2.max(evidence.appeared_here, evidence.vanished_here) / threshold
-    backed = _mean_by_region(colour, changed, settings.colour_support) & (
-        _mean_by_region(colour, evidence.appeared_here / threshold, settings.colour_support / 2)
-        | _mean_by_region(colour, changed, 0.0, min_pixels=removal_px))
-    backed_mask = backed > 0
+    regions = _Regions(colour)
+    changed = regions.mean(cv2.max(evidence.appeared_here, evidence.vanished_here)) / threshold
+    appeared = regions.mean(evidence.appeared_here) / threshold
+    backed_mask = regions.paint((changed >= settings.colour_support) & (
+        (appeared >= settings.colour_support / 2) | (regions.sizes >= removal_px)))
     # where colour outlines a change that structure backs, its outline is the finer one
-    shaped = np.where(_mean_by_region(shaped, backed_mask.astype(np.float32),
-                                      settings.colour_cover) > 0, 0, shaped)
-    strength = np.maximum(np.where(backed_mask, score / seed, 0.0),
-                          np.where(shaped > 0, evidence.appeared / threshold, 0.0))
-    strength = np.where(backed_mask | (shaped > 0), np.maximum(strength, 1.0), strength)
-    return strength.astype(np.float32), seed
+    blobs = _Regions(shaped)
+    shaped = blobs.paint(blobs.mean(backed_mask) < settings.colour_cover)
+    strength = np.zeros(score.shape, np.float32)
+    strength[shaped] = evidence.appeared[shaped] / threshold
+    strength[backed_mask] = np.maximum(strength[backed_mask], score[backed_mask] / seed)
+    strength[backed_mask | shaped] = np.maximum(strength[backed_mask | shaped], 1.0)
+    return strength, seed
 
 
-def _mean_by_region(mask, values, at_least, min_pixels=0):
-    """``mask`` keeping the connected regions of ``min_pixels`` or more whose mean of
-    ``values`` is ≥ ``at_least``."""
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
-    sums = np.bincount(labels.ravel(), values.ravel(), count)
-    sizes = np.bincount(labels.ravel(), None, count)
-    keep = (sums / np.maximum(sizes, 1) >= at_least) & (sizes >= min_pixels)
-    keep[0] = False
-    return keep[labels].astype(np.uint8)
+class _Regions:
+    """The connected regions of a mask, and per-region means of images over them."""
+
+    def __init__(self, mask):
+        self.count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        self.where = np.flatnonzero(labels)
+        self.labels = labels.ravel()[self.where]
+        self.shape = mask.shape
+        self.sizes = np.bincount(self.labels, minlength=self.count)
+
+    def mean(self, image):
+        """Mean of ``image`` over each region (index 0: the background, always 0)."""
+        sums = np.bincount(self.labels, image.ravel()[self.where], self.count)
+        return sums / np.maximum(self.sizes, 1)
+
+    def paint(self, keep):
+        """A bool mask of the regions where ``keep`` (one flag per region) is true."""
+        keep = np.asarray(keep, bool).copy()
+        keep[0] = False
+        out = np.zeros(self.shape[0] * self.shape[1], bool)
+        out[self.where] = keep[self.labels]
+        return out.reshape(self.shape)
 
 
 def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m2=25.0,

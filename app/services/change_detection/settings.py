@@ -31,6 +31,7 @@ class ChangeDetectionSettings:
     spread_factor: float = 7.0  # … nor below this many times its 75th percentile
     grow_ratio: float = 0.55  # regions grow from seeds down to this share of the seed threshold
     # structure that appeared (see structure.py): sizes on the ground, floors in pixels
+    structure_resolution_m: float = 1.0  # finer imagery is reduced to this first
     structure_window_m: float = 2.0  # structure tensor window
     structure_tolerance_m: float = 2.0  # edges that moved less than this are not change
     structure_tolerance_px: float = 3.0  # … nor less than this (registration residue)

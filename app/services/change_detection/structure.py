@@ -65,36 +65,78 @@ def _excess(image, other, tolerance, shadow_tolerance, shadows):
 def structure_evidence(older_bgr, newer_bgr, valid, metres_per_pixel, settings=_DEFAULTS):
     """Return the StructureEvidence of a registered pair (``valid``: where both have data).
 
-    The threshold is calibrated on the pair itself: never below
+    Imagery finer than ``structure_resolution_m`` is reduced to it first: structure a
+    few metres across is what buildings show, and the work shrinks with the square of
+    the factor. The threshold is calibrated on the pair itself: never below
     ``structure_threshold``, and above the 95th percentile of what vanished, which on a
     pair that differs only in light and season is as large as what appeared.
     """
+    height, width = valid.shape
+    factor = min(1.0, metres_per_pixel / settings.structure_resolution_m)
     greys = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
              for image in (older_bgr, newer_bgr)]
+    if factor < 1.0:
+        size = (max(8, round(width * factor)), max(8, round(height * factor)))
+        greys = [cv2.resize(grey, size, interpolation=cv2.INTER_AREA) for grey in greys]
+        reduced_valid = cv2.resize(valid.astype(np.uint8), size,
+                                   interpolation=cv2.INTER_NEAREST) > 0
+        factor = size[0] / width
+    else:
+        reduced_valid = valid
+    floors = (settings.structure_tolerance_px * factor, settings.shadow_tolerance_px * factor)
+    maps, threshold = _evidence(greys, reduced_valid, metres_per_pixel / factor, floors,
+                                settings)
+    if factor < 1.0:
+        maps = [cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+                for image in maps]
+        for image in maps:
+            image[~valid] = 0.0
+    return StructureEvidence(maps[0], maps[1], threshold, maps[2], maps[3])
+
+
+def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
+    """(appeared, vanished, appeared here, vanished here) and the threshold, at one scale.
+
+    ``floors_px``: the least tolerance, in this scale's pixels, for edges and for shadows.
+    """
     older, newer = (local_structure(grey, metres_per_pixel, settings) for grey in greys)
-    level = float(np.percentile(np.concatenate([older[valid], newer[valid]]), 90)) + 1e-6
+    sample = valid[::2, ::2]
+    level = float(np.percentile(np.concatenate([older[::2, ::2][sample],
+                                                newer[::2, ::2][sample]]), 90)) + 1e-6
     older, newer = older / level, newer / level
-    tolerance = max(settings.structure_tolerance_px,
-                    settings.structure_tolerance_m / metres_per_pixel)
-    shadow_tolerance = max(tolerance, settings.shadow_tolerance_px,
+    tolerance = max(floors_px[0], settings.structure_tolerance_m / metres_per_pixel)
+    shadow_tolerance = max(tolerance, floors_px[1],
                            settings.shadow_tolerance_m / metres_per_pixel)
-    dark_older, dark_newer = dark_zone(greys[0], tolerance), dark_zone(greys[1], tolerance)
-    shadows = dark_older | dark_newer
+    shadows = dark_zone(greys[0], tolerance) | dark_zone(greys[1], tolerance)
     appeared = _excess(newer, older, tolerance, shadow_tolerance, shadows)
     vanished = _excess(older, newer, tolerance, shadow_tolerance, shadows)
     window = settings.structure_window_m / metres_per_pixel
     here = _average(appeared, valid, window), _average(vanished, valid, window)
     sigma = settings.structure_blur_m / metres_per_pixel
     appeared, vanished = (_average(image, valid, sigma) for image in (appeared, vanished))
-    usual = float(np.percentile(vanished[valid], 95)) if valid.any() else 0.0
-    return StructureEvidence(appeared, vanished, max(settings.structure_threshold, usual), *here)
+    usual = float(np.percentile(vanished[::2, ::2][sample], 95)) if sample.any() else 0.0
+    return (appeared, vanished, *here), max(settings.structure_threshold, usual)
 
 
 def _average(image, valid, sigma):
-    """Gaussian average of ``image`` over the valid pixels only; zero outside them."""
-    weight = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), sigma) + 1e-6
-    averaged = cv2.GaussianBlur(np.where(valid, image, 0.0).astype(np.float32), (0, 0),
-                                sigma) / weight
+    """Gaussian average of ``image`` over the valid pixels only; zero outside them.
+
+    Wide averages are taken on a reduced copy (a Gaussian of σ ≥ 6 px keeps nothing
+    finer than a few pixels) and brought back by linear interpolation.
+    """
+    height, width = image.shape
+    step = max(1, int(sigma // 3))
+    values = np.where(valid, image, 0.0).astype(np.float32)
+    weight = valid.astype(np.float32)
+    if step > 1:
+        size = (max(1, width // step), max(1, height // step))
+        values, weight = (cv2.resize(x, size, interpolation=cv2.INTER_AREA)
+                          for x in (values, weight))
+        sigma = sigma * size[0] / width
+    averaged = (cv2.GaussianBlur(values, (0, 0), sigma)
+                / (cv2.GaussianBlur(weight, (0, 0), sigma) + 1e-6))
+    if step > 1:
+        averaged = cv2.resize(averaged, (width, height), interpolation=cv2.INTER_LINEAR)
     averaged[~valid] = 0.0
     return averaged
 

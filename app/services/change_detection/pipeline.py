@@ -123,13 +123,15 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     shaped = structure.hysteresis(evidence.appeared, threshold,
                                   threshold * settings.structure_grow_ratio)
     # a colour change counts where structure changed with it: appeared (something built or
-    # dumped), or vanished over a larger area (land cleared); small removals and changes of
-    # colour alone (a re-roofed house, a sunlit lawn) are everyday activity, not alerts
+    # dumped), or vanished over a larger area (land cleared or built over flat); small
+    # removals and faint changes of colour alone (a re-roofed house, a sunlit lawn) are
+    # everyday activity, not alerts, while a strong one (a new roof of another colour) is
     removal_px = settings.removal_min_area_m2 / metres_per_pixel ** 2
     regions = _Regions(colour)
     changed = regions.mean(cv2.max(evidence.appeared_here, evidence.vanished_here)) / threshold
     appeared = regions.mean(evidence.appeared_here) / threshold
-    backed_mask = regions.paint((changed >= settings.colour_support) & (
+    strong = regions.mean(score) / seed >= settings.colour_alone
+    backed_mask = regions.paint(strong | (changed >= settings.colour_support) & (
         (appeared >= settings.colour_support / 2) | (regions.sizes >= removal_px)))
     # where colour outlines a change that structure backs, its outline is the finer one
     blobs = _Regions(shaped)

@@ -10,7 +10,7 @@ class ChangeDetectionSettings:
     # quality gate (shares of the tile)
     blank_grey_std: float = 3.0  # below: one flat colour, nothing was imaged
     placeholder_share: float = 0.85  # share of pixels within ±8 levels of the commonest grey
-    saturated_share: float = 0.30  # share of clipped pixels (any channel ≥ 254, or all ≤ 1)
+    saturated_share: float = 0.60  # share of clipped pixels (any channel ≥ 254, or all ≤ 1)
     cloud_share: float = 0.50  # share of bright, colourless, smooth pixels
     # registration
     registration_size: int = 256  # longest side the images are reduced to for estimation
@@ -41,6 +41,7 @@ class ChangeDetectionSettings:
     structure_threshold: float = 0.15  # multiples of the pair's structure level
     structure_grow_ratio: float = 0.7  # regions grow from seeds down to this share of it
     colour_support: float = 0.25  # colour regions need this share of it in new structure
+    colour_alone: float = 1.5  # … unless their mean score is this many times the seed
     removal_min_area_m2: float = 100.0  # colour backed by vanished structure only: at least
     colour_cover: float = 0.05  # structure regions this much covered by colour ones give way
     # confirmation: centroids this close (or closer, for large changes) are the same place

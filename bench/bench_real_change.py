@@ -42,7 +42,7 @@ def timings(pairs):
     mpp = pairs[0].metres_per_pixel
     for size in (256, 1024):
         before, after = _mosaic(pairs, size)
-        out[size] = {name: _cpu_ms(lambda m=method: m(before, after, mpp))
+        out[size] = {name: _cpu_ms(lambda m=method, b=before, a=after: m(b, a, mpp))
                      for name, method in (("ours", real_change.METHODS["ours"]),
                                           ("naive", real_change.naive_mask),
                                           ("cva", real_change.cva_mask))}

@@ -176,8 +176,9 @@ class AlertDetailPropertiesSchema(ma.Schema):
     centroid = ma.fields.Nested(CentroidSchema, dump_only=True)
     area_m2 = ma.fields.Float(dump_only=True)
     score = ma.fields.Float(dump_only=True, metadata={
-        "description": "Mean colour difference over the change (CIE ΔE); multispectral: "
-                       "mean standardised change vector length"})
+        "description": "Mean change strength over the change, in multiples of the tile's "
+                       "threshold (1 = just changed); multispectral: mean standardised change "
+                       "vector length"})
     confidence = ma.fields.Float(dump_only=True, metadata={"description": "0–1"})
     registration = ma.fields.Nested(RegistrationSchema, dump_only=True, allow_none=True, metadata={
         "description": "How the tile's captures were aligned; null for changes found before "

@@ -142,12 +142,29 @@ def test_ecc_failure_still_finds_the_change(scene, monkeypatch):
     assert len(result.changes) == 1
 
 
-def test_unrelated_captures_are_skipped_as_unregistrable(scene):
+def test_unrelated_captures_are_compared_as_captured_and_marked_unverified(scene):
     land, bounds = scene
     rng = np.random.default_rng(5)
     other = cv2.GaussianBlur(rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8), (0, 0), 2)
     result = _compare(change_scenes.capture(_crop(land)), other, bounds)
-    assert result.skipped.startswith("registration failed")
+    assert result.skipped is None
+    assert result.registration.method == "none" and result.registration.shift_px == (0.0, 0.0)
+    assert result.as_dict()["registration"]["method"] == "none"
+    assert all(change.confidence <= 0.6 for change in result.changes)
+
+
+def test_an_unverified_shift_still_finds_the_change_with_lower_confidence(scene, monkeypatch):
+    land, bounds = scene
+    built, _, centre = _with_block(land, bounds, 20.0)
+    before = change_scenes.capture(_crop(land), noise_seed=1)
+    after = change_scenes.capture(_crop(built), noise_seed=2)
+    verified = _compare(before, after, bounds)
+    monkeypatch.setattr(registration, "_correlation", lambda *args: -1.0)  # nothing verifies
+    unverified = _compare(before, after, bounds)
+    assert unverified.registration.method == "none"
+    assert len(unverified.changes) == len(verified.changes) == 1
+    assert distance_m(*unverified.changes[0].centroid, *centre) < 2.0
+    assert unverified.changes[0].confidence < verified.changes[0].confidence
 
 
 def test_evidence_shows_before_after_and_the_outline(scene):

@@ -53,7 +53,7 @@ def test_unusable_tiles_are_named(image, reason):
 
 
 def test_saturated_tile_is_named(land):
-    overexposed = change_scenes.capture(land * 2.2 + 40)
+    overexposed = change_scenes.capture(land * 3.0 + 60)
     assert unusable_reason(overexposed).startswith("saturated")
 
 

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.demo.synthetic_s2 import render_scene
-from app.models import ImageTile
+from app.models import AlertDetail, ImageTile, Notification
 from app.models.types import utcnow
+from app.services.alerts.evidence import capture_label
 from app.services.imagery.scenes import BANDS, SCL_NO_DATA, area_grid, read_bands
 from tests.factories import make_area
 from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
@@ -130,3 +131,52 @@ def test_tiles_of_tile_providers_have_no_bands(auth, db, owner, images_dir):
                                headers=auth.headers(user=owner))
     assert response.status_code == 404
     assert "has no bands file" in response.get_json()["detail"]
+
+
+def test_a_sentinel2_change_is_dated_by_its_scenes_and_pushed_by_its_kind(
+        auth, db, owner, images_dir, stac):
+    tile = tile_grid(LON + 0.012, LAT - 0.012, 6000)
+    scene = render_scene(tile, 1, seed=5)
+    scene.scl[:] = 4  # clear: the change alone differs
+    centre = area_grid(AREA)
+    top = round((tile.transform[5] - centre.transform[5]) / 10) + 40  # inside the area
+    left = round((centre.transform[2] - tile.transform[2]) / 10) + 40
+    block = (slice(top, top + 16), slice(left, left + 16))  # 2.6 ha
+    woods, cleared = scene.bands.copy(), scene.bands.copy()
+    woods[(slice(None), *block)] = np.array([300, 600, 300, 4000, 1800, 900])[:, None, None]
+    cleared[(slice(None), *block)] = np.array([1200, 1500, 1900, 2300, 3200, 2800])[:, None,
+                                                                                      None]
+    now = utcnow().replace(microsecond=0)
+    earlier, later = now - timedelta(days=6, hours=3), now - timedelta(days=1)
+    publish_scene(stac, "S2A_before", earlier, tile, woods, scene.scl)
+    area = make_area(db, owner, bbox=BBOX, provider="sentinel2", immediate_alerts=True)
+    first = capture(auth, owner, area)
+    publish_scene(stac, "S2B_after", later, tile, cleared, scene.scl)
+    second = capture(auth, owner, area)
+    assert (first["scene_id"], second["scene_id"]) == ("S2A_before", "S2B_after")
+    tiles = auth.client.get(f"/api/monitor/image-tiles/area/{area.id}",
+                            headers=auth.headers(user=owner)).get_json()["items"]
+    assert sorted(t["acquired_at"] for t in tiles) == [iso(earlier), iso(later)]
+    assert all(t["captured_at"] > iso(later) for t in tiles)  # fetched now, imaged before
+
+    session = auth.client.post(f"/api/monitor/compare/{area.id}?wait=true",
+                               headers=auth.headers(user=owner)).get_json()
+    details = auth.client.get(f"/api/alerts/sessions/{session['id']}/details",
+                              headers=auth.headers(user=owner)).get_json()["items"]
+    assert [d["kind"] for d in details] == ["vegetation_loss"]
+    assert (details[0]["before_acquired_at"], details[0]["after_acquired_at"]) == (
+        iso(earlier), iso(later))
+    db.session.rollback()
+    detail = db.session.get(AlertDetail, details[0]["id"])
+    assert capture_label(detail.before_tile) == f"{earlier:%Y-%m-%d %H:%M}Z"  # evidence captions
+    assert capture_label(detail.after_tile) == f"{later:%Y-%m-%d %H:%M}Z"
+    (push,) = db.session.scalars(select(Notification)).all()
+    assert push.title == f"Vegetation lost at {area.name}"
+    assert push.body.startswith("1 change, ")
+    assert push.body.endswith(f": vegetation lost (1). Seen in the image of {later:%Y-%m-%d}. "
+                              "Tap to review.")
+    assert push.data["change_kinds"] == "vegetation_loss"
+
+
+def iso(moment):
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

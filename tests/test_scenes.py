@@ -17,6 +17,7 @@ from app.services.imagery.scenes import (
     encode_geotiff,
     read_bands,
     utm_crs,
+    utm_zone,
 )
 from tests.stac_server import area_box
 
@@ -28,6 +29,16 @@ SOWETO = area_box(27.90, -26.25, 1000)
     (179.99, 10.0, "EPSG:32660"), (-180.0, -10.0, "EPSG:32701")])
 def test_the_utm_zone_is_the_one_holding_the_point(lon, lat, crs):
     assert utm_crs(lon, lat) == crs
+
+
+@pytest.mark.parametrize(("lon", "lat", "zone"), [
+    (5.32, 60.39, 32), (3.0, 56.0, 32), (11.99, 63.99, 32),  # 32V widened over Norway
+    (2.99, 60.0, 31), (5.0, 64.0, 31), (5.0, 55.99, 31),  # just outside it: 31V, 31W, 31U
+    (8.0, 78.0, 31), (10.5, 78.2, 33), (19.0, 78.5, 33), (25.0, 80.0, 35), (40.0, 72.0, 37),
+    (41.99, 84.0, 37), (42.0, 78.0, 38), (-5.0, 78.0, 30), (10.5, 71.99, 32)])  # Svalbard, X
+def test_norway_and_svalbard_take_the_zones_the_utm_grid_gives_them(lon, lat, zone):
+    assert utm_zone(lon, lat) == zone
+    assert utm_crs(lon, lat) == f"EPSG:{32600 + zone}"
 
 
 def test_an_area_grid_has_10_m_pixels_on_whole_multiples_and_covers_the_area():

@@ -217,6 +217,27 @@ def test_an_area_across_a_utm_zone_boundary_lands_on_one_grid_from_either_zone(s
     assert fetch(stac, polygon=area).item_id == "T36_same_day"  # no reprojection needed
 
 
+def test_an_area_in_southern_norway_is_gridded_in_zone_32_as_its_sentinel2_tiles_are(stac):
+    lon, lat = 5.32, 60.39  # Bergen: 6° zones would say 31, the UTM grid says 32V
+    area = area_box(lon, lat, 1000)
+    grid = area_grid(area)
+    assert grid.crs == "EPSG:32632"
+    own_tile = tile_grid(lon + 0.01, lat - 0.005, 4000)
+    assert own_tile.crs == "EPSG:32632"
+    six_degree_tile = tile_grid(lon, lat, 4000, crs="EPSG:32631")
+    own, other = scene(own_tile, 1), scene(six_degree_tile, 1)
+    land = np.full(own.scl.shape, 4, np.uint8)  # both clear: the zone decides
+    publish_scene(stac, "T32VKN_same_day", NOW - timedelta(days=1), own_tile, own.bands, land)
+    publish_scene(stac, "T31VEH_same_day", NOW - timedelta(days=1), six_degree_tile,
+                  other.bands, land)
+    captured = fetch(stac, polygon=area)
+    assert captured.item_id == "T32VKN_same_day" and captured.grid == grid
+    inside = area_mask(grid, area)
+    rows, cols = window(own_tile, grid)
+    assert np.array_equal(captured.bands[BANDS.index("nir")][inside],  # taken over unchanged
+                          own.bands[BANDS.index("nir")][rows, cols][inside])
+
+
 def test_the_stored_geotiff_reads_back_as_the_scene(stac, tmp_path):
     clear = scene(TILE, 1)
     publish_scene(stac, "S2A_clear", NOW - timedelta(days=1), TILE, clear.bands, clear.scl)

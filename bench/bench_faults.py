@@ -46,10 +46,10 @@ from app.services.errors import Conflict
 from app.services.notifier import get_notifier
 from bench.common import md_table
 from tests.conftest import make_config
-from tests.factories import SOWETO_TILE, make_user, tiles_bbox
-from tests.google_network import TOKEN_URI, GoogleCertificates, TunnelProxy
-from tests.standins import FcmStandIn, child_env, wait_until, write_service_account
-from tests.tile_server import image_response, tile_png
+from tests.support.factories import SOWETO_TILE, make_user, tiles_bbox
+from tests.support.google_network import TOKEN_URI, GoogleCertificates, TunnelProxy
+from tests.support.standins import FcmStandIn, child_env, wait_until, write_service_account
+from tests.support.tile_server import image_response, tile_png
 
 ROOT = Path(__file__).resolve().parent.parent
 FAILOVER_TRIALS = 3

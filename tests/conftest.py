@@ -19,10 +19,10 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from app.jobs import land_watch
 from config import TestingConfig
-from tests.browser import save_screenshot
-from tests.factories import AuthActions
-from tests.google_network import GoogleCertificates, TunnelProxy
-from tests.standins import FcmStandIn
+from tests.support.browser import save_screenshot
+from tests.support.factories import AuthActions
+from tests.support.google_network import GoogleCertificates, TunnelProxy
+from tests.support.standins import FcmStandIn
 
 MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"

@@ -95,6 +95,39 @@ def geo_polygon(outline_px, georef):
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def colour_score(older_bgr, registered, valid, metres_per_pixel, settings=_DEFAULTS):
+    """The colour change score (ΔE, ``scoring.change_score``) of a registered pair.
+
+    Pairs of more than ``colour_pixels`` pixels are scored on copies reduced to that
+    many, no coarser than ``colour_resolution_m`` (the score is smoothed over a pixel
+    anyway), and the score is brought back to full size.
+    """
+    height, width = valid.shape
+    factor = max(np.sqrt(settings.colour_pixels / (height * width)),
+                 min(1.0, metres_per_pixel / settings.colour_resolution_m))
+    reduce = factor < 0.95
+    if reduce:
+        size = (max(16, round(width * factor)), max(16, round(height * factor)))
+        older_bgr, registered = (cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                                 for image in (older_bgr, registered))
+        valid_here = cv2.resize(valid.astype(np.uint8), size,
+                                interpolation=cv2.INTER_NEAREST) > 0
+        blur = settings.blur_sigma * size[0] / width
+    else:
+        valid_here, blur = valid, settings.blur_sigma
+    older = cv2.GaussianBlur(older_bgr, (0, 0), blur)
+    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
+                                            valid_here, settings)
+    # under haze the correction amplifies noise as much as the land: judge the contrast
+    # that was actually observed
+    score = cv2.divide(scoring.change_score(older, newer, valid_here, settings),
+                       cv2.max(haze_gain, 1.0))
+    if reduce:
+        score = cv2.resize(score, (width, height), interpolation=cv2.INTER_LINEAR)
+        score[~valid] = 0.0
+    return score
+
+
 def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=0.5,
                     settings=_DEFAULTS):
     """Per-pixel change strength in multiples of the pair's threshold (≥ 1: changed).
@@ -107,14 +140,7 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     season. Returns (strength, the colour seed threshold in ΔE).
     """
     factor = scoring.sensitivity_factor(sensitivity)
-    blur = settings.blur_sigma
-    older = cv2.GaussianBlur(older_bgr, (0, 0), blur)
-    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
-                                            valid, settings)
-    # under haze the correction amplifies noise as much as the land: judge the contrast
-    # that was actually observed
-    score = cv2.divide(scoring.change_score(older, newer, valid, settings),
-                       cv2.max(haze_gain, 1.0))
+    score = colour_score(older_bgr, registered, valid, metres_per_pixel, settings)
     seed, grow = scoring.thresholds(score, valid, sensitivity, settings)
     colour = segmentation.changed_mask(score, seed, grow)
     evidence = structure.structure_evidence(older_bgr, registered, valid, metres_per_pixel,

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
 
-.PHONY: run test bench lint install install-dev clean
+.PHONY: run test test-fast bench lint install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ run: install
 
 test: install-dev
 	$(BIN)/pytest
+
+test-fast: install-dev
+	$(BIN)/pytest tests/unit tests/api
 
 bench: install-dev
 	$(BIN)/python -m bench

@@ -328,8 +328,6 @@ class Config:
                                        example="/etc/cps/firebase-service-account.json")
         FCM_PROJECT_ID = setting("FCM_PROJECT_ID", "", """Firebase project id (empty: the
             credentials').""")
-        FCM_ENDPOINT = setting("FCM_ENDPOINT", "https://fcm.googleapis.com", """Where FCM calls
-            (and google-auth's IAM lookup for the account) go.""")
         FCM_HTTP_TIMEOUT_S = setting("FCM_HTTP_TIMEOUT_S", 30.0, """HTTP timeout of each FCM call:
             far above FCM's usual answer time, since a send that times out may still have been
             delivered (an unknown outcome, not a failure).""")
@@ -396,6 +394,14 @@ class Config:
         RESPONSE_PLAN_VERTICAL_SEPARATION_M = setting(
             "RESPONSE_PLAN_VERTICAL_SEPARATION_M", 5.0, """Clearance below each layer (at least 0,
             less than `RESPONSE_PLAN_LAYER_M`).""")
+        RESPONSE_PLAN_STAGGER_S = setting("RESPONSE_PLAN_STAGGER_S", 60.0, """When every layer is
+            taken for a response flight's window (more flights at once than layers), its planned
+            start is held back in steps of this many seconds until a layer is free again; the
+            plan filed with ATC carries that start (more than 0).""")
+        RESPONSE_PLAN_MAX_DELAY_S = setting("RESPONSE_PLAN_MAX_DELAY_S", 1800.0, """The longest a
+            response flight's start is held back; a flight that would wait longer is filed to
+            start at once in the top layer, and if ATC denies it the next best drone goes (0:
+            never hold back).""")
         ATC_PROVIDER = setting("ATC_PROVIDER", "simulated", """`simulated` (the demo's offline ATC;
             refused in production) or `http` (`ATC_BASE_URL`).""")
         ATC_BASE_URL = setting("ATC_BASE_URL", "", """The HTTP ATC service's address (required with
@@ -637,6 +643,9 @@ class Config:
         if not 0 <= cls.RESPONSE_PLAN_VERTICAL_SEPARATION_M < cls.RESPONSE_PLAN_LAYER_M:
             raise RuntimeError("RESPONSE_PLAN_VERTICAL_SEPARATION_M must be at least 0 and "
                                "less than RESPONSE_PLAN_LAYER_M")
+        if not (cls.RESPONSE_PLAN_STAGGER_S > 0 and cls.RESPONSE_PLAN_MAX_DELAY_S >= 0):
+            raise RuntimeError("RESPONSE_PLAN_STAGGER_S must be a positive number of seconds and "
+                               "RESPONSE_PLAN_MAX_DELAY_S at least 0")
         if not all(seconds > 0 for seconds in cls.GROUND_UNIT_MAX_ETA_S.values()):
             raise RuntimeError("GROUND_UNIT_MAX_ETA_S: every limit must be a positive number "
                                "of seconds")

@@ -33,7 +33,13 @@ from app.services.auth import issue_tokens
 from bench.bench_load import mysql_database
 from bench.common import md_table, ratio, summary_ms, time_calls
 from config import TestingConfig
-from tests.browser import LiveServer, browser_missing, start_chromium, stop_chromium, wait_for
+from tests.support.browser import (
+    LiveServer,
+    browser_missing,
+    start_chromium,
+    stop_chromium,
+    wait_for,
+)
 
 LAYER_DRONES = 10_000
 SMOOTH_DRONES = 3_000

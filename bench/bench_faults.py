@@ -30,6 +30,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from flask_migrate import upgrade
 from pytest_httpserver import HTTPServer
 
@@ -45,9 +46,10 @@ from app.services.errors import Conflict
 from app.services.notifier import get_notifier
 from bench.common import md_table
 from tests.conftest import make_config
-from tests.factories import SOWETO_TILE, make_user, tiles_bbox
-from tests.standins import FcmStandIn, child_env, wait_until, write_service_account
-from tests.tile_server import image_response, tile_png
+from tests.support.factories import SOWETO_TILE, make_user, tiles_bbox
+from tests.support.google_network import TOKEN_URI, GoogleCertificates, TunnelProxy
+from tests.support.standins import FcmStandIn, child_env, wait_until, write_service_account
+from tests.support.tile_server import image_response, tile_png
 
 ROOT = Path(__file__).resolve().parent.parent
 FAILOVER_TRIALS = 3
@@ -236,23 +238,32 @@ def deliveries_of_one(app, standin, token):
 
 
 def fcm_late(url, folder):
-    standin = FcmStandIn().start()
+    certificates = GoogleCertificates(folder)
+    standin = FcmStandIn(ssl_context=certificates.server_context()).start()
     standin.slow_answer_s = FCM_ANSWER_S
-    account = write_service_account(folder / "sa.json", standin.url("/token"))
+    proxy = TunnelProxy(standin.port).start()
+    account = write_service_account(folder / "sa.json", TOKEN_URI)
     fcm = {"NOTIFIER": "fcm", "FCM_CREDENTIALS_FILE": str(account),
-           "FCM_ENDPOINT": standin.url("/"), "NOTIFY_MAX_ATTEMPTS": NOTIFY_MAX_ATTEMPTS}
-    try:
-        cases = {
-            "ours": {**fcm, "FCM_HTTP_TIMEOUT_S": FCM_TIMEOUT_S, "NOTIFY_UNKNOWN_RETRIES": 1},
-            "before": {**fcm, "FCM_HTTP_TIMEOUT_S": FCM_TIMEOUT_S,
-                       "NOTIFY_UNKNOWN_RETRIES": NOTIFY_MAX_ATTEMPTS - 1},
-            "ours, timeout above the answer time": {**fcm, "FCM_HTTP_TIMEOUT_S": 30.0},
-        }
-        return {label: deliveries_of_one(create_app(make_config(url, **settings)), standin,
-                                          f"slow-{label.split(',')[0]}-{n}-phone")
-                for n, (label, settings) in enumerate(cases.items())}
-    finally:
-        standin.stop()
+           "NOTIFY_MAX_ATTEMPTS": NOTIFY_MAX_ATTEMPTS}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        certificates.trust(monkeypatch, proxy)
+        try:
+            return _late_cases(url, fcm, standin)
+        finally:
+            proxy.stop()
+            standin.stop()
+
+
+def _late_cases(url, fcm, standin):
+    cases = {
+        "ours": {**fcm, "FCM_HTTP_TIMEOUT_S": FCM_TIMEOUT_S, "NOTIFY_UNKNOWN_RETRIES": 1},
+        "before": {**fcm, "FCM_HTTP_TIMEOUT_S": FCM_TIMEOUT_S,
+                   "NOTIFY_UNKNOWN_RETRIES": NOTIFY_MAX_ATTEMPTS - 1},
+        "ours, timeout above the answer time": {**fcm, "FCM_HTTP_TIMEOUT_S": 30.0},
+    }
+    return {label: deliveries_of_one(create_app(make_config(url, **settings)), standin,
+                                      f"slow-{label.split(',')[0]}-{n}-phone")
+            for n, (label, settings) in enumerate(cases.items())}
 
 
 # --- the report --------------------------------------------------------------------------------

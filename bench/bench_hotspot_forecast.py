@@ -18,7 +18,7 @@ from app.services.hotspots import rolling_backtest
 from app.services.hotspots.evaluation import BASELINES
 from app.services.incident_csv import read_incident_csv
 from bench.common import md_table
-from tests.real_data import CRIME_2024, real_data_path
+from tests.support.real_data import CRIME_2024, real_data_path
 
 RESOLUTIONS = (9, 8)
 OFFENCES = 3

@@ -19,7 +19,7 @@ telemetry) so every level starts from the same fleet.
 Then a fault: the same app on a private mariadbd (its own data directory and port),
 killed under load and started again. Every answer must be 200/201 or a 503 problem,
 and requests must succeed again without restarting the app. The faults that fit a
-test run are in ``tests/test_faults_*.py`` and ``tests/test_capture.py``.
+test run are in ``tests/system/test_faults_*.py`` and ``tests/api/test_capture.py``.
 """
 
 import csv
@@ -52,7 +52,7 @@ from app.services.auth import issue_tokens
 from app.services.geo import offset_point
 from bench.common import free_port, md_table, percentile
 from config import TestingConfig
-from tests.private_mariadb import PrivateMariaDB, find_program
+from tests.support.private_mariadb import PrivateMariaDB, find_program
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -369,33 +369,34 @@ def failure_text(result):
 
 
 FAULT_TESTS = (
-    ("MariaDB killed and started again (same app)", "`tests/test_faults_database.py`",
+    ("MariaDB killed and started again (same app)", "`tests/system/test_faults_database.py`",
      "503 problem+json with `Retry-After` while down (API and `/api/ready`), 200/201 once "
      "back; only the reports accepted are stored"),
-    ("MariaDB frozen (SIGSTOP: socket open, no answer)", "`tests/test_faults_database.py`",
+    ("MariaDB frozen (SIGSTOP: socket open, no answer)", "`tests/system/test_faults_database.py`",
      "503 within the connect + read timeouts, then recovery on SIGCONT"),
     ("connection idle past `wait_timeout` (1 s, set on connect)",
-     "`tests/test_faults_database.py`", "the next request is answered (pre-ping replaces it)"),
-    ("image directory made unwritable as the second tile arrives", "`tests/test_capture.py`",
+     "`tests/system/test_faults_database.py`",
+     "the next request is answered (pre-ping replaces it)"),
+    ("image directory made unwritable as the second tile arrives", "`tests/api/test_capture.py`",
      "run `failed`: \"cannot write a tile file: PermissionError: …\"; the first tile's file "
      "and row kept, no temporary file"),
     ("capture process SIGKILLed writing a tile / between file and row",
-     "`tests/test_faults_capture.py`",
+     "`tests/system/test_faults_capture.py`",
      "run left `running`, then `failed` by the `captures.fail-stale` sweep; its unrecorded "
      "files deleted, every row's file present with its sha256; the area captures again"),
-    ("a capture slower than its staleness limit, its process alive", "`tests/test_runs.py`",
+    ("a capture slower than its staleness limit, its process alive", "`tests/api/test_runs.py`",
      "its heartbeat thread keeps it `running`; another process's sweep leaves it alone"),
-    ("a new capture after a failed one, one of its files torn", "`tests/test_runs.py`",
+    ("a new capture after a failed one, one of its files torn", "`tests/api/test_runs.py`",
      "the intact tiles are taken over (same checksum and capture time), only the torn one is "
      "fetched again"),
-    ("scheduler leader gone (default lease settings)", "`tests/test_scheduler.py`",
+    ("scheduler leader gone (default lease settings)", "`tests/api/test_scheduler.py`",
      "a standby takes the lease within 10 s (TTL 6 s + heartbeat 2 s)"),
-    ("FCM accepts a push but answers after the client timeout", "`tests/test_fcm.py`",
+    ("FCM accepts a push but answers after the client timeout", "`tests/api/test_fcm.py`",
      "sent twice at most, then `unknown`; both carry the same `notification_id` and "
      "collapse key"),
-    ("delivery sweeps killed mid-send, twice", "`tests/test_notifications.py`",
+    ("delivery sweeps killed mid-send, twice", "`tests/api/test_notifications.py`",
      "the row is taken up once, then `unknown`; never sent a third time"),
-    ("50 concurrent wrong passwords while another user works", "`tests/test_login_throttle.py`",
+    ("50 concurrent wrong passwords while another user works", "`tests/api/test_login_throttle.py`",
      "5 password checks, 45 × 429 with `Retry-After` while those 5 are held; the other user "
      "is answered on the one thread left"),
 )

@@ -1,6 +1,6 @@
 """Sentinel-2 land watch: windowed COG capture from a stand-in STAC API, and all bands vs colour.
 
-**Capture.** A stand-in STAC API on 127.0.0.1 (``tests/stac_server.py``) serves three
+**Capture.** A stand-in STAC API on 127.0.0.1 (``tests/support/stac_server.py``) serves three
 items of one 12 km tile (COGs as L2A stores them: 10 m visible and near infrared,
 20 m short-wave infrared and SCL, 256-pixel blocks). The newest item is clouded over
 the areas, the next one clear. Ours is the real provider (``Sentinel2Provider``:
@@ -43,7 +43,7 @@ from app.services.change_detection.segmentation import outlines_mask
 from app.services.imagery.scenes import BANDS, area_grid, area_mask, clear_share, rgb_preview
 from app.services.imagery.sentinel2 import Sentinel2Provider, Sentinel2Settings
 from bench.common import md_table
-from tests.stac_server import StacStandIn, area_box, publish_scene, tile_grid
+from tests.support.stac_server import StacStandIn, area_box, publish_scene, tile_grid
 
 LON, LAT = 27.90, -26.25
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

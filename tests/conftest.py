@@ -19,8 +19,10 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from app.jobs import land_watch
 from config import TestingConfig
-from tests.browser import save_screenshot
-from tests.factories import AuthActions
+from tests.support.browser import save_screenshot
+from tests.support.factories import AuthActions
+from tests.support.google_network import GoogleCertificates, TunnelProxy
+from tests.support.standins import FcmStandIn
 
 MYSQL_SERVER_URL = os.environ.get("CPS_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REQUIRE_MYSQL = os.environ.get("REQUIRE_MYSQL") == "1"
@@ -177,6 +179,72 @@ class Sleeps(list):
 def sleeps():
     """A stand-in for ``time.sleep`` that records the delays (pass as ``sleep=``)."""
     return Sleeps()
+
+
+@pytest.fixture(scope="session")
+def google(tmp_path_factory):
+    """The FCM stand-in as Google's hosts: (certificates, stand-in, proxy), for the session."""
+    certificates = GoogleCertificates(tmp_path_factory.mktemp("google"))
+    standin = FcmStandIn(ssl_context=certificates.server_context()).start()
+    proxy = TunnelProxy(standin.port).start()
+    yield certificates, standin, proxy
+    proxy.stop()
+    standin.stop()
+
+
+@pytest.fixture
+def fcm_standin(google, monkeypatch):
+    """The FCM stand-in, reached by this test's firebase-admin as https://fcm.googleapis.com.
+
+    ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE`` point the process at the proxy and the test
+    CA for the test; a request for any other host through the proxy fails the test.
+    """
+    certificates, standin, proxy = google
+    standin.sent.clear()
+    standin.topic_changes.clear()
+    proxy.refused.clear()
+    certificates.trust(monkeypatch, proxy)
+    yield standin
+    standin.slow_answer_s, standin.gate = 0.0, None
+    assert proxy.refused == []
+
+
+# Skips that mean part of the suite did not run here: (what, matches, how to run it).
+SKIPPED_PARTS = (
+    ("without MariaDB/MySQL",
+     lambda report, reason: "MariaDB/MySQL at" in reason or "mariadbd" in reason,
+     "start MariaDB on 127.0.0.1:3306 (or name a server in CPS_TEST_MYSQL_URL); "
+     "REQUIRE_MYSQL=1 makes these skips failures"),
+    ("without Redis", lambda report, reason: "Redis at" in reason,
+     "start Redis (CPS_TEST_REDIS_URL); REQUIRE_MYSQL=1 makes this skip a failure"),
+    ("without a browser", lambda report, reason: "browser" in report.keywords,
+     "install Chromium and chromedriver (.ci/run does); REQUIRE_BROWSER=1 makes these skips "
+     "failures"),
+)
+
+
+def skip_reason(report):
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly which parts of the suite were skipped, why and how to run them.
+
+    Each part also gets its count in pytest's last line ("15 skipped, 12 of them without a
+    browser").
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    for label, matches, how in SKIPPED_PARTS:
+        hits = [report for report in skipped if matches(report, skip_reason(report))]
+        if not hits:
+            continue
+        reasons = sorted({skip_reason(report).removeprefix("Skipped: ") for report in hits})
+        terminalreporter.write_sep("!", f"{len(hits)} TESTS SKIPPED {label.upper()}", red=True,
+                                   bold=True)
+        for reason in reasons:
+            terminalreporter.write_line(f"  why: {reason}", red=True)
+        terminalreporter.write_line(f"  to run them: {how}", red=True, bold=True)
+        terminalreporter.stats[f"of them {label}"] = hits  # named in the totals line
 
 
 @pytest.hookimpl(hookwrapper=True)

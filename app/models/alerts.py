@@ -129,6 +129,8 @@ class AlertDetail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     session: Mapped[AlertSession] = relationship(back_populates="details")
+    before_tile: Mapped[ImageTile] = relationship(foreign_keys=[before_tile_id])
+    after_tile: Mapped[ImageTile] = relationship(foreign_keys=[after_tile_id])
     confirms: Mapped["AlertDetail | None"] = relationship(
         remote_side=[id], back_populates="confirmations")
     # More than one only when a session that failed had confirmed it before the retry did.

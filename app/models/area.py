@@ -150,5 +150,17 @@ class ImageTile(db.Model):
     bands_sha256: Mapped[str | None] = mapped_column(String(64))
     ground_resolution_m: Mapped[float | None] = mapped_column(Double)
 
+    capture_run: Mapped[CaptureRun] = relationship()
+
+    @property
+    def acquired_at(self):
+        """When the imagery shows the ground: a scene's acquisition, else the capture's time.
+
+        Tile providers do not say when their imagery was taken; scene providers do.
+        """
+        if self.bands_path is not None and self.capture_run.scene_acquired_at is not None:
+            return self.capture_run.scene_acquired_at
+        return self.captured_at
+
     def __repr__(self):
         return f"<ImageTile {self.id} run={self.capture_run_id} {self.z}/{self.x}/{self.y}>"

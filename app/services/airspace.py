@@ -28,7 +28,7 @@ The rules, as the simulated ATC applies them:
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import shapely
@@ -231,4 +231,26 @@ def first_clear_layer(volume, layers, others):
         candidate = replace(volume, min_altitude_m=floor, max_altitude_m=ceiling)
         if all(plans_conflict(candidate, other) is None for other in others):
             return floor, ceiling
+    return None
+
+
+def first_clear_slot(volume, layers, others, step_s, max_delay_s):
+    """Return ``(floor, ceiling, delay_s)``: the earliest start with a clear layer, else None.
+
+    The volume's window moves later in steps of ``step_s``, by at most ``max_delay_s``.
+    Holding a flight back helps only once one of ``others`` has ended (windows are
+    half-open), so the starts tried are the volume's own and, for each other volume,
+    the first step at or after its end: the earliest clear step is among them.
+    """
+    delays = {0.0}
+    for other in others:
+        steps = math.ceil((other.ends_at - volume.starts_at).total_seconds() / step_s)
+        if 0 < steps * step_s <= max_delay_s:
+            delays.add(steps * step_s)
+    for delay_s in sorted(delays):
+        shift = timedelta(seconds=delay_s)
+        held = replace(volume, starts_at=volume.starts_at + shift, ends_at=volume.ends_at + shift)
+        layer = first_clear_layer(held, layers, others)
+        if layer is not None:
+            return (*layer, delay_s)
     return None

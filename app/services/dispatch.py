@@ -199,12 +199,14 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
             release_ground_unit(unit["id"], incident.id, now)
         return None
     db.session.expire(incident)
-    outcome, plan_id = OUTCOME_QUEUED, None
+    outcome, plan = OUTCOME_QUEUED, None
     if drone is not None:
         outcome = OUTCOME_AWAITING_ATC
-        plan_id = flight_plans.file_response_plan(incident, drone["id"], rules, now).id
+        plan = flight_plans.file_response_plan(incident, drone["id"], rules, now)
     decision = {
-        "outcome": outcome, "decided_at": now, "drone": drone, "flight_plan_id": plan_id,
+        "outcome": outcome, "decided_at": now, "drone": drone,
+        "flight_plan_id": plan.id if plan else None,
+        "departs_at": plan.starts_at if plan else None,
         "ground_unit": unit, "ground_unit_note": unit_note,
         "runners_up": runners_up, "ground_unit_runners_up": unit_runners_up,
         "rules": {**{name: value for name, value in asdict(rules).items()
@@ -237,8 +239,11 @@ def tell_operators_cleared(incident, plan):
         .order_by(IncidentEvent.id.desc())).first() or {}
     drone = decision.get("drone") or {}
     crew = f"Drone {plan.drone.serial if plan.drone else plan.drone_id} dispatched"
+    held_s = (plan.starts_at - plan.created_at).total_seconds()
     if drone.get("id") == plan.drone_id:
-        crew += f", ETA {drone['eta_s']:.0f} s"
+        crew += f", ETA {drone['eta_s'] + max(0.0, held_s):.0f} s"
+    if held_s >= 1:
+        crew += f" (launching at {plan.starts_at:%H:%M:%S}Z, when its flight plan starts)"
     unit = decision.get("ground_unit")
     if unit:
         crew += f"; {unit['callsign']} ETA {unit['eta_s']:.0f} s"
@@ -250,8 +255,8 @@ def tell_operators_cleared(incident, plan):
 
 
 def _jsonable(decision):
-    return {**decision,
-            "decided_at": decision["decided_at"].isoformat().replace("+00:00", "Z")}
+    return {**decision, **{key: decision[key].isoformat().replace("+00:00", "Z")
+                           for key in ("decided_at", "departs_at") if decision[key]}}
 
 
 def any_drone_ready(rules, now):

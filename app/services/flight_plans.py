@@ -50,6 +50,8 @@ class PlanRules:
     response_time_margin_s: float = 300.0
     layer_m: float = 15.0
     vertical_separation_m: float = 5.0
+    stagger_s: float = 60.0
+    max_delay_s: float = 1800.0
 
     @classmethod
     def from_config(cls, config):
@@ -59,7 +61,9 @@ class PlanRules:
                    response_max_altitude_m=float(config["RESPONSE_PLAN_MAX_ALTITUDE_M"]),
                    response_time_margin_s=float(config["RESPONSE_PLAN_TIME_MARGIN_S"]),
                    layer_m=float(config["RESPONSE_PLAN_LAYER_M"]),
-                   vertical_separation_m=float(config["RESPONSE_PLAN_VERTICAL_SEPARATION_M"]))
+                   vertical_separation_m=float(config["RESPONSE_PLAN_VERTICAL_SEPARATION_M"]),
+                   stagger_s=float(config["RESPONSE_PLAN_STAGGER_S"]),
+                   max_delay_s=float(config["RESPONSE_PLAN_MAX_DELAY_S"]))
 
 
 def plan_rules():
@@ -154,10 +158,11 @@ def _check_window(starts_at, ends_at, now):
 def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
     """File and submit the plan of a drone sent to an incident: out, on scene, home.
 
-    Route: the drone's position → the incident → its station. Window: from now
-    for the launch delay, the flight out, the time on scene, the flight back and
-    ``RESPONSE_PLAN_TIME_MARGIN_S``. Altitude band: the highest layer of the response
-    band clear of our other open plans (``departures.response_band``).
+    Route: the drone's position → the incident → its station. Window: the launch
+    delay, the flight out, the time on scene, the flight back and
+    ``RESPONSE_PLAN_TIME_MARGIN_S``, from now or, when every layer is taken, from
+    the first staggered start with one free. Altitude band: the highest layer of the
+    response band clear of our other open plans (``departures.response_slot``).
     """
     rules = rules or plan_rules()
     drone = db.session.get(Drone, drone_id)
@@ -171,11 +176,12 @@ def file_response_plan(incident, drone_id, dispatch_rules, now, rules=None):
                            f"{MAX_RESPONSE_FLIGHT_S / 3600:g} h.", field="cruise_speed_mps")
     seconds = (dispatch_rules.launch_delay_s + flight_s + dispatch_rules.time_on_scene_s
                + rules.response_time_margin_s)
-    ends_at = now + timedelta(seconds=math.ceil(seconds))
-    floor, ceiling = departures.response_band(drone, route, now, ends_at, rules)
+    duration = timedelta(seconds=math.ceil(seconds))
+    floor, ceiling, starts_at = departures.response_slot(drone, route, now, duration, rules)
     return file_flight_plan(
-        drone, RESPONSE, route, min_altitude_m=floor, max_altitude_m=ceiling, starts_at=now,
-        ends_at=ends_at, incident=incident, now=now, rules=rules)
+        drone, RESPONSE, route, min_altitude_m=floor, max_altitude_m=ceiling,
+        starts_at=starts_at, ends_at=starts_at + duration, incident=incident, now=now,
+        rules=rules)
 
 
 def response_flight_s(route_m, cruise_speed_mps):

@@ -148,6 +148,12 @@ def _launch_response_plan(incident, now):
         raise Conflict(
             f"Drone {incident.drone_id} may not launch: its flight plan is {state}. It can go "
             "en route once ATC approves the plan.", errors={"status": [f"Flight plan {state}."]})
+    if plan.starts_at > now:
+        start = plan.starts_at.isoformat().replace("+00:00", "Z")
+        raise Conflict(
+            f"Drone {incident.drone_id} may not launch before {start}: its flight plan starts "
+            "then, after its dock's other departures.",
+            errors={"status": [f"Flight plan starts at {start}."]})
     flight_plans.activate_plan(plan, now)
 
 

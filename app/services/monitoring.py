@@ -8,6 +8,7 @@ however it was started: changes worth a push, or a comparison that saw nothing
 """
 
 import logging
+from collections import Counter
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from app.models.alerts import CONFIRMED, DISMISSED, INCONCLUSIVE
 from app.services import devices, notifications
 from app.services.alerts.skips import describe_skips
 from app.services.areas import cron_trigger
+from app.services.change_detection.multispectral import CHANGE_KIND_WORDS, CHANGE_KINDS
 from app.services.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -73,12 +75,34 @@ def alert_owner(session):
         title = f"Land change at {area.name}"
         body = f"{count} {kind}{'s' if count > 1 else ''}, {total_m2} m² in all. Tap to review."
         data = {"kind": "land_change", "changes": count, "changed_area_m2": total_m2}
+        kinds = change_kinds(changes)
+        if kinds:
+            title, body = describe_kinds(area.name, count, kind, total_m2, kinds,
+                                         changes[-1].after_tile.acquired_at)
+            data["change_kinds"] = ",".join(kinds)
     _follow(area)
     row = notifications.notify_area(
         area.id, [area.owner_id], title, body,
         {**data, "session_id": session.id, "path": f"/api/alerts/sessions/{session.id}"})
     session.notification_id = row.id
     return row
+
+
+def change_kinds(changes):
+    """``{kind: changes}`` of multispectral changes, in ``CHANGE_KINDS`` order (empty: none)."""
+    counts = Counter(d.kind for d in changes if d.kind is not None)
+    return {kind: counts[kind] for kind in CHANGE_KINDS if counts[kind]}
+
+
+def describe_kinds(area_name, count, kind, total_m2, kinds, acquired_at):
+    """A push's title and body naming the kinds of change in words, and when they were seen."""
+    words = [CHANGE_KIND_WORDS[name] for name in kinds]
+    title = (f"{words[0][0].upper()}{words[0][1:]} at {area_name}" if len(kinds) == 1
+             else f"Land change at {area_name}")
+    listed = ", ".join(f"{CHANGE_KIND_WORDS[name]} ({n})" for name, n in kinds.items())
+    body = (f"{count} {kind}{'s' if count > 1 else ''}, {total_m2} m² in all: {listed}. Seen in "
+            f"the image of {acquired_at:%Y-%m-%d}. Tap to review.")
+    return title, body
 
 
 def _follow(area):

@@ -22,10 +22,10 @@ from app.models.types import utcnow
 from app.services import alerts as alert_service
 from app.services.imagery.checks import encode_png
 from tests.conftest import REQUIRE_MYSQL
-from tests.factories import SOWETO_TILE, AuthActions, make_area, tiles_bbox
-from tests.standins import free_port, wait_until
+from tests.support.factories import SOWETO_TILE, AuthActions, make_area, tiles_bbox
+from tests.support.standins import free_port, wait_until
+from tests.support.tile_server import image_response
 from tests.system.workers import CeleryCorner, Worker
-from tests.tile_server import image_response
 
 Z, X, Y = SOWETO_TILE
 TILE_DELAY_S = 0.25

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.standins import child_env, wait_until
+from tests.support.standins import child_env, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REDIS_URL = os.environ.get("CPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

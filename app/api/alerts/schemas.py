@@ -176,8 +176,9 @@ class AlertDetailPropertiesSchema(ma.Schema):
     centroid = ma.fields.Nested(CentroidSchema, dump_only=True)
     area_m2 = ma.fields.Float(dump_only=True)
     score = ma.fields.Float(dump_only=True, metadata={
-        "description": "Mean colour difference over the change (CIE ΔE); multispectral: "
-                       "mean standardised change vector length"})
+        "description": "Mean change strength over the change, in multiples of the tile's "
+                       "threshold (1 = just changed); multispectral: mean standardised change "
+                       "vector length"})
     confidence = ma.fields.Float(dump_only=True, metadata={"description": "0–1"})
     registration = ma.fields.Nested(RegistrationSchema, dump_only=True, allow_none=True, metadata={
         "description": "How the tile's captures were aligned; null for changes found before "
@@ -189,6 +190,11 @@ class AlertDetailPropertiesSchema(ma.Schema):
         "description": "The older image tile compared"})
     after_tile_id = ma.fields.Integer(dump_only=True, metadata={
         "description": "The newer image tile compared"})
+    before_acquired_at = UTCDateTime(dump_only=True, attribute="before_tile.acquired_at", metadata={
+        "description": "When the older imagery shows the ground (Sentinel-2: the scene's "
+                       "acquisition time; tile providers: their capture time)"})
+    after_acquired_at = UTCDateTime(dump_only=True, attribute="after_tile.acquired_at", metadata={
+        "description": "When the newer imagery shows the ground"})
     kind = ma.fields.String(dump_only=True, allow_none=True, metadata={
         "enum": list(CHANGE_KINDS),
         "description": "Multispectral comparisons (Sentinel-2 areas): what kind of change"})

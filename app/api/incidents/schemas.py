@@ -207,6 +207,11 @@ class DispatchSchema(ma.Schema):
     drone = ma.fields.Nested(DroneChoiceSchema, allow_none=True)
     flight_plan_id = ma.fields.Integer(allow_none=True, metadata={
         "description": "The response flight plan filed for the drone"})
+    departs_at = UTCDateTime(allow_none=True, metadata={
+        "description": "When the drone may launch: its flight plan's start. Later than "
+                       "decided_at when every altitude layer above its dock is taken: the start "
+                       "is staggered after the dock's other departures (the drone's eta_s "
+                       "counts from decided_at without it)"})
     ground_unit = ma.fields.Nested(GroundUnitChoiceSchema, allow_none=True)
     ground_unit_note = ma.fields.String(allow_none=True, metadata={
         "description": "When no ground unit was sent: why (all too far, busy, none of a "

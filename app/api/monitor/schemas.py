@@ -89,6 +89,10 @@ class ImageTileSchema(ma.Schema):
     ground_resolution_m = ma.fields.Method("resolution", dump_only=True, metadata={
         "description": "Metres on the ground per pixel of the image"})
     captured_at = UTCDateTime(dump_only=True)
+    acquired_at = UTCDateTime(dump_only=True, metadata={
+        "description": "When the imagery shows the ground: a scene provider's acquisition time "
+                       "(Sentinel-2: the item's datetime); tile providers do not say, so their "
+                       "capture time"})
     provider = ma.fields.String(dump_only=True)
     sha256 = ma.fields.String(dump_only=True)
     width = ma.fields.Integer(dump_only=True)

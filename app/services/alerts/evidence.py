@@ -15,8 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def capture_label(tile):
-    """Return when a tile was captured, as evidence images print it (UTC, to the minute)."""
-    return tile.captured_at.strftime("%Y-%m-%d %H:%MZ")
+    """Return when a tile's imagery was taken, as evidence images print it (UTC, to the minute).
+
+    For a Sentinel-2 capture that is the scene's acquisition, not when it was fetched.
+    """
+    return tile.acquired_at.strftime("%Y-%m-%d %H:%MZ")
 
 
 def evidence_folder(session):

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import AlertDetail, AlertSession, AreaConfig, SkippedTile
+from app.models import AlertDetail, AlertSession, AreaConfig, ImageTile, SkippedTile
 from app.models.types import utcnow
 from app.models.user import ADMIN
 from app.services.areas import get_area
@@ -63,7 +63,9 @@ def skipped_tiles_stmt(session, kind=None):
 def details_stmt(session, status=None, review=None):
     """A select of a session's details, in the order they were found."""
     stmt = select(AlertDetail).where(AlertDetail.session_id == session.id).options(
-        selectinload(AlertDetail.confirmations).selectinload(AlertDetail.session))
+        selectinload(AlertDetail.confirmations).selectinload(AlertDetail.session),
+        *(selectinload(tile).selectinload(ImageTile.capture_run)
+          for tile in (AlertDetail.before_tile, AlertDetail.after_tile)))
     if status is not None:
         stmt = stmt.where(AlertDetail.status == status)
     if review is not None:

@@ -36,6 +36,10 @@ NEW_BARE_OR_BUILT = "new_bare_or_built"
 WATER_CHANGE = "water_change"
 OTHER = "other"
 CHANGE_KINDS = (VEGETATION_LOSS, NEW_BARE_OR_BUILT, WATER_CHANGE, OTHER)
+# How a push names each kind to the owner
+CHANGE_KIND_WORDS = {VEGETATION_LOSS: "vegetation lost",
+                     NEW_BARE_OR_BUILT: "new bare ground or building",
+                     WATER_CHANGE: "water appeared or receded", OTHER: "other change"}
 _B = {name: i for i, name in enumerate(BANDS)}
 _CLOSE = np.ones((3, 3), np.uint8)
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from app.services.change_detection import radiometry, scoring, segmentation
+from app.services.change_detection import radiometry, scoring, segmentation, structure
 from app.services.change_detection.georef import TileGeoref
 from app.services.change_detection.quality import unusable_reason
 from app.services.change_detection.registration import (
@@ -26,7 +26,7 @@ class DetectedChange:
     polygon: dict  # GeoJSON Polygon, lon/lat, exterior ring counter-clockwise
     centroid: tuple  # (lon, lat)
     area_m2: float
-    score: float  # mean change magnitude over the region, ΔE units
+    score: float  # mean change strength over the region, in multiples of the threshold
     confidence: float  # 0…1, see change_confidence
     bbox_px: tuple  # (x, y, width, height) in the older image
     outline_px: tuple = field(repr=False, default=())  # boundary pixels, older image
@@ -95,6 +95,104 @@ def geo_polygon(outline_px, georef):
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+def colour_score(older_bgr, registered, valid, metres_per_pixel, settings=_DEFAULTS):
+    """The colour change score (ΔE, ``scoring.change_score``) of a registered pair.
+
+    Pairs of more than ``colour_pixels`` pixels are scored on copies reduced to that
+    many, no coarser than ``colour_resolution_m`` (the score is smoothed over a pixel
+    anyway), and the score is brought back to full size.
+    """
+    height, width = valid.shape
+    factor = max(np.sqrt(settings.colour_pixels / (height * width)),
+                 min(1.0, metres_per_pixel / settings.colour_resolution_m))
+    reduce = factor < 0.95
+    if reduce:
+        size = (max(16, round(width * factor)), max(16, round(height * factor)))
+        older_bgr, registered = (cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                                 for image in (older_bgr, registered))
+        valid_here = cv2.resize(valid.astype(np.uint8), size,
+                                interpolation=cv2.INTER_NEAREST) > 0
+        blur = settings.blur_sigma * size[0] / width
+    else:
+        valid_here, blur = valid, settings.blur_sigma
+    older = cv2.GaussianBlur(older_bgr, (0, 0), blur)
+    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
+                                            valid_here, settings)
+    # under haze the correction amplifies noise as much as the land: judge the contrast
+    # that was actually observed
+    score = cv2.divide(scoring.change_score(older, newer, valid_here, settings),
+                       cv2.max(haze_gain, 1.0))
+    if reduce:
+        score = cv2.resize(score, (width, height), interpolation=cv2.INTER_LINEAR)
+        score[~valid] = 0.0
+    return score
+
+
+def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=0.5,
+                    settings=_DEFAULTS):
+    """Per-pixel change strength in multiples of the pair's threshold (≥ 1: changed).
+
+    Two kinds of evidence, each calibrated on the pair: structure that appeared
+    (``structure.py``: steady under light, season and shadows) and colour that changed
+    beyond what the rest of the tile's colours predict (``scoring.py``). A colour change
+    counts only where structure changed too, by at least ``colour_support`` of the
+    structure threshold: on real imagery colour alone mostly tracks the sun and the
+    season. Returns (strength, the colour seed threshold in ΔE).
+    """
+    factor = scoring.sensitivity_factor(sensitivity)
+    score = colour_score(older_bgr, registered, valid, metres_per_pixel, settings)
+    seed, grow = scoring.thresholds(score, valid, sensitivity, settings)
+    colour = segmentation.changed_mask(score, seed, grow)
+    evidence = structure.structure_evidence(older_bgr, registered, valid, metres_per_pixel,
+                                            settings)
+    threshold = evidence.threshold * factor
+    shaped = structure.hysteresis(evidence.appeared, threshold,
+                                  threshold * settings.structure_grow_ratio)
+    # a colour change counts where structure changed with it: appeared (something built or
+    # dumped), or vanished over a larger area (land cleared or built over flat); small
+    # removals and faint changes of colour alone (a re-roofed house, a sunlit lawn) are
+    # everyday activity, not alerts, while a strong one (a new roof of another colour) is
+    removal_px = settings.removal_min_area_m2 / metres_per_pixel ** 2
+    regions = _Regions(colour)
+    changed = regions.mean(cv2.max(evidence.appeared_here, evidence.vanished_here)) / threshold
+    appeared = regions.mean(evidence.appeared_here) / threshold
+    strong = regions.mean(score) / seed >= settings.colour_alone
+    backed_mask = regions.paint(strong | (changed >= settings.colour_support) & (
+        (appeared >= settings.colour_support / 2) | (regions.sizes >= removal_px)))
+    # where colour outlines a change that structure backs, its outline is the finer one
+    blobs = _Regions(shaped)
+    shaped = blobs.paint(blobs.mean(backed_mask) < settings.colour_cover)
+    strength = np.zeros(score.shape, np.float32)
+    strength[shaped] = evidence.appeared[shaped] / threshold
+    strength[backed_mask] = np.maximum(strength[backed_mask], score[backed_mask] / seed)
+    strength[backed_mask | shaped] = np.maximum(strength[backed_mask | shaped], 1.0)
+    return strength, seed
+
+
+class _Regions:
+    """The connected regions of a mask, and per-region means of images over them."""
+
+    def __init__(self, mask):
+        self.count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        self.where = np.flatnonzero(labels)
+        self.labels = labels.ravel()[self.where]
+        self.shape = mask.shape
+        self.sizes = np.bincount(self.labels, minlength=self.count)
+
+    def mean(self, image):
+        """Mean of ``image`` over each region (index 0: the background, always 0)."""
+        sums = np.bincount(self.labels, image.ravel()[self.where], self.count)
+        return sums / np.maximum(self.sizes, 1)
+
+    def paint(self, keep):
+        """A bool mask of the regions where ``keep`` (one flag per region) is true."""
+        keep = np.asarray(keep, bool).copy()
+        keep[0] = False
+        out = np.zeros(self.shape[0] * self.shape[1], bool)
+        out[self.where] = keep[self.labels]
+        return out.reshape(self.shape)
+
+
 def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m2=25.0,
                   sensitivity=0.5, settings=_DEFAULTS):
     """Compare the newer capture of a tile with the older one and list what changed.
@@ -113,29 +211,21 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
                               f"{after_bgr.shape[0]} pixels")
     georef = TileGeoref(tuple(bounds), before_bgr.shape[1], before_bgr.shape[0], zoom)
     metres_per_pixel = georef.metres_per_pixel()
+    # both captures are georeferenced: when no shift can be verified they are compared as
+    # captured (identity), and the result says so (method "none", status unverified)
     registration = register(before_bgr, after_bgr, settings)
-    if registration.method == "none":
-        return TileComparison(skipped="registration failed: no reliable alignment found",
-                              registration=registration, metres_per_pixel=metres_per_pixel)
     registered, valid = warp_onto_older(after_bgr, registration, before_bgr.shape)
     valid_share = float(valid.mean())
     if valid_share < settings.min_valid_share:
         return TileComparison(skipped=f"overlap too small: {valid_share:.0%} of the tile",
                               registration=registration, metres_per_pixel=metres_per_pixel,
                               valid_share=valid_share)
-    blur = settings.blur_sigma
-    older = cv2.GaussianBlur(before_bgr, (0, 0), blur)
-    newer, haze_gain = radiometry.normalise(cv2.GaussianBlur(registered, (0, 0), blur), older,
-                                            valid, settings)
-    # under haze the correction amplifies noise as much as the land: judge the contrast
-    # that was actually observed
-    score = cv2.divide(scoring.change_score(older, newer, valid, settings),
-                       cv2.max(haze_gain, 1.0))
-    seed, grow = scoring.thresholds(score, valid, sensitivity, settings)
-    mask = segmentation.changed_mask(score, seed, grow)
+    strength, seed = change_strength(before_bgr, registered, valid, metres_per_pixel,
+                                     sensitivity, settings)
+    mask = (strength >= 1.0).astype(np.uint8)
     min_pixels = max(1, int(np.ceil(min_change_area_m2 / metres_per_pixel ** 2)))
     changes = []
-    for region in segmentation.regions(mask, score, min_pixels):
+    for region in segmentation.regions(mask, strength, min_pixels):
         lat = georef.lonlat(*region.centroid)[1]
         area_m2 = round(region.pixel_count * georef.metres_per_pixel(lat) ** 2, 1)
         changes.append(DetectedChange(
@@ -143,7 +233,7 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
             centroid=georef.lonlat(*region.centroid),
             area_m2=area_m2,
             score=round(region.mean_score, 2),
-            confidence=change_confidence(region.mean_score, seed, area_m2, min_change_area_m2,
+            confidence=change_confidence(region.mean_score, 1.0, area_m2, min_change_area_m2,
                                          registration.method),
             bbox_px=region.bbox,
             outline_px=region.outline,

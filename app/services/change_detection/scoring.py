@@ -74,12 +74,16 @@ def sensitivity_factor(sensitivity):
 def thresholds(score, valid, sensitivity=0.5, settings=_DEFAULTS):
     """Return (seed, grow) thresholds: an absolute floor, raised on noisy pairs.
 
-    The seed threshold is ``max(floor, noise_factor × median score)`` scaled by the
-    sensitivity; the median stands for the noise level because changes cover far less
-    than half a tile. Never a split of the histogram (Otsu would always find a change).
+    The seed threshold is the largest of ``threshold_floor``, ``noise_factor`` × the
+    median score and ``spread_factor`` × its 75th percentile, scaled by the
+    sensitivity: changes cover far less than half a tile, so both stand for how much
+    this pair differs where nothing changed (on real imagery, sun and season make that
+    several times what it is on clean synthetic pairs). Never a split of the histogram
+    (Otsu would always find a change).
     """
     sample = score[::2, ::2][valid[::2, ::2]]
-    noise = float(np.median(sample)) if sample.size else 0.0
-    seed = max(settings.threshold_floor, settings.noise_factor * noise)
+    noise, spread = (np.percentile(sample, (50, 75)) if sample.size else (0.0, 0.0))
+    seed = max(settings.threshold_floor, settings.noise_factor * float(noise),
+               settings.spread_factor * float(spread))
     seed *= sensitivity_factor(sensitivity)
     return seed, seed * settings.grow_ratio

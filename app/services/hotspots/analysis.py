@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from app.services.errors import InvalidInput
+from app.services.geo import great_circle_m
 from app.services.hotspots.cleaning import far_cells, reason_counts
 from app.services.hotspots.counts import CellCounts, Incidents, aggregate_incidents, bucket_origin
 from app.services.hotspots.forecast import forecast_counts, weekly_counts
@@ -16,7 +17,6 @@ from app.services.hotspots.grid import (
     StudyAreaTooLarge,
     cell_centres,
     cell_ids,
-    haversine_m,
     neighbour_matrix,
     study_area,
 )
@@ -178,7 +178,7 @@ def _study_area(data, resolution, bbox, k, max_cells):
 
 
 def _km(lat1, lon1, lat2, lon2):
-    return f"{float(haversine_m(lat1, lon1, lat2, lon2)) / 1000:,.0f} km"
+    return f"{float(great_circle_m(lat1, lon1, lat2, lon2)) / 1000:,.0f} km"
 
 
 def _weekly(data, area, counts, since, until):

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from app.services.hotspots.grid import EARTH_RADIUS_M, cell_centres
+from app.services.geo import EARTH_RADIUS_M
+from app.services.hotspots.grid import cell_centres
 from app.services.hotspots.stats import gi_star
 
 KDE_BANDWIDTH_M = 200.0

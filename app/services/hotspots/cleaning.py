@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.services.hotspots.grid import cell_centres, haversine_m
+from app.services.geo import great_circle_m
+from app.services.hotspots.grid import cell_centres
 
 NO_POSITION = "no position"
 NULL_ISLAND = "(0, 0): a missing position"
@@ -77,7 +78,7 @@ def far_cells(cells, counts):
         return FarCells(cells[:0], 0, float("inf"), (float("nan"), float("nan")))
     lat, lon = cell_centres(cells)
     centre = (_weighted_quantile(lat, counts, 0.5), _weighted_quantile(lon, counts, 0.5))
-    distance = haversine_m(centre[0], centre[1], lat, lon)
+    distance = great_circle_m(centre[0], centre[1], lat, lon)
     threshold = max(FAR_FACTOR * _weighted_quantile(distance, counts, FAR_QUANTILE), FAR_MIN_M)
     far = distance > threshold
     return FarCells(cells[far], int(round(counts[far].sum())), float(threshold), centre)

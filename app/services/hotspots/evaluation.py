@@ -16,6 +16,7 @@ the best a steady rate per cell can do; what is left between it and the ceiling 
 
 import numpy as np
 
+from app.services.geo import great_circle_m
 from app.services.hotspots.baselines import (
     KDE_BANDWIDTH_M,
     Points,
@@ -30,7 +31,6 @@ from app.services.hotspots.forecast import forecast_counts, weekly_counts
 from app.services.hotspots.grid import (
     SECONDS_PER_DAY,
     cell_centres,
-    haversine_m,
     neighbour_matrix,
     study_area,
 )
@@ -97,7 +97,7 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_d
     far = far_cells(*data.per_occupied_cell())
     data = data.without_cells(far.cells)
     if far.cells.size:
-        positions = positions.where(haversine_m(*far.centre, positions.lat, positions.lon)
+        positions = positions.where(great_circle_m(*far.centre, positions.lat, positions.lon)
                                     <= far.threshold_m)
     area = study_area(data.occupied(), resolution, margin=k)
     neighbours = neighbour_matrix(area, k)

@@ -16,12 +16,13 @@ from h3 import H3BaseException
 from scipy import sparse
 from scipy.spatial import ConvexHull, QhullError
 
+from app.services.geo import EARTH_RADIUS_M
+
 RESOLUTION_SHIFT = 52
 MAX_RESOLUTION = 15
 STORED_RESOLUTION = 15
 DIGIT_BITS = 3
 SECONDS_PER_DAY = 86_400.0
-EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_MAX_CELLS = 500_000
 _SAMPLE_CHECKS = 48
 
@@ -115,14 +116,6 @@ def cell_ids(cells):
 def cells_from_ids(ids):
     """Return int64 cells from H3 hexadecimal strings."""
     return np.array([h3.str_to_int(s) for s in ids], dtype=np.int64)
-
-
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres (numpy broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def disk_size(k):

@@ -63,19 +63,9 @@ def two_sided_p(z):
 def bh_adjust(p):
     """Return Benjamini-Hochberg adjusted p-values (each column of 2-D ``p`` is one family)."""
     p = np.asarray(p, dtype=float)
-    flat = p.ndim == 1
-    if flat:
-        p = p[:, None]
-    n = p.shape[0]
-    if n == 0:
-        return p[:, 0] if flat else p
-    order = np.argsort(p, axis=0, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=0)
-    scaled = ranked * n / np.arange(1, n + 1)[:, None]
-    monotone = np.minimum.accumulate(scaled[::-1], axis=0)[::-1]
-    q = np.empty_like(p)
-    np.put_along_axis(q, order, np.minimum(monotone, 1.0), axis=0)
-    return q[:, 0] if flat else q
+    if p.shape[0] == 0:
+        return p
+    return stats.false_discovery_control(p, axis=0, method="bh")
 
 
 def gi_bins(z, q):

@@ -14,7 +14,8 @@ import h3.api.basic_int as h3
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
-from app.services.hotspots.grid import cell_centres, cell_ids, haversine_m, neighbour_matrix
+from app.services.geo import great_circle_m
+from app.services.hotspots.grid import cell_centres, cell_ids, neighbour_matrix
 
 TOP_TYPES = 3
 DEFAULT_DIAMETER_M = 1_000.0
@@ -55,7 +56,7 @@ def hot_zones(cells, hot, counts, weights, z, *, expected=None, type_counts=None
             "cells": cell_ids(hot_cells[own]),
             "lat": c_lat,
             "lon": c_lon,
-            "radius_m": float(haversine_m(c_lat, c_lon, vertices[:, 0], vertices[:, 1]).max()),
+            "radius_m": float(great_circle_m(c_lat, c_lon, vertices[:, 0], vertices[:, 1]).max()),
             "diameter_m": _span_m(vertices),
             "incidents": int(round(counts[rows].sum())),
             "weighted_incidents": float(np.asarray(weights, dtype=float)[rows].sum()),
@@ -104,7 +105,7 @@ def _grow_piece(seed, adjacency, corners, score, remaining, diameter_m):
         if not frontier:
             return np.array(piece)
         best = max(frontier, key=lambda j: (score[j], -j))
-        farthest = haversine_m(points[:, None, 0], points[:, None, 1],
+        farthest = great_circle_m(points[:, None, 0], points[:, None, 1],
                                corners[best][None, :, 0], corners[best][None, :, 1]).max()
         if farthest <= diameter_m:
             piece.append(best)
@@ -118,7 +119,7 @@ def _centre_inside(cells, lat, lon, weight):
     resolution = h3.get_resolution(int(cells[0]))
     if h3.latlng_to_cell(c_lat, c_lon, resolution) in set(cells.tolist()):
         return c_lat, c_lon
-    nearest = int(np.argmin(haversine_m(c_lat, c_lon, lat, lon)))
+    nearest = int(np.argmin(great_circle_m(c_lat, c_lon, lat, lon)))
     return float(lat[nearest]), float(lon[nearest])
 
 
@@ -153,7 +154,7 @@ def _span_m(vertices):
                              vertices[:, 0]])
     with contextlib.suppress(QhullError, ValueError):  # in a line: every vertex counts
         vertices = vertices[ConvexHull(plane).vertices]
-    return float(haversine_m(vertices[:, None, 0], vertices[:, None, 1],
+    return float(great_circle_m(vertices[:, None, 0], vertices[:, None, 1],
                              vertices[None, :, 0], vertices[None, :, 1]).max())
 
 

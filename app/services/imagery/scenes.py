@@ -88,10 +88,29 @@ class AreaGrid:
         return transform_geom(self.crs, WGS84, geometry)
 
 
+# Where the UTM grid departs from 6° zones (NGA, "The Universal Grids", DMA TM 8358.2):
+# zone 32V is widened west over southern Norway, and over Svalbard the X band uses only
+# odd zones, 31X, 33X, 35X and 37X, each widened to 9° or 12°.
+NORWAY = (56.0, 64.0, 3.0, 12.0)  # latitudes [56, 64), longitudes [3, 12): zone 32
+SVALBARD = (72.0, 84.0, ((9.0, 31), (21.0, 33), (33.0, 35), (42.0, 37)))  # east below → zone
+
+
+def utm_zone(lon, lat):
+    """The UTM zone number (1–60) of (lon, lat), with the Norway and Svalbard exceptions."""
+    south, north, west, east = NORWAY
+    if south <= lat < north and west <= lon < east:
+        return 32
+    south, north, svalbard = SVALBARD
+    if south <= lat <= north and lon >= 0.0:
+        for east, zone in svalbard:
+            if lon < east:
+                return zone
+    return min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+
+
 def utm_crs(lon, lat):
     """The WGS84 UTM zone CRS ("EPSG:326zz" north, "EPSG:327zz" south) holding (lon, lat)."""
-    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + utm_zone(lon, lat)}"
 
 
 def area_grid(polygon, resolution_m=10.0):

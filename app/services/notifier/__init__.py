@@ -37,7 +37,7 @@ def notifier_for(config):
         from app.services.notifier.fcm import FcmNotifier
 
         return FcmNotifier(config["FCM_CREDENTIALS_FILE"], project_id=config["FCM_PROJECT_ID"],
-                           endpoint=config["FCM_ENDPOINT"], timeout_s=config["FCM_HTTP_TIMEOUT_S"])
+                           timeout_s=config["FCM_HTTP_TIMEOUT_S"])
     return RecordingNotifier()
 
 

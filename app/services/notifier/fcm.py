@@ -1,11 +1,9 @@
 """Firebase Cloud Messaging through firebase-admin's own client.
 
-firebase-admin sends to a fixed host (https://fcm.googleapis.com). To reach a
-stand-in instead, ``FCM_ENDPOINT`` names another base URL and a transport
-adapter on the messaging client's HTTP session rewrites each request's scheme
-and host; every other part of the send is firebase-admin's. The lookup
-google-auth makes for a service account (IAM "allowed locations") follows the
-same endpoint, so with a stand-in nothing leaves the machine.
+firebase-admin sends to Google's hosts (https://fcm.googleapis.com, the service
+account's token URI, google-auth's IAM lookup). Like every ``requests`` client it
+honours ``HTTPS_PROXY`` and ``REQUESTS_CA_BUNDLE``: a network that reaches Google
+only through a proxy sets those, and the tests reach a local stand-in that way.
 
 A token outside FCM's alphabet never reaches a request (firebase-admin puts tokens
 in topic URLs). A send that timed out after the request went out has an unknown
@@ -18,15 +16,14 @@ shows a repeated push once.
 import logging
 import uuid
 import warnings
-from urllib.parse import urlsplit, urlunsplit
 
 import firebase_admin
 import requests
 import urllib3
 from firebase_admin import credentials, exceptions, messaging
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from app.services.http import RetryPolicy
 from app.services.notifier.base import (
     DELIVERED,
     REJECTED,
@@ -42,7 +39,6 @@ from app.services.notifier.base import (
 log = logging.getLogger(__name__)
 
 FCM_HOST = "https://fcm.googleapis.com"
-IAM_CREDENTIALS_HOST = "https://iamcredentials.googleapis.com"
 SEND_EACH_LIMIT = 500
 TOPIC_BATCH_LIMIT = 1000
 RETRIABLE = (
@@ -57,36 +53,24 @@ RETRIABLE = (
 DEAD_TOKEN_REASONS = {"UNREGISTERED", "NOT_FOUND", "INVALID_ARGUMENT"}
 
 
-class EndpointAdapter(HTTPAdapter):
-    """Sends FCM requests to ``endpoint`` and retries only failed connections.
+def only_connections_retried(firebase_app):
+    """Make firebase-admin retry only connections that failed, not 5xx answers or reads.
 
-    The outbox retries 5xx and quota answers itself, with backoff across sweeps,
-    so the HTTP layer does not also block a sweep for seconds per message; a
-    read failure is not retried here either (the message may have gone out).
+    The outbox retries 5xx and quota answers itself, with backoff across sweeps, so the
+    HTTP layer does not also block a sweep for seconds per message; a read failure is
+    not retried either (the message may have gone out). firebase-admin has no public
+    option for its retries (firebase-admin-python issue 554), so this one place reaches
+    its messaging session; without it, firebase-admin's own retries apply.
     """
-
-    __attrs__ = [*HTTPAdapter.__attrs__, "_target"]  # google-auth deep-copies sessions
-
-    def __init__(self, endpoint=FCM_HOST):
-        retries = Retry(total=None, connect=1, read=0, status=0, redirect=0, other=0,
-                        allowed_methods=None, raise_on_status=False)
-        super().__init__(pool_connections=10, pool_maxsize=100, max_retries=retries)
-        endpoint = endpoint.rstrip("/")
-        self._target = None if endpoint == FCM_HOST else urlsplit(endpoint)
-
-    @property
-    def rewrites(self):
-        """True when requests go somewhere other than Google."""
-        return self._target is not None
-
-    def send(self, request, **kwargs):
-        """Rewrite the request to the configured endpoint, then send it."""
-        if self._target is not None:
-            parts = urlsplit(request.url)
-            request.url = urlunsplit((self._target.scheme, self._target.netloc,
-                                      self._target.path + parts.path, parts.query, ""))
-            kwargs["proxies"] = requests.utils.get_environ_proxies(request.url)
-        return super().send(request, **kwargs)
+    try:
+        session = messaging._get_messaging_service(firebase_app)._client.session
+    except AttributeError:  # another firebase-admin: keep its retries, say so
+        log.warning("firebase-admin's messaging session not found: its own retries apply")
+        return
+    policy = RetryPolicy(total=None, connect=1, read=0, status=0, redirect=0, other=0,
+                         allowed_methods=None, raise_on_status=False)
+    session.mount(FCM_HOST, HTTPAdapter(pool_connections=10, pool_maxsize=100,
+                                        max_retries=policy))
 
 
 class FcmNotifier(Notifier):
@@ -94,21 +78,13 @@ class FcmNotifier(Notifier):
 
     name = "fcm"
 
-    def __init__(self, credentials_file, project_id=None, endpoint=FCM_HOST, timeout_s=10.0):
+    def __init__(self, credentials_file, project_id=None, timeout_s=10.0):
         options = {"httpTimeout": timeout_s}
         if project_id:
             options["projectId"] = project_id
         self.firebase_app = firebase_admin.initialize_app(
             credentials.Certificate(credentials_file), options, name=f"cps-{uuid.uuid4().hex}")
-        # The messaging service owns the HTTP session; there is no public handle on it.
-        service = messaging._get_messaging_service(self.firebase_app)
-        session = service._client.session
-        adapter = EndpointAdapter(endpoint)
-        session.mount(FCM_HOST, adapter)
-        auth_session = getattr(session, "_auth_request_session", None)
-        if adapter.rewrites and auth_session is not None:
-            auth_session.mount(IAM_CREDENTIALS_HOST, EndpointAdapter(endpoint))
-        self._service = service
+        only_connections_retried(self.firebase_app)
 
     def close(self):
         """Release the Firebase app (tests create many)."""
@@ -124,7 +100,7 @@ class FcmNotifier(Notifier):
                 continue
             message = _message(push)
             try:
-                self._service.encode_message(message)
+                str(message)  # firebase-admin's encoder checks the message
             except ValueError as error:
                 results[index] = PushResult(REJECTED, error=f"Invalid message: {error}")
                 continue

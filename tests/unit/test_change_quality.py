@@ -1,0 +1,76 @@
+"""The quality gate skips tiles that cannot be compared, and says why."""
+
+import cv2
+import numpy as np
+import pytest
+
+from app.services.change_detection import compare_tiles
+from app.services.change_detection.georef import tile_bounds
+from app.services.change_detection.quality import unusable_reason
+from bench import change_scenes
+
+BOUNDS = tile_bounds(18, 151354, 150891)
+
+
+@pytest.fixture(scope="module")
+def land():
+    px0, py0 = change_scenes.find_window(0, True, 128, 0)
+    return change_scenes.land(px0, py0, 128)
+
+
+@pytest.fixture(scope="module")
+def tile(land):
+    return change_scenes.capture(land)
+
+
+def placeholder():
+    """A 'no imagery here' tile: flat light grey with a line of text."""
+    image = np.full((128, 128, 3), 228, np.uint8)
+    cv2.putText(image, "No imagery", (8, 64), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (120, 120, 120), 1)
+    return image
+
+
+def cloudy(land):
+    """Thick cloud over four fifths of the tile."""
+    image = change_scenes.capture(land).astype(np.float32)
+    image[:100] = 0.05 * image[:100] + 0.95 * 240
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_a_real_looking_tile_passes(tile):
+    assert unusable_reason(tile) is None
+
+
+@pytest.mark.parametrize("image, reason", [
+    (np.zeros((128, 128, 3), np.uint8), "blank"),
+    (np.full((128, 128, 3), 255, np.uint8), "blank"),
+    (placeholder(), "placeholder"),
+    (np.zeros((128, 128), np.uint8), "unreadable"),
+    (None, "unreadable"),
+])
+def test_unusable_tiles_are_named(image, reason):
+    assert unusable_reason(image).startswith(reason)
+
+
+def test_saturated_tile_is_named(land):
+    overexposed = change_scenes.capture(land * 3.0 + 60)
+    assert unusable_reason(overexposed).startswith("saturated")
+
+
+def test_mostly_cloudy_tile_is_named_but_thin_haze_is_not(land):
+    assert unusable_reason(cloudy(land)).startswith("cloud")
+    haze = change_scenes.capture(land * 0.6 + 0.4 * 236)
+    assert unusable_reason(haze) is None
+
+
+def test_comparison_is_skipped_with_the_reason_and_which_capture(tile, land):
+    result = compare_tiles(tile, cloudy(land), bounds=BOUNDS, zoom=18)
+    assert result.skipped.startswith("after cloud")
+    assert result.changes == ()
+    result = compare_tiles(placeholder(), tile, bounds=BOUNDS, zoom=18)
+    assert result.skipped.startswith("before placeholder")
+
+
+def test_captures_of_different_sizes_are_skipped(tile):
+    larger = cv2.resize(tile, (256, 256))
+    assert compare_tiles(tile, larger, bounds=BOUNDS, zoom=18).skipped.startswith("sizes differ")

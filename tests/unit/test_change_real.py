@@ -1,0 +1,68 @@
+"""The change detector's defaults on real labelled imagery (``../shared/data/real-change``).
+
+Pooled over each group's labelled pixels, ours must beat both baselines (naive grey
+difference, CVA + Otsu) in F1 and in kappa, compare every pair (none skipped), raise no
+alert on the pair that has no change, and none on unchanged pairs made from every image
+with real-world nuisances. ``python -m bench real_change`` prints the full table.
+"""
+
+import pytest
+
+from bench import real_change
+
+ROOT = real_change.data_root()
+pytestmark = pytest.mark.skipif(not (ROOT / "levir").exists(),
+                                reason=f"{ROOT} is not on this machine")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return {group: real_change.load_group(group) for group in real_change.GROUPS}
+
+
+@pytest.fixture(scope="module")
+def scores(pairs):
+    return {group: real_change.score_group(group_pairs) for group, group_pairs in pairs.items()}
+
+
+@pytest.mark.parametrize("group", sorted(real_change.GROUPS))
+def test_every_pair_is_compared(pairs, scores, group):
+    assert len(pairs[group]) >= 4
+    assert scores[group][1] == []  # no pair skipped
+
+
+@pytest.mark.parametrize("group", sorted(real_change.GROUPS))
+@pytest.mark.parametrize("metric", ["f1", "kappa"])
+def test_ours_beats_both_baselines(scores, group, metric):
+    by_method = scores[group][0]
+    assert by_method["ours"][metric] > by_method["naive"][metric], by_method
+    assert by_method["ours"][metric] > by_method["cva"][metric], by_method
+
+
+def test_the_unchanged_pair_raises_no_alert(pairs):
+    group, name = real_change.UNCHANGED_PAIR
+    pair = next(pair for pair in pairs[group] if pair.name == name)
+    assert not pair.truth.any()
+    _, result = real_change.ours(pair.before, pair.after, pair.metres_per_pixel)
+    assert result.skipped is None
+    assert result.changes == ()
+
+
+def test_nuisance_unchanged_pairs_raise_no_alert(pairs):
+    everything = [pair for group_pairs in pairs.values() for pair in group_pairs]
+    alerts = {}
+    for label, pair, image, disturbed in real_change.nuisance_pairs(everything):
+        _, result = real_change.ours(image, disturbed, pair.metres_per_pixel)
+        assert result.skipped is None, label
+        if result.changes:
+            alerts[label] = len(result.changes)
+    assert alerts == {}
+
+
+def test_the_nuisances_really_disturb_the_image(pairs):
+    """A nuisance that changed nothing would make the test above pass for nothing."""
+    pair = pairs["levir"][0]
+    for name, apply in real_change.NUISANCES.items():
+        disturbed = apply(pair.before)
+        assert disturbed.shape == pair.before.shape
+        assert (disturbed != pair.before).mean() > 0.05, name

@@ -3,8 +3,8 @@
 import hashlib
 import re
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest

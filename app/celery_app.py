@@ -34,7 +34,13 @@ def celery_settings(config):
             "unacked_restore_throttle": 1},
         "result_backend_transport_options": redis_options,
         "broker_connection_timeout": timeout_s,
+        # A worker waits out any Redis outage, reconnecting by itself (Celery's default
+        # gives up after 100 tries, some 45 minutes, and the worker exits); a task it runs
+        # meanwhile goes on: its outcome lives on the row, not in Redis.
         "broker_connection_retry_on_startup": True,
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # A request that queues work waits for Redis once, briefly: the work waits in the
         # database when Redis is down (app.jobs.dispatch_work).
         "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0.2,

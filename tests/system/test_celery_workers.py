@@ -7,42 +7,21 @@ twice; Redis unreachable while work is asked for (the API answers; the work is q
 once Redis is back); queued work that should not run any more, dropped with a log line.
 """
 
-import re
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from app.demo import synthetic
 from app.jobs import dispatch_work
 from app.models import AlertDetail, AlertSession, CaptureRun, ImageTile, Notification
 from app.models.types import utcnow
 from app.services import alerts as alert_service
-from app.services.imagery.checks import encode_png
 from tests.conftest import REQUIRE_MYSQL
-from tests.support.factories import SOWETO_TILE, AuthActions, make_area, tiles_bbox
 from tests.support.standins import free_port, wait_until
-from tests.support.tile_server import image_response
-from tests.system.workers import CeleryCorner, Worker
+from tests.system.workers import CeleryCorner, Z, count, fresh, post, watched_area
 
-Z, X, Y = SOWETO_TILE
-TILE_DELAY_S = 0.25
 pytestmark = pytest.mark.slow
-
-
-class TileServer:
-    """XYZ tiles of the simulated terrain as captured at ``epoch``, each after a delay."""
-
-    def __init__(self, httpserver):
-        self.epoch = 1
-        httpserver.expect_request(re.compile(rf"/{Z}/.*")).respond_with_handler(self.handle)
-
-    def handle(self, request):
-        z, x, y = (int(part) for part in request.path.removesuffix(".png").split("/")[1:4])
-        time.sleep(TILE_DELAY_S)
-        return image_response(encode_png(synthetic.render_tile(z, x, y, self.epoch)))
 
 
 @pytest.fixture(scope="module")
@@ -56,71 +35,6 @@ def corner():
         pytest.skip(reason)
     yield corner
     corner.clean()
-
-
-@pytest.fixture(scope="module")
-def settings(corner, make_httpserver, tmp_path_factory, database_url):
-    """What the API app and the workers share: database, queue, images, tile server."""
-    return corner.settings(
-        SQLALCHEMY_DATABASE_URI=database_url,
-        IMAGES_DIR=str(tmp_path_factory.mktemp("images")),
-        XYZ_TILE_URL=make_httpserver.url_for("/") + "{z}/{x}/{y}.png",
-        XYZ_RATE_LIMIT_PER_S=100.0, IMAGERY_WORKERS=1,
-        # No heartbeat thread: each tile kept or compared renews the heartbeat, every 0.25 s.
-        RUN_HEARTBEAT_S=0, CAPTURE_STALE_AFTER_S=2, COMPARE_STALE_AFTER_S=2,
-        CELERY_VISIBILITY_TIMEOUT_S=4, CELERY_REQUEUE_AFTER_S=4)
-
-
-@pytest.fixture(scope="module")
-def worker_pair(settings, corner, tmp_path_factory):
-    """Two worker processes for the module's tests (on one database)."""
-    folder = tmp_path_factory.mktemp("workers")
-    pair = [Worker(f"w{n}", settings, folder, corner.queue) for n in (1, 2)]
-    yield pair
-    for worker in pair:
-        worker.stop()
-
-
-@pytest.fixture
-def workers(worker_pair):
-    """Both workers, consuming (one a test killed is started again)."""
-    stopped = [worker.launch() for worker in worker_pair if not worker.alive()]
-    for worker in stopped:
-        worker.wait_ready()
-    return worker_pair
-
-
-@pytest.fixture
-def tiles(httpserver, app, settings, monkeypatch):
-    monkeypatch.setitem(app.config, "XYZ_TILE_URL", settings["XYZ_TILE_URL"])  # areas made here
-    return TileServer(httpserver)
-
-
-@pytest.fixture
-def api(make_app, settings, db):
-    """The web side: queues work, answers the API."""
-    app = make_app(**{k: v for k, v in settings.items() if k != "SQLALCHEMY_DATABASE_URI"})
-    return AuthActions(app, db, app.test_client())
-
-
-def fresh(db, model, row_id):
-    db.session.rollback()
-    return db.session.get(model, row_id, populate_existing=True)
-
-
-def count(db, stmt):
-    db.session.rollback()
-    return db.session.scalar(stmt)
-
-
-def watched_area(db, owner):
-    """Six tiles, one of which changes at capture 2; every change is pushed at once."""
-    return make_area(db, owner, provider="xyz", immediate_alerts=True,
-                     bbox=tiles_bbox(Z, X + 1, Y + 2, columns=3, rows=2))
-
-
-def post(api, owner, path):
-    return api.client.post(path, headers=api.headers(user=owner))
 
 
 def test_capture_and_comparison_through_the_queue_survive_a_killed_worker(

@@ -3,18 +3,30 @@
 ``CeleryCorner`` names a Redis database, a queue and a key prefix of its own, so runs
 sharing one Redis never see each other's work, and removes its keys afterwards.
 ``Worker`` starts ``celery -A tests.system.worker_app worker`` with the test's settings
-and waits until it consumes.
+and waits until it consumes. ``TileServer`` serves the simulated terrain, slowly, and can
+hold its answers; ``watched_area`` is six of its tiles.
 """
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+from app.demo import synthetic
+from app.services.imagery.checks import encode_png
+from tests.support.factories import SOWETO_TILE, make_area, tiles_bbox
 from tests.support.standins import child_env, wait_until
+from tests.support.tile_server import image_response
+
+Z, X, Y = SOWETO_TILE
+TILE_DELAY_S = 0.25
+HOLD_BOUND_S = 60  # a held tile is answered anyway after this, so a failed test ends
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REDIS_URL = os.environ.get("CPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -115,3 +127,57 @@ class Worker:
     def output(self):
         """What the worker logged so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class TileServer:
+    """XYZ tiles of the simulated terrain as captured at ``epoch``, each after a delay.
+
+    ``hold_after(n)``: answer ``n`` more tiles, then hold every answer until ``release()``.
+    """
+
+    def __init__(self, httpserver):
+        self.epoch = 1
+        self.lock = threading.Lock()
+        self.free = None  # tiles still answered before holding; None: never hold
+        self.released = threading.Event()
+        httpserver.expect_request(re.compile(rf"/{Z}/.*")).respond_with_handler(self.handle)
+
+    def hold_after(self, n):
+        self.released.clear()
+        self.free = n
+
+    def release(self):
+        self.free = None
+        self.released.set()
+
+    def handle(self, request):
+        z, x, y = (int(part) for part in request.path.removesuffix(".png").split("/")[1:4])
+        with self.lock:
+            held = self.free is not None and self.free <= 0
+            if self.free is not None:
+                self.free -= 1
+        if held:
+            self.released.wait(HOLD_BOUND_S)
+        time.sleep(TILE_DELAY_S)
+        return image_response(encode_png(synthetic.render_tile(z, x, y, self.epoch)))
+
+
+def watched_area(db, owner):
+    """Six tiles, one of which changes at capture 2; every change is pushed at once."""
+    return make_area(db, owner, provider="xyz", immediate_alerts=True,
+                     bbox=tiles_bbox(Z, X + 1, Y + 2, columns=3, rows=2))
+
+
+def fresh(db, model, row_id):
+    """The row as the database holds it now."""
+    db.session.rollback()
+    return db.session.get(model, row_id, populate_existing=True)
+
+
+def count(db, stmt):
+    db.session.rollback()
+    return db.session.scalar(stmt)
+
+
+def post(api, owner, path):
+    return api.client.post(path, headers=api.headers(user=owner))

@@ -549,7 +549,9 @@ class Config:
         CELERY_REQUEUE_INTERVAL_S = setting("CELERY_REQUEUE_INTERVAL_S", 15, """How often the
             scheduler queues work the broker could not take (Redis down) or that was lost.""")
         CELERY_CONNECT_TIMEOUT_S = setting("CELERY_CONNECT_TIMEOUT_S", 2.0, """Longest wait for
-            Redis when queueing; then the work waits in the database for the next try.""")
+            Redis to accept a connection or to answer a command (down, or frozen with its
+            connections open) when queueing; then the work waits in the database for the next
+            try.""")
 
     with group("Sentinel-2", """Sentinel-2 L2A from a STAC API (the `sentinel2` provider). The
             catalogue is searched with intersects/datetime/collections; the item clearest over the

@@ -22,8 +22,11 @@ def celery_settings(config):
     url = config["CELERY_BROKER_URL"]
     visibility_s = config["CELERY_VISIBILITY_TIMEOUT_S"]
     timeout_s = config["CELERY_CONNECT_TIMEOUT_S"]
+    # socket_timeout: a Redis frozen with its connections open would hold a request that
+    # queues work for ever (kombu waits without limit by default); a worker's BRPOP loop
+    # is not bound by it (kombu drops a silent one after its health check interval).
     redis_options = {"global_keyprefix": config["CELERY_KEY_PREFIX"],
-                     "socket_connect_timeout": timeout_s}
+                     "socket_connect_timeout": timeout_s, "socket_timeout": timeout_s}
     return {
         "broker_url": url,
         "result_backend": url,
@@ -33,6 +36,8 @@ def celery_settings(config):
             "unacked_restore_interval": max(1, min(10, visibility_s // 10)),
             "unacked_restore_throttle": 1},
         "result_backend_transport_options": redis_options,
+        "redis_socket_connect_timeout": timeout_s,
+        "redis_socket_timeout": timeout_s,
         "broker_connection_timeout": timeout_s,
         # A worker waits out any Redis outage, reconnecting by itself (Celery's default
         # gives up after 100 tries, some 45 minutes, and the worker exits); a task it runs

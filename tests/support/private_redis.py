@@ -1,8 +1,9 @@
 """A private Redis server for fault tests: its own port and directory, nothing persisted.
 
-Tests may kill it and start it again on the same port; the machine's shared Redis is
-never touched. Started again, it is empty, as a Redis without persistence is after a
-restart: the queued messages are gone.
+Tests may kill it and start it again on the same port, or freeze it (SIGSTOP: its
+connections stay open, nothing answers); the machine's shared Redis is never touched.
+Started again, it is empty, as a Redis without persistence is after a restart: the
+queued messages are gone.
 """
 
 import shutil
@@ -57,8 +58,15 @@ class PrivateRedis:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
+    def freeze(self):
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.process is not None and self.process.poll() is None:
+            self.thaw()
             self.process.terminate()
             try:
                 self.process.wait(timeout=30)

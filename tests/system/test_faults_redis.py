@@ -1,12 +1,16 @@
-"""Redis restarted mid-run: a private redis-server, killed under two real Celery workers.
+"""Redis restarted mid-run, or frozen: a private redis-server under a real Celery worker.
 
 On each database: a capture runs on a worker; Redis is SIGKILLed while it runs and started
 again, empty (no persistence), on the same port. While it is down the API answers (202 for
 new work, which waits in the database; 200 for reads), never a 500. Once it is back the
 workers reconnect by themselves, the scheduler's requeue job hands over the work Redis
 never took, and everything ends: each tile stored once, one comparison, each change and
-its push stored once.
+its push stored once. A Redis frozen (SIGSTOP, its connections open) holds no request
+longer than ``CELERY_CONNECT_TIMEOUT_S`` allows: the work waits in the database until it
+thaws.
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -39,6 +43,12 @@ def redis_server(tmp_path_factory):
 def corner(redis_server):
     """The workers' queue on the private Redis."""
     return CeleryCorner(base_url=redis_server.url, db_number=0)
+
+
+@pytest.fixture(scope="module")
+def settings(settings):
+    """The shared settings; a request gives up on Redis after half a second."""
+    return {**settings, "CELERY_CONNECT_TIMEOUT_S": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +124,30 @@ def test_redis_restarted_mid_run_the_api_answers_and_the_work_ends_once(
     assert count(db, select(func.count(AlertSession.id))) == 1
     assert count(db, select(func.count(AlertDetail.id))) == session["changes_count"]
     assert count(db, select(func.count(Notification.id))) == 1
+
+
+def test_a_frozen_redis_holds_no_request_and_the_work_goes_on_once_it_thaws(
+        api, db, workers, tiles, redis_server):
+    owner = api.user("operator")
+    area = watched_area(db, owner)
+    headers = api.headers(user=owner)
+    pool = ThreadPoolExecutor(1)  # a request held for ever fails the test, not hangs it
+    redis_server.freeze()
+    try:
+        answer = pool.submit(api.client.post, f"/api/monitor/capture/{area.id}?wait=true",
+                             headers=headers).result(timeout=BOUND_S)
+        assert (answer.status_code, answer.get_json()["state"]) == (202, "running"), \
+            answer.get_json()
+        run_id = answer.get_json()["id"]
+        shown = pool.submit(api.client.get, f"/api/monitor/captures/{run_id}",
+                            headers=headers).result(timeout=BOUND_S)
+        assert shown.status_code == 200
+    finally:
+        redis_server.thaw()
+        pool.shutdown()
+    assert fresh(db, CaptureRun, run_id).queued_at is None
+
+    assert wait_until(lambda: requeued(api), BOUND_S) == 1
+    done = get(api, owner, f"/api/monitor/captures/{run_id}?wait=true").get_json()
+    assert (done["state"], done["tiles_done"]) == ("completed", 6), \
+        [w.output() for w in workers]

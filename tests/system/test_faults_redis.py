@@ -2,12 +2,12 @@
 
 On each database: a capture runs on a worker; Redis is SIGKILLed while it runs and started
 again, empty (no persistence), on the same port. While it is down the API answers (202 for
-new work, which waits in the database; 200 for reads), never a 500. Once it is back the
-workers reconnect by themselves, the scheduler's requeue job hands over the work Redis
-never took, and everything ends: each tile stored once, one comparison, each change and
-its push stored once. A Redis frozen (SIGSTOP, its connections open) holds no request
-longer than ``CELERY_CONNECT_TIMEOUT_S`` allows: the work waits in the database until it
-thaws.
+new work, which waits in the database; 200 for reads), never a 500. The worker ends its
+capture without Redis; once Redis is back it reconnects by itself, the scheduler's requeue
+job hands over the work Redis never took, and everything ends: each tile stored once, one
+comparison, each change and its push stored once. A Redis frozen (SIGSTOP, its connections
+open) holds no request longer than ``CELERY_CONNECT_TIMEOUT_S`` allows: the work waits in
+the database until it thaws.
 """
 
 from concurrent.futures import ThreadPoolExecutor

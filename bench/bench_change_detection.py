@@ -15,7 +15,7 @@ from app.services.change_detection import compare_tiles
 from app.services.change_detection.georef import TileGeoref
 from app.services.change_detection.segmentation import outlines_mask
 from bench import change_scenes
-from bench.common import md_table, time_calls
+from bench.common import cpu_ms, md_table, time_calls
 
 PAIRS = 40  # changed pairs per scenario, and as many unchanged ones
 WORLDS = 4  # terrain seeds the pairs cycle through
@@ -139,17 +139,6 @@ def _row(scenario, method, scores):
             f"{scores['false_alarm_px']:.0f}", f"{scores['quiet_share']:.0%}"]
 
 
-def _cpu_ms(func, repeat):
-    """Median CPU time of ``func`` in ms: what one core spends, whatever else the machine runs."""
-    func()
-    samples = []
-    for _ in range(repeat):
-        started = time.process_time()
-        func()
-        samples.append(time.process_time() - started)
-    return statistics.median(samples) * 1000
-
-
 def timings(size):
     """Median ms per pair of ``size``² (wall clock, CPU) for ours and naive, all nuisances."""
     pair = change_scenes.make_pair(0, "all", changed=True, size=size)
@@ -163,9 +152,9 @@ def timings(size):
         naive_compare(pair.before, pair.after, mpp)
 
     return {"ours": (statistics.median(time_calls(ours, TIMING_REPEAT)) * 1000,
-                     _cpu_ms(ours, TIMING_REPEAT)),
+                     cpu_ms(ours, TIMING_REPEAT)),
             "naive": (statistics.median(time_calls(naive, TIMING_REPEAT)) * 1000,
-                      _cpu_ms(naive, TIMING_REPEAT))}
+                      cpu_ms(naive, TIMING_REPEAT))}
 
 
 def run():

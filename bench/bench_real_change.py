@@ -5,27 +5,16 @@ Reads ``../shared/data/real-change/`` in place (``bench/real_change.py``); witho
 section says so and measures nothing.
 """
 
-import statistics
 import time
 
 import cv2
 import numpy as np
 
 from bench import real_change
-from bench.common import md_table
+from bench.common import cpu_ms, md_table
 
 TIMING_REPEAT = 9
 F1_TARGET = 0.5
-
-
-def _cpu_ms(func, repeat=TIMING_REPEAT):
-    func()
-    samples = []
-    for _ in range(repeat):
-        started = time.process_time()
-        func()
-        samples.append(time.process_time() - started)
-    return statistics.median(samples) * 1000
 
 
 def _mosaic(pairs, size):
@@ -42,7 +31,8 @@ def timings(pairs):
     mpp = pairs[0].metres_per_pixel
     for size in (256, 1024):
         before, after = _mosaic(pairs, size)
-        out[size] = {name: _cpu_ms(lambda m=method, b=before, a=after: m(b, a, mpp))
+        out[size] = {name: cpu_ms(lambda m=method, b=before, a=after: m(b, a, mpp),
+                                   TIMING_REPEAT)
                      for name, method in (("ours", real_change.METHODS["ours"]),
                                           ("naive", real_change.naive_mask),
                                           ("cva", real_change.cva_mask))}

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import config
+import settings.core
+import settings.first_response
+import settings.land_watch
 from app import config_docs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +80,16 @@ def test_a_bad_value_names_its_setting():
     assert result.returncode != 0 and "XYZ_HEADERS: expected 'Name: value'" in result.stderr
 
 
+def test_every_class_of_settings_is_mixed_into_config():
+    declared = {cls for module in (settings.core, settings.first_response, settings.land_watch)
+                for cls in vars(module).values()
+                if isinstance(cls, type) and cls.__module__ == module.__name__}
+    assert declared and declared - set(config.Config.__mro__) == set(), (
+        "a class of settings Config does not mix in is documented but never configured")
+
+
 def test_only_config_py_reads_the_environment():
-    readers = [path.relative_to(ROOT).as_posix() for path in (ROOT / "app").rglob("*.py")
+    modules = [*(ROOT / "app").rglob("*.py"), *(ROOT / "settings").rglob("*.py")]
+    readers = [path.relative_to(ROOT).as_posix() for path in modules
                if ENV_READS.search(path.read_text(encoding="utf-8"))]
     assert readers == []

@@ -5,13 +5,12 @@ Tests may kill, freeze and restart it; the machine's shared server is never touc
 
 import getpass
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import pymysql
 
-from tests.support.standins import free_port, wait_until
+from tests.support.standins import ServerProcess, free_port, wait_until
 
 SEARCH = ("/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin")
 
@@ -22,7 +21,7 @@ def find_program(name):
         (str(Path(folder) / name) for folder in SEARCH if (Path(folder) / name).is_file()), None)
 
 
-class PrivateMariaDB:
+class PrivateMariaDB(ServerProcess):
     """One mariadbd on 127.0.0.1 with a throwaway data directory; root has no password."""
 
     def __init__(self, folder):
@@ -76,24 +75,3 @@ class PrivateMariaDB:
                 cursor.execute(sql)
         finally:
             connection.close()
-
-    def kill(self):
-        """SIGKILL the server, as a crash or an OOM kill would."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def freeze(self):
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self):
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.thaw()
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()

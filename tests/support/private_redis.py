@@ -7,11 +7,10 @@ queued messages are gone.
 """
 
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
-from tests.support.standins import free_port, wait_until
+from tests.support.standins import ServerProcess, free_port, wait_until
 
 
 def redis_server_program():
@@ -19,7 +18,7 @@ def redis_server_program():
     return shutil.which("redis-server")
 
 
-class PrivateRedis:
+class PrivateRedis(ServerProcess):
     """One ``redis-server`` on 127.0.0.1 with no snapshot and no append-only file."""
 
     def __init__(self, folder):
@@ -52,24 +51,3 @@ class PrivateRedis:
             return redis.Redis(port=self.port, socket_connect_timeout=1).ping()
         except redis.RedisError:
             return False
-
-    def kill(self):
-        """SIGKILL the server, as a crash or an OOM kill would."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def freeze(self):
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self):
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.thaw()
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()

@@ -8,7 +8,9 @@ bodies, and the OAuth token endpoint a service account uses), on 127.0.0.1; the
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
 import tempfile
 import time
 
@@ -98,6 +100,33 @@ ANSWERS = {
         429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Send requests'.",
         "QUOTA_EXCEEDED")),
 }
+
+
+class ServerProcess:
+    """A private server subprocess (``self.process``) a test can crash, freeze and stop."""
+
+    process = None
+
+    def kill(self):
+        """SIGKILL the server, as a crash or an OOM kill would."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def freeze(self):
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.thaw()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 class HttpStandIn:

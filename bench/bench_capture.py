@@ -26,7 +26,7 @@ from app.services import tiles
 from app.services.areas import create_area
 from app.services.auth import create_user
 from app.services.imagery.checks import encode_png
-from bench.common import md_table
+from bench.common import md_table, send_png
 from config import TestingConfig
 
 LATENCY_S = 0.15  # a tile server on another continent
@@ -50,11 +50,7 @@ def start_tile_server(images):
             time.sleep(LATENCY_S)
             z, x, y = (int(part) for part in self.path.removesuffix(".png").split("/")[1:4])
             body = images[(x + y) % len(images)]
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_png(self, body)
 
         def log_message(self, *args):
             pass

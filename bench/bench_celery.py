@@ -30,7 +30,7 @@ from app.services.areas import create_area
 from app.services.auth import create_user
 from app.services.imagery.checks import encode_png
 from app.services.tiles import tile_bounds
-from bench.common import md_table
+from bench.common import md_table, send_png
 from tests.conftest import create_mysql_database, drop_mysql_database, make_config
 from tests.system.workers import CeleryCorner, Worker
 
@@ -70,11 +70,7 @@ class TileServer:
                 time.sleep(LATENCY_S if bench.latency else 0)
                 x, y = (int(part) for part in self.path.removesuffix(".png").split("/")[2:4])
                 body = bench.images[bench.epoch][(x + y) % 4]
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_png(self, body)
 
             def log_message(self, *args):
                 pass

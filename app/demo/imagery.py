@@ -43,8 +43,11 @@ class SimulatedSentinel2Provider(SceneProvider):
     def __init__(self, seed=0):
         self.seed = seed
 
-    def fetch_scene(self, polygon, grid, when, capture_number):
-        """Render the area's grid: bands, SCL with this capture's clouds, outside left empty."""
+    def fetch_scene(self, polygon, grid, when, capture_number, newer_than=None):
+        """Render the area's grid: bands, SCL with this capture's clouds, outside left empty.
+
+        Every capture is a new scene, acquired ``when`` (``newer_than`` holds by design).
+        """
         rendered = synthetic_s2.render_scene(grid, capture_number, seed=self.seed)
         inside = area_mask(grid, polygon)
         bands = np.where(inside, rendered.bands, 0).astype(np.uint16)

@@ -13,9 +13,11 @@ import logging
 
 import mercantile
 from flask import current_app
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ImageTile
+from app.models import CaptureRun, ImageTile
+from app.models.area import COMPLETED, PARTIAL
 from app.models.types import utcnow
 from app.services.areas import area_polygon
 from app.services.capture import CaptureFailed, write_atomically
@@ -34,12 +36,23 @@ def scene_tile_key(polygon):
     return tile.z, tile.x, tile.y
 
 
+def previous_scene_time(run):
+    """When the scene of the area's latest earlier capture that kept one was acquired (or None)."""
+    return db.session.scalar(
+        select(CaptureRun.scene_acquired_at)
+        .where(CaptureRun.area_config_id == run.area_config_id, CaptureRun.id != run.id,
+               CaptureRun.sequence < run.sequence, CaptureRun.state.in_((COMPLETED, PARTIAL)),
+               CaptureRun.scene_acquired_at.is_not(None))
+        .order_by(CaptureRun.sequence.desc()).limit(1))
+
+
 def capture_scene(run, provider, images_dir, run_dir, checkpoint):
     """Fetch the area's scene and keep it; raise ``CaptureFailed`` with the provider's reason."""
     polygon = area_polygon(run.area)
     grid = area_grid(polygon, current_app.config["SENTINEL2_RESOLUTION_M"])
     try:
-        scene = provider.fetch_scene(polygon, grid, utcnow(), run.sequence)
+        scene = provider.fetch_scene(polygon, grid, utcnow(), run.sequence,
+                                     newer_than=previous_scene_time(run))
     except NoImagery as reason:
         raise CaptureFailed(f"no imagery: {reason}") from None
     except ImageryError as reason:

@@ -109,6 +109,32 @@ def test_a_failed_sentinel2_capture_says_why_and_leaves_no_file(auth, db, owner,
     assert db.session.scalars(select(ImageTile)).all() == []
 
 
+def test_a_second_sentinel2_capture_takes_only_a_newer_scene_never_the_same_again(
+        auth, db, owner, images_dir, stac):
+    tile = tile_grid(LON + 0.012, LAT - 0.012, 6000)
+    scene = render_scene(tile, 1, seed=5)
+    scene.scl[:] = 4
+    now = utcnow().replace(microsecond=0)
+    publish_scene(stac, "S2A_clear", now - timedelta(days=4), tile, scene.bands, scene.scl)
+    area = make_area(db, owner, bbox=BBOX, provider="sentinel2")
+    assert capture(auth, owner, area)["scene_id"] == "S2A_clear"
+
+    again = capture(auth, owner, area)  # the clear scene is still the clearest in the window
+    assert again["state"] == "failed" and again["tiles_done"] == 0
+    assert again["error"].startswith("no imagery: no sentinel-2-l2a item over the area "
+                                     "acquired after the previous capture's scene (")
+    compare = auth.client.post(f"/api/monitor/compare/{area.id}?wait=true",
+                               headers=auth.headers(user=owner))
+    assert compare.status_code == 409  # nothing new: no session claims "no change"
+
+    half = render_scene(tile, 2, seed=5)  # newer, but cloudier over the area than the old one
+    publish_scene(stac, "S2B_newer_cloudier", now - timedelta(days=1), tile, half.bands,
+                  half.scl)
+    third = capture(auth, owner, area)
+    assert third["state"] == "completed", third["error"]
+    assert third["scene_id"] == "S2B_newer_cloudier"
+
+
 def test_scene_areas_are_limited_by_size_not_tiles(auth, app, db, owner, monkeypatch):
     monkeypatch.setitem(app.config, "SENTINEL2_MAX_AREA_KM2", 0.5)
     body = {"name": "too big", "bbox": BBOX, "provider": "simulated_sentinel2"}

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from app.demo.areas import DEMO_AREAS
-from app.models import AlertDetail, Notification
+from app.models import AlertDetail, CaptureRun, Notification
 from tests.support.factories import make_area
 
 DEMO = next(spec for spec in DEMO_AREAS if spec.get("provider") == "simulated_sentinel2")
@@ -76,3 +76,21 @@ def test_an_overcast_capture_is_never_no_change(auth, db, owner, images_dir):
     db.session.rollback()
     assert db.session.scalars(select(AlertDetail).where(
         AlertDetail.session_id == session["id"])).all() == []
+
+
+def test_two_captures_of_one_scene_are_skipped_as_the_same_scene_never_no_change(
+        auth, db, owner, images_dir):
+    area = make_area(db, owner, bbox=DEMO["bbox"], provider="simulated_sentinel2")
+    first = post(auth, owner, "capture", area)
+    second = post(auth, owner, "capture", area)
+    db.session.rollback()
+    # two captures of one item, as kept before captures looked only for newer scenes
+    db.session.get(CaptureRun, second["id"]).scene_id = first["scene_id"]
+    db.session.get(CaptureRun, second["id"]).scene_acquired_at = db.session.get(
+        CaptureRun, first["id"]).scene_acquired_at
+    db.session.commit()
+    session = post(auth, owner, "compare", area)
+    assert session["state"] == "inconclusive" and session["tiles_compared"] == 0
+    assert session["skipped_by_reason"] == {"same_scene": 1}
+    (skipped,) = session["skipped_tiles"]
+    assert skipped["reason"].startswith(f"both captures show the same scene ({first['scene_id']}")

@@ -118,6 +118,22 @@ def test_no_item_in_the_window_is_no_imagery(stac):
     assert not stac.file_requests
 
 
+def test_only_items_newer_than_the_previous_capture_are_candidates(stac):
+    clear = scene(TILE, 1)
+    publish_scene(stac, "S2A_clear_before", NOW - timedelta(days=4), TILE, clear.bands,
+                  clear.scl)
+    publish_scene(stac, "S2B_cloudy_since", NOW - timedelta(days=2), TILE,
+                  *clouded(clear.bands, clear.scl, TILE, AREA, share=0.5))
+    grid = area_grid(AREA)
+    captured = provider(stac).fetch_scene(AREA, grid, NOW, 2,
+                                          newer_than=NOW - timedelta(days=4))
+    assert captured.item_id == "S2B_cloudy_since" and 0.4 < captured.clear_share < 0.6
+    assert provider(stac).fetch_scene(AREA, grid, NOW, 2).item_id == "S2A_clear_before"
+    with pytest.raises(NoImagery, match="acquired after the previous capture's scene "
+                                        r"\(2026-11-18 09:00 UTC\) in the last 10 days"):
+        provider(stac).fetch_scene(AREA, grid, NOW, 3, newer_than=NOW - timedelta(days=2))
+
+
 def test_every_item_cloudy_over_the_area_gives_the_least_cloudy_and_says_how_clear(stac):
     clear = scene(TILE, 1)
     for day, share in ((1, 1.0), (2, 0.9), (4, 0.95)):

@@ -31,7 +31,7 @@ from app.models import AlertDetail, CaptureRun, ImageTile, TileReference
 from app.models.alerts import SUSPECTED
 from app.models.area import COMPLETED as RUN_COMPLETED
 from app.models.area import PARTIAL as RUN_PARTIAL
-from app.services.alerts.skips import NO_EARLIER_CAPTURE, NOT_CAPTURED
+from app.services.alerts.skips import NO_EARLIER_CAPTURE, NOT_CAPTURED, SAME_SCENE
 
 USABLE_RUN_STATES = (RUN_COMPLETED, RUN_PARTIAL)
 
@@ -71,6 +71,14 @@ def _missing_reason(run, z, x, y):
     return "not captured"
 
 
+def same_scene(before, after):
+    """Whether two scene captures hold one catalogue item: a picture compared with itself."""
+    first, second = before.capture_run, after.capture_run
+    return bool(before.bands_path and after.bands_path and first.scene_id
+                and first.scene_id == second.scene_id
+                and first.scene_acquired_at == second.scene_acquired_at)
+
+
 def plan_tiles(session):
     """Pair each tile of the two runs with its reference, or say why it is skipped."""
     after_run, before_run = session.after_run, session.before_run
@@ -93,6 +101,11 @@ def plan_tiles(session):
             pair.skip_kind = NO_EARLIER_CAPTURE
             pair.skip = (f"no earlier capture of this tile (not in run {before_run.id}: "
                          f"{_missing_reason(before_run, *key)})")
+        elif same_scene(pair.before, pair.after):
+            run = pair.after.capture_run
+            pair.skip_kind = SAME_SCENE
+            pair.skip = (f"both captures show the same scene ({run.scene_id}, acquired "
+                         f"{run.scene_acquired_at:%Y-%m-%d %H:%M} UTC): nothing newer to compare")
         pairs.append(pair)
     return pairs
 

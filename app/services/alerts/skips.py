@@ -9,6 +9,7 @@ from collections import Counter
 
 NOT_CAPTURED = "not_captured"
 NO_EARLIER_CAPTURE = "no_earlier_capture"
+SAME_SCENE = "same_scene"
 FILE_UNREADABLE = "file_unreadable"
 CLOUD_OR_HAZE = "cloud_or_haze"
 INTERNAL_ERROR = "internal_error"
@@ -18,6 +19,7 @@ OTHER = "other"
 SKIP_KINDS = {
     NOT_CAPTURED: "not in the latest capture",
     NO_EARLIER_CAPTURE: "no earlier capture",
+    SAME_SCENE: "no newer scene than the earlier capture",
     FILE_UNREADABLE: "image file missing or unreadable",
     "unreadable_image": "not a colour image",
     "blank": "blank imagery",

@@ -283,12 +283,14 @@ class SceneProvider(ABC):
     name = None
 
     @abstractmethod
-    def fetch_scene(self, polygon, grid, when, capture_number):
+    def fetch_scene(self, polygon, grid, when, capture_number, newer_than=None):
         """Return the area's ``Scene`` as of ``when``; raise ``NoImagery`` or ``ImageryError``.
 
         ``polygon`` is the area (shapely, lon/lat), ``grid`` its ``AreaGrid``;
         ``capture_number`` is the area's capture sequence number (the simulated
-        provider shows the land as it is at that capture).
+        provider shows the land as it is at that capture). ``newer_than``, when given,
+        is the acquisition time of the area's previous capture: only a scene acquired
+        after it is news (``NoImagery`` if there is none).
         """
 
     def describe(self):

@@ -233,11 +233,25 @@ class Sentinel2Provider(SceneProvider):
             raise failures[0]
         return best
 
-    def fetch_scene(self, polygon, grid, when, capture_number):
-        """Search, choose the clearest item over the area, and read its band windows."""
+    def fetch_scene(self, polygon, grid, when, capture_number, newer_than=None):
+        """Search, choose the clearest item over the area, and read its band windows.
+
+        With ``newer_than`` (the previous capture's acquisition time) only items acquired
+        after it are candidates: capturing the same scene again would compare a picture
+        with itself and report "no change" for land nobody has seen since.
+        """
+        candidates = self.search(polygon, when)
+        if newer_than is not None:
+            fresh = [c for c in candidates if c.acquired_at > newer_than]
+            if not fresh:
+                raise NoImagery(
+                    f"no {self.settings.collection} item over the area acquired after the "
+                    f"previous capture's scene ({newer_than:%Y-%m-%d %H:%M} UTC) in the last "
+                    f"{self.settings.lookback_days:g} days")
+            candidates = fresh
         # newest first; of two same-day items (overlapping tiles), the one in the area's own
         # zone first: its pixels need no reprojection
-        candidates = sorted(self.search(polygon, when), reverse=True,
+        candidates = sorted(candidates, reverse=True,
                             key=lambda c: (c.acquired_at, c.crs == grid.crs))
         inside = area_mask(grid, polygon)
         best = self.clearest(candidates, inside, grid)

@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
+# test processes (pytest-xdist): one per logical CPU; TEST_WORKERS=0 runs the suite in this process
+TEST_WORKERS ?= logical
 
 .PHONY: run test test-fast bench lint install install-dev clean
 
@@ -11,11 +13,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-compile -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-compile -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
 install: $(VENV)/.runtime
@@ -30,10 +32,10 @@ run: install
 	DEMO_DOCK_REPORT_INTERVAL_S=$${DEMO_DOCK_REPORT_INTERVAL_S:-30} $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-fast: install-dev
-	$(BIN)/pytest tests/unit tests/api
+	$(BIN)/pytest -n $(TEST_WORKERS) tests/unit tests/api
 
 bench: install-dev
 	$(BIN)/python -m bench

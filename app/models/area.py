@@ -13,6 +13,7 @@ COMPLETED = "completed"
 PARTIAL = "partial"
 FAILED = "failed"
 RUN_STATES = (RUNNING, COMPLETED, PARTIAL, FAILED)
+USABLE_RUN_STATES = (COMPLETED, PARTIAL)  # runs whose tiles can be compared
 MANUAL = "manual"
 SCHEDULED = "scheduled"
 RUN_TRIGGERS = (MANUAL, SCHEDULED)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CaptureRun, ImageTile
-from app.models.area import COMPLETED, PARTIAL
+from app.models.area import USABLE_RUN_STATES
 from app.models.types import utcnow
 from app.services.areas import area_polygon
 from app.services.capture import CaptureFailed, write_atomically
@@ -40,8 +40,8 @@ def previous_scene_time(run):
     """When the scene of the area's latest earlier capture that kept one was acquired (or None)."""
     return db.session.scalar(
         select(CaptureRun.scene_acquired_at)
-        .where(CaptureRun.area_config_id == run.area_config_id, CaptureRun.id != run.id,
-               CaptureRun.sequence < run.sequence, CaptureRun.state.in_((COMPLETED, PARTIAL)),
+        .where(CaptureRun.area_config_id == run.area_config_id,
+               CaptureRun.sequence < run.sequence, CaptureRun.state.in_(USABLE_RUN_STATES),
                CaptureRun.scene_acquired_at.is_not(None))
         .order_by(CaptureRun.sequence.desc()).limit(1))
 

@@ -29,11 +29,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AlertDetail, CaptureRun, ImageTile, TileReference
 from app.models.alerts import SUSPECTED
-from app.models.area import COMPLETED as RUN_COMPLETED
-from app.models.area import PARTIAL as RUN_PARTIAL
+from app.models.area import USABLE_RUN_STATES
 from app.services.alerts.skips import NO_EARLIER_CAPTURE, NOT_CAPTURED, SAME_SCENE
-
-USABLE_RUN_STATES = (RUN_COMPLETED, RUN_PARTIAL)
+from app.services.scene_comparison import is_scene_pair
 
 
 def usable_runs(area_id, limit=2):
@@ -74,9 +72,9 @@ def _missing_reason(run, z, x, y):
 def same_scene(before, after):
     """Whether two scene captures hold one catalogue item: a picture compared with itself."""
     first, second = before.capture_run, after.capture_run
-    return bool(before.bands_path and after.bands_path and first.scene_id
-                and first.scene_id == second.scene_id
-                and first.scene_acquired_at == second.scene_acquired_at)
+    return bool(is_scene_pair(before, after) and first.scene_id
+                and (first.scene_id, first.scene_acquired_at)
+                == (second.scene_id, second.scene_acquired_at))
 
 
 def plan_tiles(session):

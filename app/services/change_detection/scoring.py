@@ -25,14 +25,16 @@ _NEIGHBOURHOOD = np.ones((3, 3), np.uint8)
 
 
 def _outside_range(image, other, weights):
-    excess = cv2.add(cv2.max(cv2.subtract(image, cv2.dilate(other, _NEIGHBOURHOOD)), 0.0),
-                     cv2.max(cv2.subtract(cv2.erode(other, _NEIGHBOURHOOD), image), 0.0))
-    excess = cv2.multiply(excess, weights)
-    return cv2.sqrt(cv2.transform(cv2.multiply(excess, excess), np.ones((1, 3), np.float32)))
+    # above the neighbourhood's maximum or below its minimum: at most one is positive
+    excess = cv2.max(cv2.max(cv2.subtract(image, cv2.dilate(other, _NEIGHBOURHOOD)),
+                             cv2.subtract(cv2.erode(other, _NEIGHBOURHOOD), image)), 0.0)
+    squared_weights = np.float32(weights).reshape(1, 3) ** 2
+    return cv2.sqrt(cv2.transform(cv2.multiply(excess, excess), squared_weights))
 
 
 def tolerant_difference(first_lab, second_lab, weights):
-    """ΔE between two Lab images, forgiving a one-pixel misalignment either way."""
+    """ΔE between two Lab images, forgiving a one-pixel misalignment either way; each Lab
+    channel's difference is multiplied by its entry of ``weights`` (L, a, b) first."""
     return cv2.min(_outside_range(first_lab, second_lab, weights),
                    _outside_range(second_lab, first_lab, weights))
 
@@ -56,7 +58,7 @@ def change_score(older, newer, valid, settings=_DEFAULTS):
     backward, backward_reliability = colour_corrections(newer_keys, difference, valid)
     predicted_newer = cv2.add(older_lab, apply_by_colour(older_keys, forward))
     predicted_older = cv2.subtract(newer_lab, apply_by_colour(newer_keys, backward))
-    weights = (settings.luminance_weight, 1.0, 1.0, 0.0)
+    weights = (settings.luminance_weight, 1.0, 1.0)
     appeared = cv2.multiply(tolerant_difference(newer_lab, predicted_newer, weights),
                             cv2.LUT(older_keys, forward_reliability))
     vanished = cv2.multiply(tolerant_difference(older_lab, predicted_older, weights),

@@ -22,7 +22,7 @@ class ChangeDetectionSettings:
     min_valid_share: float = 0.6  # overlap needed after warping, else the tile is skipped
     # radiometric normalisation
     radiometry_block_px: int = 64  # block side for the haze correction
-    colour_pixels: int = 300_000  # larger pairs are colour-scored on a copy this size …
+    colour_pixels: int = 200_000  # larger pairs are colour-scored on a copy this size …
     colour_resolution_m: float = 1.0  # … but never coarser than this (m/px)
     # change score and threshold (CIE Lab colour difference units, ΔE)
     blur_sigma: float = 1.0

@@ -128,6 +128,11 @@ def land(px0, py0, size, season=0.3, seed=0):
                              synthetic.Conditions(season=season))
 
 
+def town_land(size):
+    """The land of the first town window of ``size``² px (a fixture for tests)."""
+    return land(*find_window(0, True, size, 0), size)
+
+
 def capture(image, noise_sigma=1.5, noise_seed=0):
     """An 8-bit capture of a float BGR image, with sensor noise."""
     rng = np.random.default_rng(noise_seed)

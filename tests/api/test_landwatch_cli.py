@@ -33,8 +33,7 @@ def runner(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def land():
-    px0, py0 = change_scenes.find_window(0, True, SIZE, 0)
-    return change_scenes.land(px0, py0, SIZE)
+    return change_scenes.town_land(SIZE)
 
 
 def write(path, image):

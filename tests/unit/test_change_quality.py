@@ -14,8 +14,7 @@ BOUNDS = tile_bounds(18, 151354, 150891)
 
 @pytest.fixture(scope="module")
 def land():
-    px0, py0 = change_scenes.find_window(0, True, 128, 0)
-    return change_scenes.land(px0, py0, 128)
+    return change_scenes.town_land(128)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """The change detector's defaults on real labelled imagery (``../shared/data/real-change``).
 
 Pooled over each group's labelled pixels, ours must beat both baselines (naive grey
-difference, CVA + Otsu) in F1 and in kappa, compare every pair (none skipped), raise no
-alert on the pair that has no change, and none on unchanged pairs made from every image
-with real-world nuisances. ``python -m bench real_change`` prints the full table.
+difference, CVA + Otsu) in F1 and in kappa, reach F1 0.5 on DSIFN, compare every pair
+(none skipped), raise no alert on the pair that has no change, and none on unchanged
+pairs made from every image with real-world nuisances. ``python -m bench real_change``
+prints the full table.
 """
 
 import pytest
@@ -37,6 +38,11 @@ def test_ours_beats_both_baselines(scores, group, metric):
     by_method = scores[group][0]
     assert by_method["ours"][metric] > by_method["naive"][metric], by_method
     assert by_method["ours"][metric] > by_method["cva"][metric], by_method
+
+
+def test_dsifn_reaches_the_target_f1(scores):
+    # LEVIR does not yet (0.40): docs/change-detection.md, known limits
+    assert scores["dsifn"][0]["ours"]["f1"] >= 0.5, scores["dsifn"][0]["ours"]
 
 
 def test_the_unchanged_pair_raises_no_alert(pairs):

@@ -147,7 +147,7 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
                                             settings)
     threshold = evidence.threshold * factor
     shaped = structure.hysteresis(evidence.appeared, threshold,
-                                  threshold * settings.structure_grow_ratio)
+                                  threshold * evidence.grow_ratio)
     # a colour change counts where structure changed with it: appeared (something built or
     # dumped), or vanished over a larger area (land cleared or built over flat); small
     # removals and faint changes of colour alone (a re-roofed house, a sunlit lawn) are

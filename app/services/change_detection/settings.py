@@ -42,6 +42,7 @@ class ChangeDetectionSettings:
     structure_blur_m: float = 16.0  # evidence is averaged over a few buildings
     structure_threshold: float = 0.15  # multiples of the pair's structure level
     structure_grow_ratio: float = 0.7  # regions grow from seeds down to this share of it
+    # (further on imagery coarser than about 0.7 m/px: see structure._evidence)
     colour_support: float = 0.25  # colour regions need this share of it in new structure
     colour_alone: float = 1.5  # … unless their mean score is this many times the seed
     removal_min_area_m2: float = 100.0  # colour backed by vanished structure only: at least

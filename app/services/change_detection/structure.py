@@ -36,6 +36,7 @@ class StructureEvidence:
     threshold: float
     appeared_here: np.ndarray  # the same, averaged only over the structure window
     vanished_here: np.ndarray
+    grow_ratio: float = 1.0  # regions grow from seeds down to this share of the threshold
 
 
 def local_structure(grey, metres_per_pixel, settings=_DEFAULTS):
@@ -84,20 +85,27 @@ def structure_evidence(older_bgr, newer_bgr, valid, metres_per_pixel, settings=_
     else:
         reduced_valid = valid
     floors = (settings.structure_tolerance_px * factor, settings.shadow_tolerance_px * factor)
-    maps, threshold = _evidence(greys, reduced_valid, metres_per_pixel / factor, floors,
-                                settings)
+    maps, threshold, grow_ratio = _evidence(greys, reduced_valid, metres_per_pixel / factor,
+                                            floors, settings)
     if factor < 1.0:
         maps = [cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
                 for image in maps]
         for image in maps:
             image[~valid] = 0.0
-    return StructureEvidence(maps[0], maps[1], threshold, maps[2], maps[3])
+    return StructureEvidence(maps[0], maps[1], threshold, maps[2], maps[3], grow_ratio)
 
 
 def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
-    """(appeared, vanished, appeared here, vanished here) and the threshold, at one scale.
+    """(appeared, vanished, appeared here, vanished here), the threshold and the grow
+    ratio, at one scale.
 
     ``floors_px``: the least tolerance, in this scale's pixels, for edges and for shadows.
+    Where that floor widens the tolerance beyond ``structure_tolerance_m`` (imagery
+    coarser than about 0.7 m/px), edges are compared over more ground and what appeared
+    comes out weaker in proportion, though a change is as large: regions then grow
+    further from their seeds, down to ``structure_grow_ratio`` × the nominal over the
+    applied tolerance, but never below the 75th percentile of vanished structure. The
+    seeds, and so whether anything is found, stay as they are.
     """
     older, newer = (local_structure(grey, metres_per_pixel, settings) for grey in greys)
     sample = valid[::2, ::2]
@@ -115,7 +123,14 @@ def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
     sigma = settings.structure_blur_m / metres_per_pixel
     appeared, vanished = (_average(image, valid, sigma) for image in (appeared, vanished))
     usual = float(np.percentile(vanished[::2, ::2][sample], 95)) if sample.any() else 0.0
-    return (appeared, vanished, *here), max(settings.structure_threshold, usual)
+    threshold = max(settings.structure_threshold, usual)
+    damping = min(1.0, settings.structure_tolerance_m / (tolerance * metres_per_pixel))
+    # never down into what the pair shows where nothing changed (changes cover far less
+    # than a quarter of a tile, as the colour threshold assumes too)
+    quiet = float(np.percentile(vanished[::2, ::2][sample], 75)) if sample.any() else 0.0
+    grow_ratio = min(settings.structure_grow_ratio,
+                     max(settings.structure_grow_ratio * damping, quiet / threshold))
+    return (appeared, vanished, *here), threshold, grow_ratio
 
 
 def _average(image, valid, sigma):

@@ -36,7 +36,7 @@ class StructureEvidence:
     threshold: float
     appeared_here: np.ndarray  # the same, averaged only over the structure window
     vanished_here: np.ndarray
-    grow_ratio: float = 1.0  # regions grow from seeds down to this share of the threshold
+    grow_ratio: float  # regions grow from seeds down to this share of the threshold
 
 
 def local_structure(grey, metres_per_pixel, settings=_DEFAULTS):
@@ -122,14 +122,15 @@ def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
     here = _average(appeared, valid, window), _average(vanished, valid, window)
     sigma = settings.structure_blur_m / metres_per_pixel
     appeared, vanished = (_average(image, valid, sigma) for image in (appeared, vanished))
-    usual = float(np.percentile(vanished[::2, ::2][sample], 95)) if sample.any() else 0.0
-    threshold = max(settings.structure_threshold, usual)
+    # the pair's usual vanished structure sets the threshold; its quiet level, where nothing
+    # changed (changes cover far less than a quarter of a tile, as the colour threshold
+    # assumes too), is as far down as regions grow
+    quiet, usual = (np.percentile(vanished[::2, ::2][sample], (75, 95)) if sample.any()
+                    else (0.0, 0.0))
+    threshold = max(settings.structure_threshold, float(usual))
     damping = min(1.0, settings.structure_tolerance_m / (tolerance * metres_per_pixel))
-    # never down into what the pair shows where nothing changed (changes cover far less
-    # than a quarter of a tile, as the colour threshold assumes too)
-    quiet = float(np.percentile(vanished[::2, ::2][sample], 75)) if sample.any() else 0.0
     grow_ratio = min(settings.structure_grow_ratio,
-                     max(settings.structure_grow_ratio * damping, quiet / threshold))
+                     max(settings.structure_grow_ratio * damping, float(quiet) / threshold))
     return (appeared, vanished, *here), threshold, grow_ratio
 
 

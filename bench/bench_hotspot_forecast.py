@@ -4,7 +4,8 @@ The published 2024 Philadelphia incidents (``../shared/data/crime/``, or under
 ``CPS_REAL_DATA_DIR``), dirty rows included: the reader rejects and counts them. Every
 weekly fold the year holds is scored, each fitted on the previous 90 days only: the service's
 forecast, the three simple baselines (counts of the last 28 and 90 days, a Gaussian KDE of
-200 m), Gi* with decay, and two rankings that read the future (hindsight and the ceiling).
+200 m), Gi* with decay, and three rankings that read the future (hindsight, nearby weeks and
+the ceiling).
 Resolutions 9 and 8; all incidents and the three commonest offences.
 """
 
@@ -54,15 +55,18 @@ def _section(path, rows, read_s, reports):
             best = max(BASELINES, key=lambda name: report["summary"][name][i]["pai"])
             best_pai = report["summary"][best][i]["pai"]
             hindsight = report["summary"]["hindsight"][i]
+            nearby = report["summary"]["nearby_weeks"][i]
             summary.append([resolution, kind or "all incidents", f"{coverage:.0%}",
                             _pai(forecast), f"{_label(report, best)}: "
                             f"{_pai(report['summary'][best][i])}",
                             f"{forecast['ratio_to_best_baseline']:.3f}",
                             _wins(report, i), _pai(hindsight),
                             f"{hindsight['pai'] / best_pai:.3f}",
+                            f"{nearby['pai'] / best_pai:.3f}",
                             _pai(report["summary"]["ceiling"][i])])
     ratios = [float(row[5]) for row in summary]
     hindsight = [float(row[8]) for row in summary]
+    nearby = [float(row[9]) for row in summary]
     reached = sum(r >= TARGET for r in ratios)
     first = next(iter(reports.values()))[0]
     lines = [
@@ -74,8 +78,13 @@ def _section(path, rows, read_s, reports):
         "Ranking by the "
         "counts of the whole year outside the scored week, which reads the future, scores "
         f"{min(hindsight):.3f}–{max(hindsight):.3f} × (median {np.median(hindsight):.3f}): "
-        "a steady rate per cell, known in hindsight, is barely better than counting, and "
-        "the rest of the way to the ceiling is the chance in one week's counts.**",
+        "a steady rate per cell, known in hindsight, is barely better than counting. Ranking "
+        f"by the {first['parameters']['nearby_days']} days on either side of the scored week, "
+        "which reads the future too and follows a rate that drifts, scores "
+        f"{min(nearby):.3f}–{max(nearby):.3f} × (median {np.median(nearby):.3f}; "
+        f"{TARGET} × or more in {sum(r >= TARGET for r in nearby)} cases): where that stays "
+        f"under {TARGET} ×, no forecast from the past can be expected to reach it; the rest of "
+        "the way to the ceiling is the chance in one week's counts.**",
         "",
         f"`{path.name}`: {rows.rows_read:,} rows, {rows.incidents.lat.size:,} usable; "
         + "; ".join(f"{n:,} rejected: {reason}" for reason, n in rows.rejected.items())
@@ -87,7 +96,7 @@ def _section(path, rows, read_s, reports):
         "",
         md_table(["res.", "incidents", "area", "forecast PAI", "best baseline PAI",
                   "forecast ÷ best", "wins", "hindsight PAI", "hindsight ÷ best",
-                  "ceiling PAI"], summary),
+                  "nearby ÷ best", "ceiling PAI"], summary),
         "",
     ]
     for (resolution, kind), (report, seconds) in reports.items():

@@ -245,11 +245,11 @@ def run():
         "The 5,000 demo incidents (`flask seed`), 8 weekly folds stepping back from the newest "
         "incident, each fitted on the previous 90 days: the service's forecast, counts over "
         "the last 28 and 90 days, a 200 m Gaussian KDE, Gi* on counts decayed with a 21-day "
-        "half-life, random cells, and two rankings that read the future (hindsight, the "
-        "ceiling). Cells flagged at 1 % and 5 % of the study area; hit rate = share of the "
-        "next week's incidents in them, PAI = hit rate / area share (random ≈ 1), as mean ± "
-        "standard deviation over the folds. About 100 incidents a week, so each fold's "
-        "figures are noisy; real history is in the next section.",
+        "half-life, random cells, and three rankings that read the future (hindsight, "
+        "nearby weeks, the ceiling). Cells flagged at 1 % and 5 % of the study area; hit "
+        "rate = share of the next week's incidents in them, PAI = hit rate / area share "
+        "(random ≈ 1), as mean ± standard deviation over the folds. About 100 incidents a "
+        "week, so each fold's figures are noisy; real history is in the next section.",
         "",
         *[line for report in reports for line in (
             f"Resolution {report['parameters']['resolution']}: "

@@ -138,3 +138,33 @@ def test_the_forecast_never_reads_the_period_it_is_scored_on():
     assert first["folds"][-1]["forecast_weights"] == second["folds"][-1]["forecast_weights"]
     assert (first["folds"][-1]["scores"]["forecast"]
             != second["folds"][-1]["scores"]["forecast"])
+
+
+def test_nearby_weeks_read_the_weeks_around_the_scored_one_but_not_it():
+    city = city_with_stable_hot_spots(n=3000, days=150)
+    start = float(city.reported_at.min())
+    end = start + 150 * DAY
+    week = end - 12 * 7 * DAY  # the first of 12 folds scores the week from here
+    rng = np.random.default_rng(8)
+    spots = [  # where, when, how many
+        ((51.475, -0.155), (week, week + 21 * DAY), 150),  # during the week and after it
+        ((51.525, -0.085), (week, week + 7 * DAY), 120),  # only during the week
+        ((51.528, -0.158), (week, week + 7 * DAY), 30),  # during the week,
+        ((51.528, -0.158), (week + 70 * DAY, week + 80 * DAY), 300),  # and long after it
+    ]
+    lat, lon, reported = [city.lat], [city.lon], [city.reported_at]
+    for (y, x), (since, until), n in spots:
+        lat.append(np.full(n, y))
+        lon.append(np.full(n, x))
+        reported.append(rng.uniform(since, until, n))
+    report = rolling_backtest(Incidents(np.concatenate(lat), np.concatenate(lon),
+                                        np.concatenate(reported)),
+                              fit_days=60, horizon_days=7, folds=12, end=end, seed=2)
+    assert report["parameters"]["nearby_days"] == 56
+    hits = {name: scores[0]["hit_rate"] for name, scores in report["folds"][0]["scores"].items()}
+    # The spot busy in the weeks after is seen by nearby weeks, not by the fitting window;
+    # the one busy 70 days after is not nearby, but hindsight reads it; neither reads the
+    # week itself.
+    assert hits["nearby_weeks"] > hits["window_counts"] + 0.1
+    assert hits["hindsight"] > hits["nearby_weeks"] + 0.05
+    assert hits["ceiling"] > max(hits["hindsight"], hits["nearby_weeks"]) + 0.1

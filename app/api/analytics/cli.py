@@ -64,6 +64,8 @@ def method_names(report):
             "gi_star_decay": f"Gi* with decay ({p['half_life_days']:g}-day half-life)",
             "random": "random cells",
             "hindsight": "hindsight: all other days' counts (reads the future)",
+            "nearby_weeks": (f"nearby weeks: the {p['nearby_days']} days either side "
+                             "(reads the future)"),
             "ceiling": "the ceiling: the period's own counts (reads the future)"}
 
 

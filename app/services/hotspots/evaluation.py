@@ -11,7 +11,10 @@ Random flagging scores a PAI of about 1 whatever the coverage; higher is better.
 rankings read the future and are no forecasts; they show how much room there is. The
 ``ceiling`` ranks by the scored period's own counts: nothing can beat it. ``hindsight``
 ranks by the counts of the whole history outside the scored period (before and after it):
-the best a steady rate per cell can do; what is left between it and the ceiling is chance.
+the best a steady rate per cell can do. ``nearby_weeks`` ranks by the counts of the
+``NEARBY_DAYS`` on either side of the scored period (the period itself left out): the best
+a rate that drifts from season to season can do, known from both sides. What is left
+between these and the ceiling is the chance in one period's counts, which no forecast reads.
 """
 
 import numpy as np
@@ -37,9 +40,10 @@ from app.services.hotspots.grid import (
 
 COVERAGES = (0.01, 0.05)
 METHODS = ("forecast", "recent_counts", "window_counts", "kde", "gi_star_decay", "random",
-           "hindsight", "ceiling")
+           "hindsight", "nearby_weeks", "ceiling")
 BASELINES = ("recent_counts", "window_counts", "kde")
 DAY = SECONDS_PER_DAY
+NEARBY_DAYS = 56
 
 
 def flagged_count(n_cells, coverage):
@@ -77,9 +81,9 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_d
     (counts over the last ``recent_days``), ``window_counts`` (over the whole window),
     ``kde`` (Gaussian kernel density at the cell centres, ``kde_bandwidth_m``),
     ``gi_star_decay`` (Gi* z on counts decayed with ``half_life_days``), ``random``, and
-    ``hindsight`` and the ``ceiling``, which read the future. Returns per-fold figures and,
-    per method and coverage, the mean and spread over the folds whose forecast period had
-    incidents.
+    ``hindsight``, ``nearby_weeks`` and the ``ceiling``, which read the future. Returns
+    per-fold figures and, per method and coverage, the mean and spread over the folds whose
+    forecast period had incidents.
 
     ``incidents`` is ``Incidents`` (rows without a usable position are left out and
     counted) or ``CellCounts`` in day buckets ending at ``end`` (what a SQL
@@ -113,6 +117,8 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_d
         window, decayed = fit.per_cell(area, cut, half_life_days)
         recent, _ = data.between(cut - recent_days * DAY, cut).per_cell(area)
         actual, _ = data.between(cut, cut + horizon_days * DAY).per_cell(area)
+        nearby, _ = data.between(cut - NEARBY_DAYS * DAY,
+                                 cut + (horizon_days + NEARBY_DAYS) * DAY).per_cell(area)
         forecast = forecast_counts(weekly_counts(fit, area, since, cut), disc,
                                    horizon_weeks=horizon_days / 7)
         density = kernel_density(positions.between(since, cut), *centres, kde_bandwidth_m)
@@ -123,6 +129,7 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_d
                     "gi_star_decay": rank_by_gi_star(decayed, neighbours),
                     "random": rank_random(area.size, rng),
                     "hindsight": rank_by_counts(everything - actual, rng),
+                    "nearby_weeks": rank_by_counts(nearby - actual, rng),
                     "ceiling": rank_by_counts(actual, rng)}
         scores = {name: [dict(zip(("hit_rate", "pai"),
                                   hit_rate_and_pai(order, actual, c), strict=True))
@@ -135,7 +142,7 @@ def rolling_backtest(incidents, *, resolution=9, k=1, half_life_days=21.0, fit_d
                        "fit_days": fit_days, "recent_days": recent_days,
                        "horizon_days": horizon_days, "folds": folds,
                        "coverages": list(coverages), "seed": seed,
-                       "kde_bandwidth_m": kde_bandwidth_m},
+                       "kde_bandwidth_m": kde_bandwidth_m, "nearby_days": NEARBY_DAYS},
         "study_area_cells": int(area.size),
         "flagged_cells": [flagged_count(area.size, c) for c in coverages],
         "left_out": {"rows": rejected, "far": far.report()},

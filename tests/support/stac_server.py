@@ -51,6 +51,7 @@ class StacStandIn(HttpStandIn):
         self.items, self.files = [], {}
         self.searches, self.file_requests = [], []
         self.faults = {}
+        self.conforms_to = list(CONFORMS_TO)  # what the landing page claims
         self._lock = threading.Lock()
         self.server.expect_request("/", method="GET").respond_with_handler(self._landing)
         self.server.expect_request("/conformance").respond_with_handler(self._conformance)
@@ -106,7 +107,7 @@ class StacStandIn(HttpStandIn):
 
     def _landing(self, request):
         return _json({"type": "Catalog", "id": "stand-in", "stac_version": "1.0.0",
-                      "description": "A stand-in STAC API", "conformsTo": CONFORMS_TO,
+                      "description": "A stand-in STAC API", "conformsTo": self.conforms_to,
                       "links": [{"rel": "self", "href": f"{self.api_url}/"},
                                 {"rel": "root", "href": f"{self.api_url}/"},
                                 {"rel": "conformance", "href": f"{self.api_url}/conformance"},
@@ -116,7 +117,7 @@ class StacStandIn(HttpStandIn):
                                  "type": "application/geo+json", "method": "GET"}]})
 
     def _conformance(self, request):
-        return _json({"conformsTo": CONFORMS_TO})
+        return _json({"conformsTo": self.conforms_to})
 
     def _search(self, request):
         failure = self._fault("/search")

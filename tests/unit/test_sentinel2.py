@@ -166,6 +166,16 @@ def test_a_busy_catalogue_is_retried_and_then_fails_clearly(stac):
         fetch(stac, retries=1)
 
 
+def test_a_catalogue_without_item_search_fails_clearly_before_searching(stac):
+    clear = scene(TILE, 1)
+    publish_scene(stac, "S2A_clear", NOW - timedelta(days=1), TILE, clear.bands, clear.scl)
+    stac.conforms_to = ["https://api.stacspec.org/v1.0.0/core"]
+    with pytest.raises(ImageryError, match=r"the STAC API at 127\.0\.0\.1:\d+ offers no "
+                                           "item search"):
+        fetch(stac)
+    assert stac.searches == []
+
+
 def test_a_busy_or_slow_file_server_is_retried_and_then_fails_naming_the_asset(stac):
     clear = scene(TILE, 1)
     publish_scene(stac, "S2A_clear", NOW - timedelta(days=1), TILE, clear.bands, clear.scl)

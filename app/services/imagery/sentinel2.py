@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import rasterio
-from pystac_client import Client
+from pystac_client import Client, ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from rasterio.enums import Resampling
@@ -114,15 +114,14 @@ class Sentinel2Provider(SceneProvider):
             # the timeout goes to open(), which would otherwise reset the StacApiIO's to none
             client = Client.open(s.api_url, stac_io=self._stac_io(),
                                  timeout=(s.connect_timeout_s, s.read_timeout_s))
+            if not client.conforms_to(ConformanceClasses.ITEM_SEARCH):
+                raise ImageryError(f"the STAC API at {self.host} offers no item search")
             found = client.search(
                 method="POST", collections=[s.collection], intersects=polygon.__geo_interface__,
                 datetime=[start, when], limit=s.page_size, max_items=s.max_items)
             items = list(found.items_as_dicts())
         except APIError as error:
             raise ImageryError(f"the STAC API at {self.host} failed: {_short(error)}") from None
-        except NotImplementedError as error:
-            raise ImageryError(f"the STAC API at {self.host} offers no item search: "
-                               f"{error}") from None
         candidates, refused = [], []
         for item in items:
             try:

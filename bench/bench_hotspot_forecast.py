@@ -48,25 +48,20 @@ def run():
 
 
 def _section(path, rows, read_s, reports):
-    summary = []
+    summary, ratios, hindsight, nearby = [], [], [], []
     for (resolution, kind), (report, _) in reports.items():
         for i, coverage in enumerate(report["parameters"]["coverages"]):
-            forecast = report["summary"]["forecast"][i]
-            best = max(BASELINES, key=lambda name: report["summary"][name][i]["pai"])
-            best_pai = report["summary"][best][i]["pai"]
-            hindsight = report["summary"]["hindsight"][i]
-            nearby = report["summary"]["nearby_weeks"][i]
+            scores = {name: rows[i] for name, rows in report["summary"].items()}
+            best = max(BASELINES, key=lambda name: scores[name]["pai"])
+            ratios.append(scores["forecast"]["ratio_to_best_baseline"])
+            hindsight.append(scores["hindsight"]["pai"] / scores[best]["pai"])
+            nearby.append(scores["nearby_weeks"]["pai"] / scores[best]["pai"])
             summary.append([resolution, kind or "all incidents", f"{coverage:.0%}",
-                            _pai(forecast), f"{_label(report, best)}: "
-                            f"{_pai(report['summary'][best][i])}",
-                            f"{forecast['ratio_to_best_baseline']:.3f}",
-                            _wins(report, i), _pai(hindsight),
-                            f"{hindsight['pai'] / best_pai:.3f}",
-                            f"{nearby['pai'] / best_pai:.3f}",
-                            _pai(report["summary"]["ceiling"][i])])
-    ratios = [float(row[5]) for row in summary]
-    hindsight = [float(row[8]) for row in summary]
-    nearby = [float(row[9]) for row in summary]
+                            _pai(scores["forecast"]),
+                            f"{_label(report, best)}: {_pai(scores[best])}",
+                            f"{ratios[-1]:.3f}", _wins(report, i), _pai(scores["hindsight"]),
+                            f"{hindsight[-1]:.3f}", f"{nearby[-1]:.3f}",
+                            _pai(scores["ceiling"])])
     reached = sum(r >= TARGET for r in ratios)
     first = next(iter(reports.values()))[0]
     lines = [

@@ -24,6 +24,7 @@ from app.services.change_detection import (
     equator_bounds,
     tile_overlay,
 )
+from app.services.change_detection.quality import eight_bit
 from app.services.scene_comparison import compare_band_files as compare_bands
 
 
@@ -50,11 +51,11 @@ def compare_image_files(before_path, after_path, metres_per_pixel):
     before_path, after_path = Path(before_path), Path(after_path)
     images = []
     for path in (before_path, after_path):
-        image = decode_image_file(path)
+        image = decode_image_file(path, any_depth=True)
         if image is None:
             raise ImageFileError(f"{path}: not a readable image file")
         images.append(image)
-    before, after = images
+    before, after = eight_bit(*images)  # one stretch for a pair of 16-bit or float files
     if before.shape != after.shape:
         raise ImageFileError(f"sizes differ: {before_path} is {before.shape[1]}×"
                              f"{before.shape[0]} pixels, {after_path} is {after.shape[1]}×"

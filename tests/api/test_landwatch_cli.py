@@ -128,6 +128,30 @@ def test_an_unusable_capture_prints_why_and_writes_no_mask(runner, pair, tmp_pat
     assert "no file written" in result.stderr and not mask_path.exists()
 
 
+def test_16_bit_and_float_exports_are_stretched_alike_and_find_what_8_bits_find(
+        runner, pair, tmp_path):
+    """12-bit counts in 16-bit files, and reflectance in float TIFFs, as satellite exports
+    come: cut to their top 8 bits they were all but black ("blank")."""
+    eight = [cv2.imread(path, cv2.IMREAD_COLOR) for path in pair]
+    expected = json.loads(compare(runner, *pair, "--metres-per-pixel", MPP).stdout)
+    deeper = {"12-bit.png": lambda image: (image.astype(np.uint16) * 16 + 100),
+              "reflectance.tif": lambda image: (image.astype(np.float32) / 255 * 0.4)}
+    for suffix, convert in deeper.items():
+        files = [write(tmp_path / f"{side}-{suffix}", convert(image))
+                 for side, image in zip(("before", "after"), eight, strict=True)]
+        assert cv2.imread(files[0], cv2.IMREAD_UNCHANGED).dtype != np.uint8
+        result = compare(runner, *files, "--metres-per-pixel", MPP)
+        assert result.exit_code == 0, (suffix, result.output)
+        summary = json.loads(result.stdout)
+        assert (summary["skipped"], summary["changes_count"]) == (None, 1), suffix
+        assert summary["changed_area_m2"] == pytest.approx(expected["changed_area_m2"],
+                                                           rel=0.1), suffix
+    flat = write(tmp_path / "flat-16.png", np.full((SIZE, SIZE, 3), 1000, np.uint16))
+    result = compare(runner, flat, flat, "--metres-per-pixel", MPP)
+    assert result.exit_code == 3 and json.loads(result.stdout)["skipped"].startswith(
+        "before blank")
+
+
 @pytest.mark.skipif(not REAL_CHANGE_DIR.is_dir(), reason=f"no real pairs at {REAL_CHANGE_DIR}")
 def test_a_real_pair_gives_a_mask_the_size_of_before_and_the_summary(runner, tmp_path):
     name = "train_36_0512_0512.png"  # LEVIR-CD, 0.5 m per pixel, new buildings

@@ -6,7 +6,7 @@ import pytest
 
 from app.services.change_detection import compare_tiles
 from app.services.change_detection.georef import tile_bounds
-from app.services.change_detection.quality import unusable_reason
+from app.services.change_detection.quality import eight_bit, unusable_reason
 from bench import change_scenes
 
 BOUNDS = tile_bounds(18, 151354, 150891)
@@ -73,3 +73,29 @@ def test_comparison_is_skipped_with_the_reason_and_which_capture(tile, land):
 def test_captures_of_different_sizes_are_skipped(tile):
     larger = cv2.resize(tile, (256, 256))
     assert compare_tiles(tile, larger, bounds=BOUNDS, zoom=18).skipped.startswith("sizes differ")
+
+
+def test_deeper_images_are_stretched_by_one_stretch_for_all_and_8_bit_ones_kept():
+    rng = np.random.default_rng(3)
+    dim = rng.integers(200, 1200, (64, 64, 3)).astype(np.uint16)
+    bright = dim * 3  # the same land with three times the contrast
+    low, high = eight_bit(dim, bright)
+    assert low.dtype == high.dtype == np.uint8
+    assert high.max() == 255 and low.min() == 0
+    # one linear stretch: the brighter capture stays about three times as contrasted
+    assert float(high.std()) / float(low.std()) == pytest.approx(3.0, rel=0.05)
+    ordinary = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    kept, stretched = eight_bit(ordinary, dim)
+    assert kept is ordinary and stretched.max() == 255
+
+
+def test_not_a_number_counts_as_zero_and_a_flat_image_stays_flat():
+    reflectance = np.full((40, 40, 3), 0.2, np.float32)
+    reflectance[:20] = 0.05
+    reflectance[0, 0] = np.nan
+    reflectance[0, 1] = np.inf
+    image, = eight_bit(reflectance)
+    assert image[0, 0, 0] == 0 and image[0, 1, 0] == 0
+    assert image[30, 30, 0] == 255 and 0 < image[10, 10, 0] < 255
+    flat, = eight_bit(np.full((40, 40, 3), 7, np.uint16))
+    assert not flat.any()

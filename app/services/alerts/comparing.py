@@ -23,6 +23,7 @@ from app.services.change_detection import (
     compare_tiles,
     confirm_changes,
 )
+from app.services.change_detection.quality import eight_bit
 from app.services.errors import NotFound
 from app.services.scene_comparison import compare_scene_tiles, is_scene_pair
 
@@ -38,13 +39,19 @@ class TileOutcome:
     skip_kind: str | None = None  # when None, read from the detector's reason
 
 
-def decode_image_file(path):
-    """Decode an image file as 8-bit BGR; None when it is missing or not an image."""
+def decode_image_file(path, *, any_depth=False):
+    """Decode an image file as BGR; None when it is missing or not an image.
+
+    The result is 8-bit: 16-bit and float files (satellite exports) are stretched, not
+    cut (``quality.eight_bit``). With ``any_depth`` they keep their own depth, for the
+    caller to stretch a pair of them alike.
+    """
     try:
         data = np.fromfile(path, np.uint8)
     except OSError:
         return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    return image if image is None or any_depth else eight_bit(image)[0]
 
 
 def read_image(tile):

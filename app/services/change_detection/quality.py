@@ -6,6 +6,8 @@ import numpy as np
 from app.services.change_detection.settings import ChangeDetectionSettings
 
 _DEFAULTS = ChangeDetectionSettings()
+# Percentiles of a deeper image's values that become 0 and 255 (see ``eight_bit``).
+STRETCH_PERCENTILES = (0.1, 99.9)
 
 
 def _channel_extremes(image):
@@ -50,3 +52,36 @@ def cloud_share(image, grey=None, brightest=None, darkest=None):
     mean = cv2.blur(values, (7, 7))
     variance = cv2.blur(values * values, (7, 7)) - mean * mean
     return float(np.count_nonzero(candidates & (variance <= 64.0)) / grey.size)
+
+
+def eight_bit(*images):
+    """The images as uint8, deeper ones (16-bit, float) stretched linearly by one stretch.
+
+    Satellite exports keep 12-bit counts or reflectance in 16-bit or float files; cutting
+    them to their top 8 bits, as a plain 8-bit decode does, leaves 12-bit data all but
+    black. Over all the deeper images given and all their channels (so colours keep their
+    balance, and two captures of a pair their relative contrast, which the detector
+    reads), the values from the low ``STRETCH_PERCENTILES`` to the high one become 0 to
+    255. A flat image stays flat (all 0). Not-a-number and infinite values count as 0.
+    Returns a tuple in the order given; 8-bit images are returned as they are.
+    """
+    deep = [_finite(image) for image in images if image.dtype != np.uint8]
+    if not deep:
+        return images
+    step = [max(1, min(image.shape[:2]) // 512) for image in deep]  # ~512² pixels will do
+    low, high = np.percentile(np.concatenate([image[::n, ::n].ravel()
+                                              for image, n in zip(deep, step, strict=True)]),
+                              STRETCH_PERCENTILES)
+    stretched = iter(_stretch(values, low, high) for values in deep)
+    return tuple(image if image.dtype == np.uint8 else next(stretched) for image in images)
+
+
+def _finite(image):
+    return np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _stretch(values, low, high):
+    if high <= low:
+        return np.zeros(values.shape, np.uint8)
+    scaled = (values - np.float32(low)) * np.float32(255.0 / (high - low)) + np.float32(0.5)
+    return np.clip(scaled, 0, 255).astype(np.uint8)

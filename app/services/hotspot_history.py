@@ -69,6 +69,10 @@ def read_export(path, *, mapping=None, offenses=None, jurisdiction=None, progres
     """Read a CSV export; keep the rows of the named offences (case-insensitive) if given."""
     rows = read_incident_csv(path, mapping, jurisdiction=jurisdiction, progress=progress)
     incidents = rows.incidents
+    if incidents.reported_at.size == 0:
+        why = "; ".join(f"{reason}: {count:,}" for reason, count in rows.rejected.items())
+        raise InvalidInput(f"the file has no usable rows ({rows.rows_read:,} read"
+                           f"{'; ' + why if why else ''})", field="csv")
     if offenses:
         wanted = {name.strip().casefold() for name in offenses}
         kinds = np.char.lower(rows.offense.astype(str))
@@ -77,8 +81,6 @@ def read_export(path, *, mapping=None, offenses=None, jurisdiction=None, progres
             known = ", ".join(sorted(set(rows.offense.tolist()))[:40])
             raise InvalidInput(f"no row has the offence {', '.join(offenses)}; the file's "
                                f"offences: {known}", field="type")
-    if incidents.reported_at.size == 0:
-        raise InvalidInput("the file has no usable rows", field="csv")
     return rows, incidents
 
 

@@ -27,6 +27,12 @@ USUAL_COLUMNS = {
     "ucr": ("ucr_general", "ucr", "ucr_code"),
 }
 NO_TIME = "no usable time"
+# Times other than ISO 8601 that published exports use (month first, as US portals write
+# it: 01/03/2023 is 3 January); a day-first file needs its times rewritten first.
+EXPORT_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S",
+                       "%m/%d/%Y %H:%M", "%m/%d/%Y", "%Y/%m/%d %I:%M:%S %p",
+                       "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+                       "%Y-%m-%d %I:%M:%S %p")
 LATEST_EPOCH = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 PROGRESS_EVERY = 10_000
 
@@ -67,8 +73,9 @@ def read_incident_csv(path, mapping=None, *, jurisdiction=None, progress=None):
         reader = csv.DictReader(handle)
         columns = _columns(reader.fieldnames or [], mapping or {})
         times, lats, lons, offenses, ucrs = [], [], [], [], []
+        parse = _Times().epoch
         for n, row in enumerate(reader, start=1):
-            times.append(_epoch(_cell(row, columns["reported_at"])))
+            times.append(parse(_cell(row, columns["reported_at"])))
             lats.append(_number(_cell(row, columns["latitude"])))
             lons.append(_number(_cell(row, columns["longitude"])))
             offenses.append(_cell(row, columns["offense"]))
@@ -127,16 +134,37 @@ def _number(text):
         return float("nan")
 
 
-def _epoch(text):
-    """Return epoch seconds of an ISO 8601 time (naive means UTC; ``+00`` accepted), or NaN.
+class _Times:
+    """Epoch seconds of the time texts of one file, in ISO 8601 or a usual export format.
 
-    Times before 1970 or after 9999-12-30 (what the database keeps) are NaN too.
+    ISO 8601 first (naive means UTC; ``+00`` accepted); else the ``EXPORT_TIME_FORMATS``,
+    the one that read the file's last time tried first, so a file in one format costs one
+    attempt per row. Unreadable texts, and times before 1970 or after 9999-12-30 (what the
+    database keeps), are NaN.
     """
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return float("nan")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    epoch = moment.timestamp()
-    return epoch if 0 <= epoch <= LATEST_EPOCH else float("nan")
+
+    def __init__(self):
+        self.formats = list(EXPORT_TIME_FORMATS)
+
+    def epoch(self, text):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = self._by_format(text)
+            if moment is None:
+                return float("nan")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        epoch = moment.timestamp()
+        return epoch if 0 <= epoch <= LATEST_EPOCH else float("nan")
+
+    def _by_format(self, text):
+        for position, time_format in enumerate(self.formats):
+            try:
+                moment = datetime.strptime(text, time_format)
+            except ValueError:
+                continue
+            if position:
+                self.formats.insert(0, self.formats.pop(position))
+            return moment
+        return None

@@ -137,3 +137,15 @@ def test_backtest_of_a_file_prints_the_table_with_the_baselines(app, db, export)
     assert burglaries.exit_code == 0 and burglaries.output != result.output
     unknown = invoke(app, "backtest", "--csv", str(export), "--type", "Arson")
     assert unknown.exit_code == 1 and "Burglary Residential" in unknown.stderr
+
+
+def test_a_file_without_usable_rows_says_why_each_row_was_left_out(app, db, tmp_path):
+    export = tmp_path / "undated.csv"
+    export.write_text("dispatched_at,offense,latitude,longitude\n"
+                      + "someday,Thefts,39.95,-75.16\n" * 3 + "2026-05-01,Thefts,0,0\n")
+    for command in (["backtest", "--csv", str(export), "--type", "Thefts"],
+                    ["forecast", "--csv", str(export), "--at", AT]):
+        result = invoke(app, *command)
+        assert result.exit_code == 1, command
+        assert (f"the file has no usable rows (4 read; {NO_TIME}: 3; {NULL_ISLAND}: 1)"
+                in result.stderr), command

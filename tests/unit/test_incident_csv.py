@@ -56,6 +56,21 @@ def test_reading_counts_every_rejected_row_and_maps_columns(tmp_path):
     assert rows.ucr.tolist() == [600.0, 900.0]
 
 
+def test_times_in_the_usual_export_formats_are_read_as_iso_ones_are(tmp_path):
+    """Portals write month-first times with AM/PM or slashes; naive times are UTC."""
+    path = tmp_path / "export.csv"
+    times = ["2024-01-04 17:30:00+00", "01/04/2024 05:30:00 PM", "01/04/2024 05:30 PM",
+             "01/04/2024 17:30:00", "01/04/2024 17:30", "2024/01/04 05:30:00 PM",
+             "2024/01/04 17:30:00", "2024/01/04 17:30", "2024-01-04 05:30:00 PM",
+             "01/04/2024 12:00:00 AM", "01/04/2024", "2024/01/04",
+             "13/01/2024", "04.01.2024 17:30", "01/04/2024 25:00"]  # last three unreadable
+    path.write_text(HEADER + "".join(f"{t},Thefts,600,39.95,-75.16\n" for t in times))
+    rows = read_incident_csv(path)
+    at_1730, midnight = 1704389400.0, 1704326400.0
+    assert rows.incidents.reported_at.tolist() == [at_1730] * 9 + [midnight] * 3
+    assert rows.rejected == {NO_TIME: 3}
+
+
 def test_a_mapping_names_columns_the_reader_would_not_guess(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("when,what,y,x\n2024-03-01T12:00:00+01:00,Robbery,39.9,-75.1\n")

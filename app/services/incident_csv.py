@@ -8,6 +8,7 @@ those columns), outside the jurisdiction. Nothing raises on a bad row.
 import csv
 import gzip
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +36,7 @@ EXPORT_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H
                        "%Y-%m-%d %I:%M:%S %p")
 LATEST_EPOCH = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 PROGRESS_EVERY = 10_000
+SEPARATORS = ",;\t|"
 
 
 class CsvFormatError(ValueError):
@@ -70,7 +72,10 @@ def parse_mapping(text):
 def read_incident_csv(path, mapping=None, *, jurisdiction=None, progress=None):
     """Read an export into arrays; ``progress(rows_read)`` is called every 10,000 rows."""
     with _open(path) as handle:
-        reader = csv.DictReader(handle)
+        header = handle.readline()
+        # the header's commonest separator: spreadsheets in many locales write ';', some tabs
+        separator = max(SEPARATORS, key=header.count)
+        reader = csv.DictReader(itertools.chain([header], handle), delimiter=separator)
         columns = _columns(reader.fieldnames or [], mapping or {})
         times, lats, lons, offenses, ucrs = [], [], [], [], []
         parse = _Times().epoch

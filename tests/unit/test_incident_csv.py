@@ -71,6 +71,23 @@ def test_times_in_the_usual_export_formats_are_read_as_iso_ones_are(tmp_path):
     assert rows.rejected == {NO_TIME: 3}
 
 
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_semicolon_tab_and_bar_separated_files_read_as_comma_separated_ones(tmp_path,
+                                                                          separator):
+    lines = [HEADER.strip(), "2024-01-04 05:00:00+00,Thefts,600,39.95,-75.16",
+             '2024-01-05 06:00:00+00,"Thefts, from a car",600,39.96,-75.17']
+    comma = tmp_path / "comma.csv"
+    comma.write_text("\n".join(lines) + "\n")
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join(line.replace(",", separator).replace(
+        f'"Thefts{separator} from a car"', '"Thefts, from a car"') for line in lines) + "\n")
+    expected, got = read_incident_csv(comma), read_incident_csv(other)
+    assert got.offense.tolist() == expected.offense.tolist() == ["Thefts",
+                                                                 "Thefts, from a car"]
+    assert got.incidents.reported_at.tolist() == expected.incidents.reported_at.tolist()
+    assert got.incidents.lat.tolist() == [39.95, 39.96]
+
+
 def test_a_mapping_names_columns_the_reader_would_not_guess(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("when,what,y,x\n2024-03-01T12:00:00+01:00,Robbery,39.9,-75.1\n")

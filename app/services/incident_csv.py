@@ -19,12 +19,15 @@ from app.services.hotspots.counts import Incidents
 
 FIELDS = ("reported_at", "latitude", "longitude", "offense", "ucr")
 REQUIRED = ("reported_at", "latitude", "longitude")
-# Column names tried for a field when the mapping does not name one.
+# Column names tried for a field when the mapping does not name one, compared with the
+# header's names lower-cased, spaces and hyphens as underscores ("Primary Type", "LAT").
 USUAL_COLUMNS = {
-    "reported_at": ("reported_at", "dispatched_at", "occurred_at", "date"),
+    "reported_at": ("reported_at", "dispatched_at", "occurred_at", "date", "date_rptd",
+                    "reported_date", "report_date"),
     "latitude": ("latitude", "lat", "point_y"),
-    "longitude": ("longitude", "lon", "lng", "point_x"),
-    "offense": ("offense", "offence", "text_general_code", "type"),
+    "longitude": ("longitude", "lon", "lng", "long", "point_x"),
+    "offense": ("offense", "offence", "text_general_code", "type", "primary_type",
+                "offense_description", "ofns_desc", "crm_cd_desc", "category"),
     "ucr": ("ucr_general", "ucr", "ucr_code"),
 }
 NO_TIME = "no usable time"
@@ -115,16 +118,26 @@ def _open(path):
 
 def _columns(header, mapping):
     present = {name.strip(): name for name in header}
+    usual = {}
+    for name in header:  # the first of two names that read the same wins
+        usual.setdefault(_usual_name(name), name)
     columns = {}
     for field in FIELDS:
-        wanted = [mapping[field]] if field in mapping else USUAL_COLUMNS[field]
-        found = next((present[c] for c in wanted if c in present), None)
+        if field in mapping:
+            wanted, found = [mapping[field]], present.get(mapping[field].strip())
+        else:
+            wanted = USUAL_COLUMNS[field]
+            found = next((usual[c] for c in wanted if c in usual), None)
         if found is None and (field in REQUIRED or field in mapping):
             raise CsvFormatError(f"the file has no column for {field} (tried "
                                  f"{', '.join(wanted)}; its columns: {', '.join(present)}); "
                                  f"name it with --map COLUMN={field}")
         columns[field] = found
     return columns
+
+
+def _usual_name(name):
+    return "_".join(name.strip().lower().replace("-", " ").split())
 
 
 def _cell(row, column):

@@ -149,3 +149,13 @@ def test_a_file_without_usable_rows_says_why_each_row_was_left_out(app, db, tmp_
         assert result.exit_code == 1, command
         assert (f"the file has no usable rows (4 read; {NO_TIME}: 3; {NULL_ISLAND}: 1)"
                 in result.stderr), command
+
+
+def test_what_was_left_out_is_counted_in_words_that_agree():
+    from app.api.analytics.cli import left_out_lines
+    far = {"incidents": 1, "cells": 1, "reason": "more than 55 km from the rest"}
+    assert left_out_lines({NO_TIME: 1, NULL_ISLAND: 2}, far) == [
+        f"Left out 1 row: {NO_TIME}.", f"Left out 2 rows: {NULL_ISLAND}.",
+        "Left out 1 incident in 1 cell more than 55 km from the rest."]
+    assert left_out_lines({}, {**far, "incidents": 3, "cells": 2})[0].startswith(
+        "Left out 3 incidents in 2 cells")

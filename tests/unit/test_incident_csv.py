@@ -88,6 +88,16 @@ def test_semicolon_tab_and_bar_separated_files_read_as_comma_separated_ones(tmp_
     assert got.incidents.lat.tolist() == [39.95, 39.96]
 
 
+def test_usual_column_names_are_found_whatever_their_case_and_spacing(tmp_path):
+    path = tmp_path / "portal.csv"
+    path.write_text("ID,Date,Primary Type,LAT,Longitude\n"
+                    "7,01/04/2024 05:30:00 PM,THEFT,39.95,-75.16\n")
+    rows = read_incident_csv(path)
+    assert rows.offense.tolist() == ["THEFT"]
+    assert rows.incidents.reported_at.tolist() == [1704389400.0]
+    assert (rows.incidents.lat.tolist(), rows.incidents.lon.tolist()) == ([39.95], [-75.16])
+
+
 def test_a_mapping_names_columns_the_reader_would_not_guess(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("when,what,y,x\n2024-03-01T12:00:00+01:00,Robbery,39.9,-75.1\n")

@@ -65,15 +65,17 @@ def eight_bit(*images):
     255. A flat image stays flat (all 0). Not-a-number and infinite values count as 0.
     Returns a tuple in the order given; 8-bit images are returned as they are.
     """
-    deep = [_finite(image) for image in images if image.dtype != np.uint8]
+    deep = [image for image in images if image.dtype != np.uint8]
     if not deep:
         return images
-    step = [max(1, min(image.shape[:2]) // 512) for image in deep]  # ~512² pixels will do
-    low, high = np.percentile(np.concatenate([image[::n, ::n].ravel()
-                                              for image, n in zip(deep, step, strict=True)]),
-                              STRETCH_PERCENTILES)
-    stretched = iter(_stretch(values, low, high) for values in deep)
-    return tuple(image if image.dtype == np.uint8 else next(stretched) for image in images)
+    samples = [_finite(image[::_step(image), ::_step(image)]).ravel() for image in deep]
+    low, high = np.percentile(np.concatenate(samples), STRETCH_PERCENTILES)
+    return tuple(image if image.dtype == np.uint8 else _stretch(_finite(image), low, high)
+                 for image in images)
+
+
+def _step(image):
+    return max(1, min(image.shape[:2]) // 512)  # about 512² pixels set the stretch
 
 
 def _finite(image):

@@ -152,6 +152,24 @@ def test_16_bit_and_float_exports_are_stretched_alike_and_find_what_8_bits_find(
         "before blank")
 
 
+def test_transparent_pixels_are_no_imagery_not_a_change(runner, pair, tmp_path):
+    """A PNG beyond its source's coverage: transparent, over whatever colour lies under."""
+    expected = json.loads(compare(runner, *pair, "--metres-per-pixel", MPP).stdout)
+    after = cv2.cvtColor(cv2.imread(pair[1], cv2.IMREAD_COLOR), cv2.COLOR_BGR2BGRA)
+    after[:, :70] = (255, 255, 255, 0)  # white under the transparency
+    partly = write(tmp_path / "partly-transparent.png", after)
+    result = compare(runner, pair[0], partly, "--metres-per-pixel", MPP)
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert (summary["skipped"], summary["changes_count"]) == (None, 1)
+    assert summary["changed_area_m2"] == pytest.approx(expected["changed_area_m2"], rel=0.1)
+    after[:, :180, 3] = 0
+    mostly = write(tmp_path / "mostly-transparent.png", after)
+    result = compare(runner, pair[0], mostly, "--metres-per-pixel", MPP)
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["skipped"].startswith("after no data: 71%")  # with its margin
+
+
 @pytest.mark.skipif(not REAL_CHANGE_DIR.is_dir(), reason=f"no real pairs at {REAL_CHANGE_DIR}")
 def test_a_real_pair_gives_a_mask_the_size_of_before_and_the_summary(runner, tmp_path):
     name = "train_36_0512_0512.png"  # LEVIR-CD, 0.5 m per pixel, new buildings

@@ -54,6 +54,21 @@ def test_the_unchanged_pair_raises_no_alert(pairs):
     assert result.changes == ()
 
 
+@pytest.mark.parametrize("band", ["top rows", "right columns"])
+def test_the_unchanged_pair_with_no_imagery_over_a_band_raises_no_alert(pairs, band):
+    """A scene's edge across one capture: it raised one alert as large as the band."""
+    group, name = real_change.UNCHANGED_PAIR
+    pair = next(pair for pair in pairs[group] if pair.name == name)
+    for side in ("before", "after"):
+        images = {"before": pair.before.copy(), "after": pair.after.copy()}
+        if band == "top rows":
+            images[side][:80] = 0
+        else:
+            images[side][:, 180:] = 0
+        _, result = real_change.ours(images["before"], images["after"], pair.metres_per_pixel)
+        assert (result.skipped, result.changes) == (None, ()), (side, result.changes)
+
+
 def test_nuisance_unchanged_pairs_raise_no_alert(pairs):
     everything = [pair for group_pairs in pairs.values() for pair in group_pairs]
     alerts = {}

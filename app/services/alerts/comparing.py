@@ -27,6 +27,7 @@ from app.services.change_detection.quality import eight_bit
 from app.services.errors import NotFound
 from app.services.scene_comparison import compare_scene_tiles, is_scene_pair
 
+JPEG_MAGIC = b"\xff\xd8"
 MAX_SKIPPED_LISTED = 100  # inline on the session; every skipped tile has a row
 
 
@@ -44,14 +45,26 @@ def decode_image_file(path, *, any_depth=False):
 
     The result is 8-bit: 16-bit and float files (satellite exports) are stretched, not
     cut (``quality.eight_bit``). With ``any_depth`` they keep their own depth, for the
-    caller to stretch a pair of them alike.
+    caller to stretch a pair of them alike. Transparent pixels become black, the
+    detector's no-data (``quality.no_data_mask``).
     """
     try:
         data = np.fromfile(path, np.uint8)
     except OSError:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    image = _decode(data) if data.size else None
     return image if image is None or any_depth else eight_bit(image)[0]
+
+
+def _decode(data):
+    # JPEG has no alpha, and its EXIF orientation is applied only by a colour decode
+    if data[:2].tobytes() != JPEG_MAGIC:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if image is not None and image.ndim == 3 and image.shape[2] == 4:
+            colour = np.ascontiguousarray(image[:, :, :3])
+            colour[image[:, :, 3] == 0] = 0
+            return colour
+    return cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
 
 
 def read_image(tile):

@@ -7,7 +7,7 @@ import numpy as np
 
 from app.services.change_detection import radiometry, scoring, segmentation, structure
 from app.services.change_detection.georef import TileGeoref
-from app.services.change_detection.quality import unusable_reason
+from app.services.change_detection.quality import no_data_mask, unusable_reason
 from app.services.change_detection.registration import (
     Registration,
     register,
@@ -213,11 +213,19 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
     metres_per_pixel = georef.metres_per_pixel()
     # both captures are georeferenced: when no shift can be verified they are compared as
     # captured (identity), and the result says so (method "none", status unverified)
+    shown_after = after_bgr
+    missing = no_data_mask(before_bgr), no_data_mask(after_bgr)
+    if missing[0].any() or missing[1].any():
+        before_bgr, after_bgr = _fill_missing(before_bgr, after_bgr, *missing)
     registration = register(before_bgr, after_bgr, settings)
     registered, valid = warp_onto_older(after_bgr, registration, before_bgr.shape)
+    if missing[0].any() or missing[1].any():
+        valid &= ~missing[0] & ~(warp_onto_older(missing[1].astype(np.uint8), registration,
+                                                 before_bgr.shape)[0] > 0)
     valid_share = float(valid.mean())
     if valid_share < settings.min_valid_share:
-        return TileComparison(skipped=f"overlap too small: {valid_share:.0%} of the tile",
+        return TileComparison(skipped=f"overlap too small: {valid_share:.0%} of the tile has "
+                              "imagery in both captures",
                               registration=registration, metres_per_pixel=metres_per_pixel,
                               valid_share=valid_share)
     strength, seed = change_strength(before_bgr, registered, valid, metres_per_pixel,
@@ -240,6 +248,20 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
         ))
     changes.sort(key=lambda change: -change.area_m2)
     found = segmentation.outlines_mask([c.outline_px for c in changes], before_bgr.shape)
+    if shown_after is not after_bgr:  # evidence shows the newer capture as it came
+        registered = warp_onto_older(shown_after, registration, before_bgr.shape)[0]
     return TileComparison(changes=tuple(changes), registration=registration, threshold=seed,
                           metres_per_pixel=metres_per_pixel, valid_share=valid_share,
                           registered_after=registered, change_mask=found)
+
+
+def _fill_missing(before_bgr, after_bgr, missing_before, missing_after):
+    """Each capture with the other's pixels where it has none, so both show the same there.
+
+    Nothing then differs, or casts an edge, where either capture has no imagery: those
+    pixels are left out of the comparison (``valid``) and their borders read nothing.
+    """
+    before_bgr, after_bgr = before_bgr.copy(), after_bgr.copy()
+    before_bgr[missing_before] = after_bgr[missing_before]
+    after_bgr[missing_after] = before_bgr[missing_after]
+    return before_bgr, after_bgr

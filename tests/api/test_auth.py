@@ -43,6 +43,7 @@ def test_register_duplicate_username_or_email_is_409(client, db):
     ("password123", "most common passwords"),
     ("aaaaaaaaaaaa", "5 different characters"),
     ("jdoe-is-the-best", "must not contain the username"),
+    ("correct-horse-" * 10, "at most 128 characters"),
 ])
 def test_weak_password_is_422_with_the_reason(client, db, password, reason):
     response = register(client, password=password)
@@ -51,6 +52,16 @@ def test_weak_password_is_422_with_the_reason(client, db, password, reason):
     assert response.mimetype == "application/problem+json"
     assert any(reason in message for message in body["errors"]["password"])
     assert db.session.scalar(select(User).where(User.username == "jdoe")) is None
+
+
+def test_the_spec_gives_new_passwords_the_policys_length_bounds(client):
+    """A client reading /apispec.json learns the bound, and the fuzzer stops sending more."""
+    schemas = client.get("/apispec.json").get_json()["components"]["schemas"]
+    for schema, field in (("Register", "password"), ("PasswordChange", "new_password"),
+                          ("PasswordReset", "new_password")):
+        assert schemas[schema]["properties"][field]["minLength"] == 10
+        assert schemas[schema]["properties"][field]["maxLength"] == 128
+    assert schemas["Login"]["properties"]["password"]["maxLength"] == 1024  # older passwords
 
 
 def test_register_rejects_role_in_the_body(client, db):

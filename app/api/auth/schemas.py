@@ -5,6 +5,14 @@ from marshmallow import validate
 
 from app.api.fields import UTCDateTime
 from app.models.user import ROLES
+from app.services.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+# A new password: the schema says the policy's bounds on its length; the rest of the policy
+# (variety, common passwords, the username) is checked by ``password_weaknesses``.
+NEW_PASSWORD = [
+    validate.Length(min=MIN_PASSWORD_LENGTH, error="Must be at least {min} characters long."),
+    validate.Length(max=MAX_PASSWORD_LENGTH, error="Must be at most {max} characters long."),
+]
 
 USERNAME = validate.Regexp(
     r"^[A-Za-z0-9_.-]{3,64}$",
@@ -19,8 +27,7 @@ class RegisterSchema(ma.Schema):
                                 metadata={"example": "jdoe"})
     email = ma.fields.Email(required=True, validate=validate.Length(max=254),
                             metadata={"example": "jdoe@example.org"})
-    password = ma.fields.String(required=True, load_only=True,
-                                validate=validate.Length(min=1, max=1024),
+    password = ma.fields.String(required=True, load_only=True, validate=NEW_PASSWORD,
                                 metadata={"example": "correct-horse-battery"})
 
 
@@ -39,16 +46,14 @@ class PasswordChangeSchema(ma.Schema):
 
     current_password = ma.fields.String(required=True, load_only=True,
                                         validate=validate.Length(min=1, max=1024))
-    new_password = ma.fields.String(required=True, load_only=True,
-                                    validate=validate.Length(min=1, max=1024),
+    new_password = ma.fields.String(required=True, load_only=True, validate=NEW_PASSWORD,
                                     metadata={"example": "a-new-correct-horse"})
 
 
 class PasswordResetSchema(ma.Schema):
     """A new password an admin sets for a user."""
 
-    new_password = ma.fields.String(required=True, load_only=True,
-                                    validate=validate.Length(min=1, max=1024),
+    new_password = ma.fields.String(required=True, load_only=True, validate=NEW_PASSWORD,
                                     metadata={"example": "a-new-correct-horse"})
 
 

@@ -102,7 +102,8 @@ def _section(path, rows, read_s, reports):
             "",
             f"{report['study_area_cells']:,} cells (1 % = {report['flagged_cells'][0]}, "
             f"5 % = {report['flagged_cells'][1]}); {report['parameters']['folds']} folds in "
-            f"{seconds:.1f} s" + (f"; left out {left['incidents']:,} incidents "
+            f"{seconds:.1f} s" + (f"; left out {left['incidents']:,} incident"
+                                  f"{'' if left['incidents'] == 1 else 's'} "
                                   f"{left['reason']}" if left else "") + ".",
             "",
             md_table(["method", "PAI at 1 %", "PAI at 5 %"],

@@ -152,6 +152,19 @@ def test_16_bit_and_float_exports_are_stretched_alike_and_find_what_8_bits_find(
         "before blank")
 
 
+def test_single_band_files_are_compared_as_grey_images(runner, pair, tmp_path):
+    """Panchromatic exports have one band, 8-bit or deeper."""
+    for depth, scale in ((np.uint8, 1), (np.uint16, 16)):
+        files = [write(tmp_path / f"{side}-{depth.__name__}.png",
+                       cv2.imread(path, cv2.IMREAD_GRAYSCALE).astype(depth) * scale)
+                 for side, path in zip(("before", "after"), pair, strict=True)]
+        assert cv2.imread(files[0], cv2.IMREAD_UNCHANGED).ndim == 2
+        result = compare(runner, *files, "--metres-per-pixel", MPP)
+        summary = json.loads(result.stdout)
+        assert result.exit_code == 0, result.output
+        assert (summary["skipped"], summary["changes_count"]) == (None, 1), depth
+
+
 def test_transparent_pixels_are_no_imagery_not_a_change(runner, pair, tmp_path):
     """A PNG beyond its source's coverage: transparent, over whatever colour lies under."""
     expected = json.loads(compare(runner, *pair, "--metres-per-pixel", MPP).stdout)

@@ -133,7 +133,8 @@ def score_group(pairs, methods=None):
 
 # --- unchanged pairs with real-world nuisances --------------------------------------------
 
-def _shift(image, dx, dy):
+def shifted(image, dx, dy):
+    """``image`` moved by (dx, dy) pixels, its edges mirrored in."""
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])
     return cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
 
@@ -176,8 +177,8 @@ def shadow_swing(image, shear=6):
 
 
 NUISANCES = {
-    "shift 3 px": lambda image: _shift(image, 3, -2),
-    "shift 1.5 px": lambda image: _shift(image, 1.5, 1.0),
+    "shift 3 px": lambda image: shifted(image, 3, -2),
+    "shift 1.5 px": lambda image: shifted(image, 1.5, 1.0),
     "brighter 15 %": lambda image: cv2.convertScaleAbs(image, alpha=1.15),
     "darker 15 %": lambda image: cv2.convertScaleAbs(image, alpha=0.85),
     "gamma 0.8": lambda image: _gamma(image, 0.8),

@@ -69,6 +69,18 @@ def test_the_unchanged_pair_with_no_imagery_over_a_band_raises_no_alert(pairs, b
         assert (result.skipped, result.changes) == (None, ()), (side, result.changes)
 
 
+def test_the_unchanged_pair_17_m_apart_is_registered_and_raises_no_alert(pairs):
+    """Sub-metre captures of two dates can be tens of pixels apart (35 px here); up to
+    25 m is trusted. Beyond 24 px pairs were compared unregistered: 12 of the 18 dev images,
+    each against itself moved by 35 px, then raised alerts."""
+    group, name = real_change.UNCHANGED_PAIR
+    pair = next(pair for pair in pairs[group] if pair.name == name)
+    moved = real_change.shifted(pair.after, 30, -18)
+    _, result = real_change.ours(pair.before, moved, pair.metres_per_pixel)
+    assert result.registration.method != "none"
+    assert (result.skipped, result.changes) == (None, ())
+
+
 def test_nuisance_unchanged_pairs_raise_no_alert(pairs):
     everything = [pair for group_pairs in pairs.values() for pair in group_pairs]
     alerts = {}

@@ -110,3 +110,30 @@ def test_a_rotation_ecc_wandered_off_to_is_not_trusted(town, monkeypatch):
     found = registration.register(_older(town), newer)
     assert abs(found.rotation_deg) < 0.2
     assert _max_error_px(found, rotation, offset) < 1.0
+
+
+@pytest.mark.parametrize("shape, metres_per_pixel, expected", [
+    ((256, 256, 3), 0.5, 50.0),  # 25 m on the ground
+    ((256, 256, 3), 2.0, 24.0),  # 12.5 m is less than the floor in pixels
+    ((1024, 1024, 3), 0.3, 25 / 0.3),
+    ((100, 100, 3), 0.3, 24.0),  # a fifth of a small tile is less than the floor too
+    ((256, 256, 3), None, 24.0),  # the ground resolution unknown
+])
+def test_the_trusted_shift_is_a_distance_on_the_ground_within_bounds(
+        shape, metres_per_pixel, expected):
+    assert registration.max_shift_px(shape, metres_per_pixel) == pytest.approx(expected)
+
+
+def test_a_shift_of_17_m_is_recovered_at_half_a_metre_but_not_trusted_at_2_m(town):
+    """Two dates of sub-metre imagery can be offset by tens of pixels; at 2 m per pixel the
+    same pixels would be 70 m, more than georeferenced captures are ever apart."""
+    big = SIZE + 2 * 48
+    px0, py0 = change_scenes.find_window(0, True, big, 0)
+    land = change_scenes.land(px0, py0, big)
+    older = change_scenes.capture(land[48:48 + SIZE, 48:48 + SIZE], noise_seed=0)
+    newer = change_scenes.capture(land[30:30 + SIZE, 78:78 + SIZE], noise_seed=1)  # 35 px
+    found = registration.register(older, newer, metres_per_pixel=0.5)
+    assert found.method != "none"
+    assert found.shift_px == pytest.approx((-30, 18), abs=1.0)
+    assert registration.register(older, newer, metres_per_pixel=2.0).method == "none"
+    assert registration.register(older, newer).method == "none"

@@ -217,7 +217,7 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
     missing = no_data_mask(before_bgr), no_data_mask(after_bgr)
     if missing[0].any() or missing[1].any():
         before_bgr, after_bgr = _fill_missing(before_bgr, after_bgr, *missing)
-    registration = register(before_bgr, after_bgr, settings)
+    registration = register(before_bgr, after_bgr, settings, metres_per_pixel)
     registered, valid = warp_onto_older(after_bgr, registration, before_bgr.shape)
     if missing[0].any() or missing[1].any():
         valid &= ~missing[0] & ~(warp_onto_older(missing[1].astype(np.uint8), registration,

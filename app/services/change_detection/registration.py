@@ -119,18 +119,32 @@ def _orb(older, newer):
     return matrix, float(inliers.mean())
 
 
-def _plausible(matrix, settings, scale=1.0):
+def max_shift_px(shape, metres_per_pixel, settings=_DEFAULTS):
+    """The largest shift (full-resolution pixels) trusted between two captures of a tile."""
+    if not metres_per_pixel:
+        return settings.max_shift_px
+    on_ground = min(settings.max_shift_m / metres_per_pixel,
+                    settings.max_shift_share * min(shape[:2]))
+    return max(settings.max_shift_px, on_ground)
+
+
+def _plausible(matrix, settings, scale=1.0, max_shift=None):
     if matrix is None or not np.all(np.isfinite(matrix)):
         return False
     shift = math.hypot(matrix[0, 2], matrix[1, 2]) / scale
     rotation = abs(math.degrees(math.atan2(matrix[1, 0], matrix[0, 0])))
     zoom = math.hypot(matrix[0, 0], matrix[1, 0])
-    return (shift <= settings.max_shift_px and rotation <= settings.max_rotation_deg
-            and abs(zoom - 1) < 0.05)
+    return (shift <= (max_shift or settings.max_shift_px)
+            and rotation <= settings.max_rotation_deg and abs(zoom - 1) < 0.05)
 
 
-def register(older_bgr, newer_bgr, settings=_DEFAULTS):
-    """Estimate the transform from the older image's pixels to the newer image's."""
+def register(older_bgr, newer_bgr, settings=_DEFAULTS, metres_per_pixel=None):
+    """Estimate the transform from the older image's pixels to the newer image's.
+
+    With the tile's ``metres_per_pixel``, shifts up to ``max_shift_px(...)`` are trusted,
+    otherwise up to ``settings.max_shift_px``.
+    """
+    max_shift = max_shift_px(older_bgr.shape, metres_per_pixel, settings)
     factor = min(1.0, settings.registration_size / max(older_bgr.shape[:2]))
     older, newer = _detail(older_bgr, factor), _detail(newer_bgr, factor)
     dx, dy, response = _phase_shift(older, newer)
@@ -141,7 +155,7 @@ def register(older_bgr, newer_bgr, settings=_DEFAULTS):
     # little texture but a new building, ECC can wander off to a worse optimum
     ecc = [(_correlation(older, newer, warp), "ecc", warp)
            for warp in _ecc_candidates(older, newer, candidate, settings)
-           if _plausible(warp, settings, factor)]
+           if _plausible(warp, settings, factor, max_shift)]
     ecc = [scored for scored in ecc if scored[0] >= settings.min_registration_correlation]
     best = max(ecc, key=lambda scored: scored[0], default=(settings.min_registration_correlation,
                                                             "none", None))
@@ -149,7 +163,7 @@ def register(older_bgr, newer_bgr, settings=_DEFAULTS):
     if len(ecc) < 2 or best is not ecc[-1]:  # no trusted rotation from ECC: ask the features
         others.append(("orb", _orb(older, newer)[0]))
     for name, warp in others:
-        if _plausible(warp, settings, factor):
+        if _plausible(warp, settings, factor, max_shift):
             correlation = _correlation(older, newer, warp)
             if correlation > best[0] + (0.01 if best[2] is not None else 0.0):
                 best = (correlation, name, warp)

@@ -14,7 +14,12 @@ class ChangeDetectionSettings:
     cloud_share: float = 0.50  # share of bright, colourless, smooth pixels
     # registration
     registration_size: int = 256  # longest side the images are reduced to for estimation
-    max_shift_px: float = 24.0  # larger estimated shifts are not trusted
+    # larger estimated shifts are not trusted: two dates of georeferenced imagery can be
+    # offset by up to max_shift_m on the ground (never trusted beyond max_shift_share of the
+    # tile's smaller side), and by max_shift_px however coarse the pixels
+    max_shift_px: float = 24.0
+    max_shift_m: float = 25.0
+    max_shift_share: float = 0.2
     max_rotation_deg: float = 5.0
     ecc_iterations: int = 40
     min_phase_response: float = 0.05  # weaker phase-correlation peaks are noise

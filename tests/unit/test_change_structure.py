@@ -51,3 +51,31 @@ def test_regions_never_grow_into_the_pairs_unchanged_level(older, valid, metres_
     quiet = float(np.percentile(evidence.vanished[::2, ::2], 75))
     assert evidence.grow_ratio > GROW * 2.0 / (3 * metres_per_pixel)
     assert evidence.grow_ratio * evidence.threshold == pytest.approx(quiet, rel=1e-3)
+
+
+def _structure(image, metres_per_pixel=1.0):
+    grey = cv2.cvtColor(change_scenes.capture(image), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return structure.local_structure(grey / 255.0, metres_per_pixel)
+
+
+def test_the_level_ratio_reads_a_capture_with_half_the_contrast_or_blurred():
+    land = change_scenes.town_land(256)
+    valid = np.ones(land.shape[:2], bool)
+    base = _structure(land)
+    assert structure.level_ratio(base, base, valid, 8.0) == pytest.approx(0.0, abs=0.03)
+    assert structure.level_ratio(base, base * 0.5, valid, 8.0) == pytest.approx(
+        np.log(0.5), abs=0.03)
+    softer = _structure(cv2.GaussianBlur(land, (0, 0), 1.5))
+    assert structure.level_ratio(base, softer, valid, 8.0) < -0.3
+    assert structure.level_ratio(softer, base, valid, 8.0) > 0.3
+
+
+def test_the_level_ratio_is_not_moved_by_a_change_over_a_quarter_of_the_tile():
+    land = change_scenes.town_land(256)
+    built = land.copy()
+    for top in range(0, 128, 16):  # a new estate: rows of roofs over a quarter of the tile
+        for left in range(0, 128, 16):
+            built[top + 2:top + 12, left + 2:left + 12] = (70, 80, 160)
+    ratio = structure.level_ratio(_structure(land), _structure(built),
+                                  np.ones(land.shape[:2], bool), 8.0)
+    assert abs(ratio) < SETTINGS.structure_level_tolerance

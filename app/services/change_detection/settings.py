@@ -45,6 +45,11 @@ class ChangeDetectionSettings:
     shadow_tolerance_m: float = 4.5  # in dark zones: shadows cast from another sun angle
     shadow_tolerance_px: float = 6.0  # … and never less than this
     structure_blur_m: float = 16.0  # evidence is averaged over a few buildings
+    # the two captures' structure levels may differ by this much (natural log of the ratio)
+    # through what changed; beyond it the rest is the sensor's (sharpness, contrast) and is
+    # taken out (see structure.level_ratio)
+    structure_level_tolerance: float = 0.3
+    structure_level_blur_m: float = 8.0  # structure compared over this neighbourhood for it
     structure_threshold: float = 0.15  # multiples of the pair's structure level
     structure_grow_ratio: float = 0.7  # regions grow from seeds down to this share of it
     # (further on imagery coarser than about 0.7 m/px: see structure._evidence)

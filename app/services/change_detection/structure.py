@@ -13,6 +13,7 @@ Every size is in metres and converted with the pair's ground resolution, with fl
 in pixels for the shifts that registration leaves.
 """
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -108,6 +109,10 @@ def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
     seeds, and so whether anything is found, stay as they are.
     """
     older, newer = (local_structure(grey, metres_per_pixel, settings) for grey in greys)
+    ratio = level_ratio(older, newer, valid, settings.structure_level_blur_m / metres_per_pixel)
+    excess = math.copysign(max(0.0, abs(ratio) - settings.structure_level_tolerance), ratio)
+    if excess:  # the sharper or more contrasted capture is brought halfway down, the other up
+        older, newer = older * math.exp(excess / 2), newer * math.exp(-excess / 2)
     sample = valid[::2, ::2]
     level = float(np.percentile(np.concatenate([older[::2, ::2][sample],
                                                 newer[::2, ::2][sample]]), 90)) + 1e-6
@@ -132,6 +137,31 @@ def _evidence(greys, valid, metres_per_pixel, floors_px, settings):
     grow_ratio = min(settings.structure_grow_ratio,
                      max(settings.structure_grow_ratio * damping, float(quiet) / threshold))
     return (appeared, vanished, *here), threshold, grow_ratio
+
+
+def level_ratio(older, newer, valid, sigma_px):
+    """The commonest natural log of newer ÷ older local structure, each averaged over
+    ``sigma_px``, where both have at least half the pair's median structure.
+
+    A capture from blurrier optics, or resampled from coarser pixels, or with less
+    contrast, has less structure everywhere by one factor; a change moves the ratio
+    only where it lies. The mode of the ratio's histogram (bins of 0.025, smoothed by a
+    triangle five bins wide) reads the factor as long as most of the tile did not
+    change. 0.0 when too few pixels qualify.
+    """
+    older, newer = (cv2.GaussianBlur(image, (0, 0), max(sigma_px, 0.5))[::2, ::2]
+                    for image in (older, newer))
+    sample = valid[::2, ::2]
+    level = (float(np.median(np.concatenate([older[sample], newer[sample]])))
+             if sample.any() else 0.0)
+    both = sample & (older > 0.5 * level) & (newer > 0.5 * level)
+    if level <= 0 or np.count_nonzero(both) < 100:
+        return 0.0
+    logs = np.log(newer[both] / older[both])
+    counts, edges = np.histogram(logs, bins=160, range=(-2.0, 2.0))
+    counts = np.convolve(counts, (1, 2, 3, 2, 1), "same")
+    peak = int(np.argmax(counts))
+    return float(edges[peak] + edges[peak + 1]) / 2
 
 
 def _average(image, valid, sigma):

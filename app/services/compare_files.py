@@ -103,6 +103,9 @@ def summary(comparison):
                     for change in result.changes],
         **({"clear_share": round(result.clear_share, 4)} if hasattr(result, "clear_share")
            else {}),
+        # of BEFORE, the share compared: imagery in both once aligned
+        **({"compared_share": round(result.valid_share, 4)}
+           if hasattr(result, "valid_share") and not result.skipped else {}),
     }
 
 

@@ -176,6 +176,8 @@ def test_transparent_pixels_are_no_imagery_not_a_change(runner, pair, tmp_path):
     assert result.exit_code == 0, result.output
     assert (summary["skipped"], summary["changes_count"]) == (None, 1)
     assert summary["changed_area_m2"] == pytest.approx(expected["changed_area_m2"], rel=0.1)
+    assert expected["compared_share"] == 1.0
+    assert summary["compared_share"] == pytest.approx(1 - (70 + 3) / SIZE, abs=0.01)
     after[:, :180, 3] = 0
     mostly = write(tmp_path / "mostly-transparent.png", after)
     result = compare(runner, pair[0], mostly, "--metres-per-pixel", MPP)

@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from app.api.analytics.cli import method_names
+from app.api.analytics.cli import counted, method_names
 from app.services.hotspots import rolling_backtest
 from app.services.hotspots.evaluation import BASELINES
 from app.services.incident_csv import read_incident_csv
@@ -102,8 +102,7 @@ def _section(path, rows, read_s, reports):
             "",
             f"{report['study_area_cells']:,} cells (1 % = {report['flagged_cells'][0]}, "
             f"5 % = {report['flagged_cells'][1]}); {report['parameters']['folds']} folds in "
-            f"{seconds:.1f} s" + (f"; left out {left['incidents']:,} incident"
-                                  f"{'' if left['incidents'] == 1 else 's'} "
+            f"{seconds:.1f} s" + (f"; left out {counted(left['incidents'], 'incident')} "
                                   f"{left['reason']}" if left else "") + ".",
             "",
             md_table(["method", "PAI at 1 %", "PAI at 5 %"],

@@ -94,8 +94,8 @@ def left_out_lines(rejected, far):
     """Return what was left out and why, one line each: rows by reason, far outliers."""
     lines = [f"Left out {_rows(count)}: {reason}." for reason, count in rejected.items()]
     if far:
-        lines.append(f"Left out {_counted(far['incidents'], 'incident')} in "
-                     f"{_counted(far['cells'], 'cell')} {far['reason']}.")
+        lines.append(f"Left out {counted(far['incidents'], 'incident')} in "
+                     f"{counted(far['cells'], 'cell')} {far['reason']}.")
     return lines
 
 
@@ -216,10 +216,11 @@ def import_csv_command(csv_file, mapping, batch_rows):
 
 
 def _rows(count):
-    return _counted(count, "row")
+    return counted(count, "row")
 
 
-def _counted(count, noun):
+def counted(count, noun):
+    """``count`` and the noun, plural unless one: '1 incident', '2,000 cells'."""
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 

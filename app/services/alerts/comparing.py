@@ -58,16 +58,16 @@ def decode_image_file(path, *, any_depth=False):
 
 def _decode(data):
     # JPEG has no alpha, and its EXIF orientation is applied only by a colour decode
-    if data[:2].tobytes() != JPEG_MAGIC:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if image is not None and image.ndim == 2:
-            return cv2.merge([image, image, image])
-        if image is not None and image.ndim == 3 and image.shape[2] == 3:
-            return image
-        if image is not None and image.ndim == 3 and image.shape[2] == 4:
-            colour = np.ascontiguousarray(image[:, :, :3])
-            colour[image[:, :, 3] == 0] = 0
-            return colour
+    image = None if data[:2].tobytes() == JPEG_MAGIC else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    channels = None if image is None else 1 if image.ndim == 2 else image.shape[2]
+    if channels == 1:
+        return cv2.merge([image, image, image])
+    if channels == 3:
+        return image
+    if channels == 4:
+        colour = np.ascontiguousarray(image[:, :, :3])
+        colour[image[:, :, 3] == 0] = 0
+        return colour
     return cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
 
 

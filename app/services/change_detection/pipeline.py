@@ -214,14 +214,16 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
     # both captures are georeferenced: when no shift can be verified they are compared as
     # captured (identity), and the result says so (method "none", status unverified)
     shown_after = after_bgr
-    missing = no_data_mask(before_bgr), no_data_mask(after_bgr)
-    if missing[0].any() or missing[1].any():
-        before_bgr, after_bgr = _fill_missing(before_bgr, after_bgr, *missing)
+    missing_before, missing_after = no_data_mask(before_bgr), no_data_mask(after_bgr)
+    filled = bool(missing_before.any() or missing_after.any())
+    if filled:
+        before_bgr, after_bgr = _fill_missing(before_bgr, after_bgr, missing_before,
+                                              missing_after)
     registration = register(before_bgr, after_bgr, settings, metres_per_pixel)
     registered, valid = warp_onto_older(after_bgr, registration, before_bgr.shape)
-    if missing[0].any() or missing[1].any():
-        valid &= ~missing[0] & ~(warp_onto_older(missing[1].astype(np.uint8), registration,
-                                                 before_bgr.shape)[0] > 0)
+    if filled:
+        valid &= ~missing_before & ~(warp_onto_older(missing_after.astype(np.uint8),
+                                                     registration, before_bgr.shape)[0] > 0)
     valid_share = float(valid.mean())
     if valid_share < settings.min_valid_share:
         return TileComparison(skipped=f"overlap too small: {valid_share:.0%} of the tile has "
@@ -248,7 +250,7 @@ def compare_tiles(before_bgr, after_bgr, *, bounds, zoom=None, min_change_area_m
         ))
     changes.sort(key=lambda change: -change.area_m2)
     found = segmentation.outlines_mask([c.outline_px for c in changes], before_bgr.shape)
-    if shown_after is not after_bgr:  # evidence shows the newer capture as it came
+    if filled:  # evidence shows the newer capture as it came
         registered = warp_onto_older(shown_after, registration, before_bgr.shape)[0]
     return TileComparison(changes=tuple(changes), registration=registration, threshold=seed,
                           metres_per_pixel=metres_per_pixel, valid_share=valid_share,

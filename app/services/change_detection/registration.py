@@ -128,14 +128,14 @@ def max_shift_px(shape, metres_per_pixel, settings=_DEFAULTS):
     return max(settings.max_shift_px, on_ground)
 
 
-def _plausible(matrix, settings, scale=1.0, max_shift=None):
+def _plausible(matrix, settings, scale, max_shift):
     if matrix is None or not np.all(np.isfinite(matrix)):
         return False
     shift = math.hypot(matrix[0, 2], matrix[1, 2]) / scale
     rotation = abs(math.degrees(math.atan2(matrix[1, 0], matrix[0, 0])))
     zoom = math.hypot(matrix[0, 0], matrix[1, 0])
-    return (shift <= (max_shift or settings.max_shift_px)
-            and rotation <= settings.max_rotation_deg and abs(zoom - 1) < 0.05)
+    return (shift <= max_shift and rotation <= settings.max_rotation_deg
+            and abs(zoom - 1) < 0.05)
 
 
 def register(older_bgr, newer_bgr, settings=_DEFAULTS, metres_per_pixel=None):

@@ -51,6 +51,17 @@ def load_group(group):
     return pairs
 
 
+def reduced(pair, factor):
+    """``pair`` as a sensor with ``factor`` times coarser pixels would see it (INTER_AREA;
+    a pixel is changed where most of it was)."""
+    height, width = pair.truth.shape
+    size = (width // factor, height // factor)
+    before, after = (cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                     for image in (pair.before, pair.after))
+    truth = cv2.resize(pair.truth.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+    return RealPair(pair.group, pair.name, before, after, truth, pair.metres_per_pixel * factor)
+
+
 def naive_mask(before, after, metres_per_pixel, min_area_m2=MIN_AREA_M2):
     """Grey-level absolute difference > 30, regions of at least ``min_area_m2``."""
     difference = cv2.absdiff(cv2.cvtColor(before, cv2.COLOR_BGR2GRAY),
@@ -195,6 +206,13 @@ def nuisance_pairs(pairs):
         for side, image in (("A", pair.before), ("B", pair.after)):
             for nuisance, apply in NUISANCES.items():
                 yield f"{pair.group}/{pair.name} {side} {nuisance}", pair, image, apply(image)
+
+
+def reduced_nuisance_pairs(pairs, factor):
+    """``nuisance_pairs`` made at the pairs' own resolution, then ``reduced`` by ``factor``."""
+    for label, pair, image, disturbed in nuisance_pairs(pairs):
+        yield label, reduced(RealPair(pair.group, pair.name, image, disturbed, pair.truth,
+                                      pair.metres_per_pixel), factor)
 
 
 def jpeg_bytes(image, quality):

@@ -116,7 +116,8 @@ def test_a_rotation_ecc_wandered_off_to_is_not_trusted(town, monkeypatch):
     ((256, 256, 3), 0.5, 50.0),  # 25 m on the ground
     ((256, 256, 3), 2.0, 24.0),  # 12.5 m is less than the floor in pixels
     ((1024, 1024, 3), 0.3, 25 / 0.3),
-    ((100, 100, 3), 0.3, 24.0),  # a fifth of a small tile is less than the floor too
+    ((100, 100, 3), 0.3, 20.0),  # never more than a fifth of the tile, floor or not
+    ((32, 32, 3), 16.0, 6.4),  # a small, coarse tile: beyond, a false match (it skipped)
     ((256, 256, 3), None, 24.0),  # the ground resolution unknown
 ])
 def test_the_trusted_shift_is_a_distance_on_the_ground_within_bounds(

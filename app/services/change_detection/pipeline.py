@@ -166,7 +166,18 @@ def change_strength(older_bgr, registered, valid, metres_per_pixel, sensitivity=
     strength[shaped] = evidence.appeared[shaped] / threshold
     strength[backed_mask] = np.maximum(strength[backed_mask], score[backed_mask] / seed)
     strength[backed_mask | shaped] = np.maximum(strength[backed_mask | shaped], 1.0)
+    if metres_per_pixel >= settings.land_cover_from_m:
+        _add_land_cover(strength, older_bgr, registered, valid, sensitivity, settings)
     return strength, seed
+
+
+def _add_land_cover(strength, older_bgr, registered, valid, sensitivity, settings):
+    # pixels too coarse for structure: colour regions that stand out from the pair's own
+    # spread count alone (``scoring.land_cover_score``)
+    cover = scoring.land_cover_score(older_bgr, registered, valid, settings)
+    seed, grow = scoring.outlier_thresholds(cover, valid, sensitivity, settings)
+    found = segmentation.changed_mask(cover, seed, grow) > 0
+    strength[found] = np.maximum(strength[found], np.maximum(cover[found] / seed, 1.0))
 
 
 class _Regions:

@@ -120,12 +120,16 @@ def _orb(older, newer):
 
 
 def max_shift_px(shape, metres_per_pixel, settings=_DEFAULTS):
-    """The largest shift (full-resolution pixels) trusted between two captures of a tile."""
-    if not metres_per_pixel:
-        return settings.max_shift_px
-    on_ground = min(settings.max_shift_m / metres_per_pixel,
-                    settings.max_shift_share * min(shape[:2]))
-    return max(settings.max_shift_px, on_ground)
+    """The largest shift (full-resolution pixels) trusted between two captures of a tile.
+
+    ``max_shift_m`` on the ground, at least ``max_shift_px``, and never more than
+    ``max_shift_share`` of the tile's smaller side: a larger shift of a small, coarse tile
+    is a false match, and would leave too little overlap to compare.
+    """
+    trusted = settings.max_shift_px
+    if metres_per_pixel:
+        trusted = max(trusted, settings.max_shift_m / metres_per_pixel)
+    return min(trusted, settings.max_shift_share * min(shape[:2]))
 
 
 def _plausible(matrix, settings, scale, max_shift):

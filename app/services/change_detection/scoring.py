@@ -16,6 +16,7 @@ from app.services.change_detection.radiometry import (
     apply_by_colour,
     colour_corrections,
     colour_keys,
+    contrast_gain_fit,
     to_lab,
 )
 from app.services.change_detection.settings import ChangeDetectionSettings
@@ -87,5 +88,43 @@ def thresholds(score, valid, sensitivity=0.5, settings=_DEFAULTS):
     noise, spread = (np.percentile(sample, (50, 75)) if sample.size else (0.0, 0.0))
     seed = max(settings.threshold_floor, settings.noise_factor * float(noise),
                settings.spread_factor * float(spread))
+    seed *= sensitivity_factor(sensitivity)
+    return seed, seed * settings.grow_ratio
+
+
+def land_cover_score(older, newer, valid, settings=_DEFAULTS):
+    """ΔE (L down-weighted) between ``older`` and ``newer`` given its gain and offset, smoothed.
+
+    For imagery too coarse to resolve buildings, where what changes is land cover (fields
+    built over, woods cleared): a plain colour difference, no season prediction by colour
+    (which takes a change covering much of one kind of land for the season), after one
+    gain and offset per channel (light, exposure). Zero outside ``valid``.
+    """
+    older, newer = older.astype(np.float32), newer.astype(np.float32)
+    gains, offsets = contrast_gain_fit(newer, older, valid)
+    matched = cv2.transform(newer, np.hstack([np.diag(gains), offsets[:, None]]))
+    matched[~valid] = older[~valid]
+    difference = cv2.subtract(*(to_lab(np.clip(image, 0, 255).astype(np.uint8))
+                                for image in (matched, older)))
+    weights = np.float32((settings.luminance_weight, 1.0, 1.0)).reshape(1, 3) ** 2
+    score = cv2.GaussianBlur(cv2.sqrt(cv2.transform(cv2.multiply(difference, difference),
+                                                    weights)), (0, 0), settings.blur_sigma)
+    score[~valid] = 0.0
+    return score
+
+
+def outlier_thresholds(score, valid, sensitivity=0.5, settings=_DEFAULTS):
+    """Return (seed, grow): ``land_cover_spread`` robust deviations above the median score.
+
+    The median and the median absolute deviation stand for the pair where nothing
+    changed as long as changes cover less than half of it; never below
+    ``threshold_floor``, scaled by the sensitivity.
+    """
+    sample = score[valid]
+    if not sample.size:
+        return np.inf, np.inf
+    median = float(np.median(sample))
+    deviation = 1.4826 * float(np.median(np.abs(sample - median)))
+    seed = max(settings.threshold_floor, median + settings.land_cover_spread * deviation)
     seed *= sensitivity_factor(sensitivity)
     return seed, seed * settings.grow_ratio

@@ -55,6 +55,10 @@ class ChangeDetectionSettings:
     # (further on imagery coarser than about 0.7 m/px: see structure._evidence)
     colour_support: float = 0.25  # colour regions need this share of it in new structure
     colour_alone: float = 1.5  # … unless their mean score is this many times the seed
+    # imagery this coarse (m/px) or coarser no longer resolves buildings: there a change of
+    # land cover counts on colour alone, where it stands out from the pair's own spread
+    land_cover_from_m: float = 7.0
+    land_cover_spread: float = 3.0  # seed: median + this many robust deviations of ΔE
     removal_min_area_m2: float = 100.0  # colour backed by vanished structure only: at least
     colour_cover: float = 0.05  # structure regions this much covered by colour ones give way
     # confirmation: centroids this close (or closer, for large changes) are the same place

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from app.services.change_detection import compare_tiles, equator_bounds
+from app.services.change_detection.pipeline import _haze_explains, _Regions
 from app.services.change_detection.scoring import land_cover_score, outlier_thresholds
 from app.services.change_detection.settings import ChangeDetectionSettings
+from bench import change_scenes, real_change
 
 COARSE_M = 16.0  # metres per pixel: a house is under one pixel
 
@@ -74,3 +76,40 @@ def test_light_alone_leaves_the_land_cover_score_under_its_seed(alpha, gamma):
     seed, grow = outlier_thresholds(score, valid)
     assert score.max() < grow
 
+
+
+
+def _veiled(land, where, opacity=0.3):
+    """``land`` with thin cloud (a light grey at ``opacity``) over ``where``."""
+    out = land.copy()
+    cloud = np.float32((228, 226, 224))
+    out[where] = (land[where] * (1 - opacity) + cloud * opacity).clip(0, 255).astype(np.uint8)
+    return out
+
+def test_haze_explains_a_veil_over_the_ground_not_a_new_surface():
+    land = _fields(seed=4)
+    patch = np.zeros(land.shape[:2], np.uint8)
+    patch[30:100, 20:110] = 1
+    regions = _Regions(patch)
+    settings = ChangeDetectionSettings()
+    assert _haze_explains(regions, land, _veiled(land, patch > 0), settings)[1]
+    cleared_under_it = _veiled(_cleared(land), patch > 0)
+    assert not _haze_explains(regions, land, cleared_under_it, settings)[1]
+    darker = cv2.convertScaleAbs(land, alpha=0.7)  # lower gain, but darker: not haze
+    assert not _haze_explains(regions, land, darker, settings)[1]
+
+
+def test_thin_cloud_on_a_coarse_synthetic_tile_raises_no_alert():
+    """The country scene of bench/change_scenes.py under thin cloud, 1024² reduced to
+    8.6 m/px: without the haze check the veil was one land-cover change."""
+    pair = change_scenes.make_pair(4, "cloud", changed=False, size=1024)
+    coarse = real_change.reduced(real_change.RealPair("scenes", "4", pair.before, pair.after,
+                                                      pair.truth, 0.54), 16)
+    bounds = equator_bounds(coarse.before.shape[1], coarse.before.shape[0],
+                            coarse.metres_per_pixel)
+    found = [compare_tiles(coarse.before, coarse.after, bounds=bounds, min_change_area_m2=25,
+                           settings=settings).changes
+             for settings in (ChangeDetectionSettings(),
+                              ChangeDetectionSettings(haze_min_fit=1.01))]
+    assert found[0] == ()
+    assert len(found[1]) == 1

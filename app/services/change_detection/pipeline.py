@@ -176,8 +176,32 @@ def _add_land_cover(strength, older_bgr, registered, valid, sensitivity, setting
     # spread count alone (``scoring.land_cover_score``)
     cover = scoring.land_cover_score(older_bgr, registered, valid, settings)
     seed, grow = scoring.outlier_thresholds(cover, valid, sensitivity, settings)
-    found = segmentation.changed_mask(cover, seed, grow) > 0
+    regions = _Regions(segmentation.changed_mask(cover, seed, grow))
+    found = regions.paint(~_haze_explains(regions, older_bgr, registered, settings))
     strength[found] = np.maximum(strength[found], np.maximum(cover[found] / seed, 1.0))
+
+
+def _haze_explains(regions, older_bgr, newer_bgr, settings):
+    """Per region: is the newer capture there the older one seen through haze or thin cloud?
+
+    Haze keeps the pattern of the ground and pulls it towards a bright airlight: in every
+    channel the newer pixels are a linear function of the older ones (the fit explains at
+    least ``haze_min_fit`` of their variance) with a gain below ``haze_max_gain``, and
+    brighter on average. Where land cover changed, the pattern changed with it.
+    """
+    explained = np.ones(regions.count, bool)
+    for channel in range(3):
+        x = older_bgr[:, :, channel].astype(np.float32)
+        y = newer_bgr[:, :, channel].astype(np.float32)
+        mean_x, mean_y = regions.mean(x), regions.mean(y)
+        var_x = regions.mean(x * x) - mean_x ** 2
+        var_y = regions.mean(y * y) - mean_y ** 2
+        covariance = regions.mean(x * y) - mean_x * mean_y
+        gain = covariance / np.maximum(var_x, 1e-6)
+        fit = covariance ** 2 / np.maximum(var_x * var_y, 1e-6)
+        explained &= ((var_x > 1.0) & (gain < settings.haze_max_gain)
+                      & (fit >= settings.haze_min_fit) & (mean_y > mean_x))
+    return explained
 
 
 class _Regions:

@@ -59,6 +59,9 @@ class ChangeDetectionSettings:
     # land cover counts on colour alone, where it stands out from the pair's own spread
     land_cover_from_m: float = 7.0
     land_cover_spread: float = 3.0  # seed: median + this many robust deviations of ΔE
+    # … unless haze explains the region: the older pattern, brighter, at a lower gain
+    haze_min_fit: float = 0.7  # share of the newer pixels' variance the older ones explain
+    haze_max_gain: float = 0.97
     removal_min_area_m2: float = 100.0  # colour backed by vanished structure only: at least
     colour_cover: float = 0.05  # structure regions this much covered by colour ones give way
     # confirmation: centroids this close (or closer, for large changes) are the same place

@@ -21,13 +21,19 @@ FIELDS = ("reported_at", "latitude", "longitude", "offense", "ucr")
 REQUIRED = ("reported_at", "latitude", "longitude")
 # Column names tried for a field when the mapping does not name one, compared with the
 # header's names lower-cased, spaces and hyphens as underscores ("Primary Type", "LAT").
+# The city portals' own names follow ours (Philadelphia, Chicago, Los Angeles, New York,
+# San Francisco, Boston, Seattle, Denver): the first of a field's names the file has wins.
 USUAL_COLUMNS = {
-    "reported_at": ("reported_at", "dispatched_at", "occurred_at", "date", "date_rptd",
-                    "reported_date", "report_date"),
-    "latitude": ("latitude", "lat", "point_y"),
-    "longitude": ("longitude", "lon", "lng", "long", "point_x"),
+    "reported_at": ("reported_at", "dispatched_at", "occurred_at", "dispatch_date_time",
+                    "date", "date_occ", "date_rptd", "cmplnt_fr_dt", "incident_datetime",
+                    "occurred_on_date", "offense_start_datetime", "report_datetime",
+                    "first_occurrence_date", "reported_date", "report_date",
+                    "dispatch_date"),
+    "latitude": ("latitude", "lat", "geo_lat", "point_y"),
+    "longitude": ("longitude", "lon", "lng", "long", "geo_lon", "point_x"),
     "offense": ("offense", "offence", "text_general_code", "type", "primary_type",
-                "offense_description", "ofns_desc", "crm_cd_desc", "category"),
+                "offense_description", "ofns_desc", "crm_cd_desc", "incident_category",
+                "offense_type_id", "category"),
     "ucr": ("ucr_general", "ucr", "ucr_code"),
 }
 NO_TIME = "no usable time"

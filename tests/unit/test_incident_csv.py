@@ -98,6 +98,34 @@ def test_usual_column_names_are_found_whatever_their_case_and_spacing(tmp_path):
     assert (rows.incidents.lat.tolist(), rows.incidents.lon.tolist()) == ([39.95], [-75.16])
 
 
+@pytest.mark.parametrize("header, row", [
+    ("objectid,dc_dist,dispatch_date_time,dispatch_date,ucr_general,text_general_code,"
+     "point_x,point_y,lat,lng",  # Philadelphia, as published
+     "1,12,2024-01-04 17:30:00+00,2024-01-04,600,Thefts,-75.16,39.95,39.95,-75.16"),
+    ("DR_NO,Date Rptd,DATE OCC,TIME OCC,Crm Cd,Crm Cd Desc,LAT,LON",  # Los Angeles
+     "1,01/05/2024 12:00:00 AM,01/04/2024 05:30:00 PM,1730,330,THEFT,39.95,-75.16"),
+    ("CMPLNT_NUM,CMPLNT_FR_DT,CMPLNT_FR_TM,OFNS_DESC,Latitude,Longitude",  # New York
+     "1,01/04/2024 17:30,17:30:00,PETIT LARCENY,39.95,-75.16"),
+    ("Incident Datetime,Incident Date,Incident Category,Latitude,Longitude",  # San Francisco
+     "2024/01/04 05:30:00 PM,2024/01/04,Larceny Theft,39.95,-75.16"),
+    ("INCIDENT_NUMBER,OFFENSE_DESCRIPTION,OCCURRED_ON_DATE,Lat,Long",  # Boston
+     "1,LARCENY,2024-01-04 17:30:00+00,39.95,-75.16"),
+    ("Offense ID,Offense Start DateTime,Report DateTime,Offense,Latitude,Longitude",
+     "1,2024-01-04T17:30:00,2024-01-05T09:00:00,Theft,39.95,-75.16"),  # Seattle
+    ("incident_id,offense_type_id,first_occurrence_date,reported_date,geo_x,geo_y,geo_lon,"
+     "geo_lat",  # Denver (geo_x, geo_y: State Plane feet)
+     "1,theft-other,1/4/2024 5:30:00 PM,1/5/2024 9:00:00 AM,3140000,1690000,-75.16,39.95"),
+])
+def test_city_portal_exports_are_read_without_a_mapping(tmp_path, header, row):
+    path = tmp_path / "portal.csv"
+    path.write_text(f"{header}\n{row}\n")
+    rows = read_incident_csv(path)
+    assert rows.rejected == {}
+    assert rows.incidents.reported_at.tolist() == [1704389400.0]  # 2024-01-04 17:30 UTC
+    assert (rows.incidents.lat.tolist(), rows.incidents.lon.tolist()) == ([39.95], [-75.16])
+    assert rows.offense[0] != ""
+
+
 def test_a_mapping_names_columns_the_reader_would_not_guess(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("when,what,y,x\n2024-03-01T12:00:00+01:00,Robbery,39.9,-75.1\n")

@@ -107,11 +107,19 @@ def normalise(newer, older, valid, settings=_DEFAULTS):
     Pixels outside ``valid`` take the older image's values, so they never differ. The
     local gain map says how much the haze correction amplified the newer image's noise.
     """
+    older = older.astype(np.float32)
+    return local_correction(gain_matched(newer, older, valid), older,
+                            settings.radiometry_block_px)
+
+
+def gain_matched(newer, older, valid):
+    """The newer image (float BGR) given the older one's gain and offset per channel
+    (``contrast_gain_fit``); outside ``valid`` it takes the older image's values."""
     newer, older = newer.astype(np.float32), older.astype(np.float32)
     gains, offsets = contrast_gain_fit(newer, older, valid)
     matched = cv2.transform(newer, np.hstack([np.diag(gains), offsets[:, None]]))
     matched[~valid] = older[~valid]
-    return local_correction(matched, older, settings.radiometry_block_px)
+    return matched
 
 
 def colour_keys(image_u8):

@@ -16,7 +16,7 @@ from app.services.change_detection.radiometry import (
     apply_by_colour,
     colour_corrections,
     colour_keys,
-    contrast_gain_fit,
+    gain_matched,
     to_lab,
 )
 from app.services.change_detection.settings import ChangeDetectionSettings
@@ -29,8 +29,13 @@ def _outside_range(image, other, weights):
     # above the neighbourhood's maximum or below its minimum: at most one is positive
     excess = cv2.max(cv2.max(cv2.subtract(image, cv2.dilate(other, _NEIGHBOURHOOD)),
                              cv2.subtract(cv2.erode(other, _NEIGHBOURHOOD), image)), 0.0)
+    return _weighted_length(excess, weights)
+
+
+def _weighted_length(difference, weights):
+    # the length of a Lab difference, each channel multiplied by its weight first
     squared_weights = np.float32(weights).reshape(1, 3) ** 2
-    return cv2.sqrt(cv2.transform(cv2.multiply(excess, excess), squared_weights))
+    return cv2.sqrt(cv2.transform(cv2.multiply(difference, difference), squared_weights))
 
 
 def tolerant_difference(first_lab, second_lab, weights):
@@ -100,15 +105,12 @@ def land_cover_score(older, newer, valid, settings=_DEFAULTS):
     (which takes a change covering much of one kind of land for the season), after one
     gain and offset per channel (light, exposure). Zero outside ``valid``.
     """
-    older, newer = older.astype(np.float32), newer.astype(np.float32)
-    gains, offsets = contrast_gain_fit(newer, older, valid)
-    matched = cv2.transform(newer, np.hstack([np.diag(gains), offsets[:, None]]))
-    matched[~valid] = older[~valid]
+    matched = gain_matched(newer, older, valid)
     difference = cv2.subtract(*(to_lab(np.clip(image, 0, 255).astype(np.uint8))
                                 for image in (matched, older)))
-    weights = np.float32((settings.luminance_weight, 1.0, 1.0)).reshape(1, 3) ** 2
-    score = cv2.GaussianBlur(cv2.sqrt(cv2.transform(cv2.multiply(difference, difference),
-                                                    weights)), (0, 0), settings.blur_sigma)
+    weights = (settings.luminance_weight, 1.0, 1.0)
+    score = cv2.GaussianBlur(_weighted_length(difference, weights), (0, 0),
+                             settings.blur_sigma)
     score[~valid] = 0.0
     return score
 

@@ -28,7 +28,9 @@ class DispatchSettings:
         DISPATCH_QUEUE_BATCH = setting("DISPATCH_QUEUE_BATCH", 100, """Queued incidents considered
             per queue pass.""")
         DISPATCH_DEADLOCK_RETRIES = setting("DISPATCH_DEADLOCK_RETRIES", 3, """Attempts at a
-            dispatching request when MySQL reports a deadlock.""")
+            dispatching request, a scheduled job's pass or a job's checkpoint when the database
+            refuses it for a conflict with another connection (a MySQL deadlock, SQLite's
+            "database is locked").""")
         GROUND_UNIT_MAX_ETA_S = setting(
             "GROUND_UNIT_MAX_ETA_S",
             {"foot_patrol": 900, "patrol_car": 1800, "armed_response": 1800, "ambulance": 2700},

@@ -22,6 +22,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -32,6 +33,7 @@ from app.models.scheduling import FAILED
 from app.models.types import utcnow
 from app.scheduler import lease
 from app.scheduler.specs import JobSpec, every, latest_fire_time
+from app.services.transactions import commit_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +268,9 @@ class Scheduler:
                     run_id = lease.claim_slot(job_id, scheduled_for, self.holder)
                     if run_id is None:
                         return "taken"
-                spec.func(*spec.args)
-                db.session.commit()
+                # a conflict with another connection rolls the pass back: run it again now
+                commit_with_retry(partial(spec.func, *spec.args),
+                                  self.app.config["DISPATCH_DEADLOCK_RETRIES"])
                 if run_id is not None:
                     lease.finish_slot(run_id)
                     db.session.commit()

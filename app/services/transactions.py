@@ -1,9 +1,11 @@
 """Transactions that survive trouble: retry after a deadlock, isolate one item of a job.
 
-``commit_with_retry`` runs a unit of work again after MySQL/MariaDB rolled it back for a
-deadlock. ``isolated`` runs one item of a scheduled job in a savepoint: if the item raises,
-only its own changes are undone, the failure is logged with the item's id and marked on
-the item, and the job goes on with the next one.
+``commit_with_retry`` runs a unit of work again after the database refused it for a
+conflict with another connection: a MySQL/MariaDB deadlock, or SQLite's "database is
+locked" (a write in a transaction whose snapshot another connection has changed since is
+refused at once, whatever the busy timeout). ``isolated`` runs one item of a scheduled
+job in a savepoint: if the item raises, only its own changes are undone, the failure is
+logged with the item's id and marked on the item, and the job goes on with the next one.
 """
 
 import logging
@@ -18,18 +20,22 @@ log = logging.getLogger(__name__)
 # MySQL/MariaDB errors after which the whole transaction may simply run again:
 # deadlock, and "record has changed" under MariaDB's snapshot isolation.
 RETRYABLE_MYSQL_ERRORS = {1213, 1020}
+SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT (517) is one of its family
 REASON_MAX = 500
 ITEM_FAILED = object()  # what ``isolated`` returns for an item whose work raised
 
 
 def is_retryable(error):
     """Return True if a database error means "roll back and try again"."""
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF == SQLITE_BUSY
     args = getattr(error.orig, "args", None) or (None,)
     return args[0] in RETRYABLE_MYSQL_ERRORS
 
 
 def commit_with_retry(work, attempts=3):
-    """Run ``work()`` and commit; after a deadlock roll back and run it again.
+    """Run ``work()`` and commit; after a conflict (``is_retryable``) roll back and run it again.
 
     ``work`` must do the whole unit of work, lookups included, because a
     deadlock rolls everything back. For views and jobs, which own the commit.

@@ -1,5 +1,6 @@
 """Dispatch through the API: the soonest drone, reasons, the queue, re-dispatch."""
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -289,14 +290,26 @@ class FakeDriverError(Exception):
     pass
 
 
-@pytest.mark.parametrize("code, attempts", [(1213, 2), (1020, 2), (2003, 1)])
-def test_deadlocks_are_retried_other_errors_are_not(db, code, attempts):
+def sqlite_error(code):
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = code
+    return error
+
+
+@pytest.mark.parametrize("driver_error, attempts", [
+    (FakeDriverError(1213, "boom"), 2), (FakeDriverError(1020, "boom"), 2),
+    (FakeDriverError(2003, "boom"), 1),
+    (sqlite_error(5), 2),  # SQLITE_BUSY
+    (sqlite_error(517), 2),  # SQLITE_BUSY_SNAPSHOT: a stale read transaction may not write
+    (sqlite_error(8), 1),  # SQLITE_READONLY
+])
+def test_conflicts_are_retried_other_errors_are_not(db, driver_error, attempts):
     calls = []
 
     def work():
         calls.append(1)
         if len(calls) == 1:
-            raise OperationalError("UPDATE drones ...", {}, FakeDriverError(code, "boom"))
+            raise OperationalError("UPDATE drones ...", {}, driver_error)
         return "done"
 
     if attempts == 1:

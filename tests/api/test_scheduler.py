@@ -5,16 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db as _db
-from app.models import JobRun, RevokedSession, User
+from app.models import Incident, JobRun, RevokedSession, User
 from app.models.scheduling import FAILED, SUCCEEDED
 from app.scheduler import current_scheduler, init_scheduler
 from app.scheduler.lease import acquire_lease, claim_slot, lease_holder, release_lease
+from app.scheduler.registry import scheduled_jobs
 from app.scheduler.runner import LEASE_NAME, Scheduler, current_slot
 from app.scheduler.specs import JobSpec, KeyedJobs, cron, every, latest_fire_time
-from tests.support.factories import make_user
+from app.services import dispatch
+from tests.support.factories import make_drone, make_incident, make_user
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -118,6 +120,38 @@ def test_a_process_without_the_lease_does_not_run_leader_jobs(db, schedulers):
     follower = schedulers([spec], leader=False)
     assert follower.run_slot(spec.id, T0) == "skipped"
     assert calls == [] and run_count() == 0
+
+
+def test_a_pass_another_connection_got_in_first_is_run_again_not_lost(app, db, schedulers,
+                                                                       monkeypatch):
+    """The queue job reads the fleet, another connection commits, then the job claims a
+    drone. SQLite refuses that write at once ("database is locked": the job's snapshot is
+    stale, the busy timeout does not apply); MariaDB would report a deadlock. The pass is
+    rolled back and run again, and the incident is dispatched in this slot."""
+    incident = make_incident(_db, status="queued")
+    drone = make_drone(_db)
+    other_row = make_incident(_db)
+    real_rank = dispatch.rank_drones
+    raced = []
+
+    def another_writer_first(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            with _db.engine.connect() as other:
+                other.execute(update(Incident).where(Incident.id == other_row.id)
+                              .values(description="edited meanwhile"))
+                other.commit()
+        return real_rank(*args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "rank_drones", another_writer_first)
+    spec = next(spec for spec in scheduled_jobs(app.config)
+                if spec.id == "dispatch.queued-incidents")
+    assert schedulers([spec]).run_slot(spec.id, T0) == "ran"
+    db.session.rollback()
+    dispatched = db.session.get(Incident, incident.id)
+    assert raced and dispatched.status == "dispatched" and dispatched.drone_id == drone.id
+    assert db.session.get(Incident, other_row.id).description == "edited meanwhile"
+    assert db.session.scalars(select(JobRun)).one().outcome == SUCCEEDED
 
 
 def test_a_failing_job_is_rolled_back_and_its_run_records_the_error(db, schedulers):

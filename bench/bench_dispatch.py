@@ -37,7 +37,9 @@ RULES = DispatchRules()
 
 
 def drone_rows(n, rng, spread="near"):
-    """Rows as the database returns them: id, lat, lon, status, battery, speed, range, age."""
+    """Rows as the database returns them: id, lat, lon, status, battery, speed, range, age,
+    and the station's lat, lon (a drone at its dock, or for one in five a station elsewhere
+    in the area: on its way home from a mission)."""
     if spread == "near":
         lat, lon = offset_point(*SCENE, rng.uniform(0, 360, n), 8000 * np.sqrt(rng.random(n)))
     else:
@@ -46,9 +48,13 @@ def drone_rows(n, rng, spread="near"):
     status = rng.choice(["available", "en_route", "charging", "maintenance"], n,
                         p=[0.7, 0.15, 0.1, 0.05])
     age = np.where(rng.random(n) < 0.1, rng.uniform(121, 3600, n), rng.uniform(0, 60, n))
+    away = rng.random(n) < 0.2
+    home_lat = np.where(away, np.roll(lat, 1), lat)
+    home_lon = np.where(away, np.roll(lon, 1), lon)
     return [(i + 1, float(lat[i]), float(lon[i]), str(status[i]),
              float(rng.uniform(15, 100)), float(rng.choice([14.0, 15.0, 16.0])),
-             float(rng.choice([18000.0, 21000.0, 24000.0])), float(age[i]))
+             float(rng.choice([18000.0, 21000.0, 24000.0])), float(age[i]),
+             float(home_lat[i]), float(home_lon[i]))
             for i in range(n)]
 
 
@@ -166,8 +172,9 @@ def run():
         "### Choosing a drone among 10,000\n\n"
         f"{table}\n\n"
         f"Ours is **{speedup:,.0f}×** faster than the seed's way (median {median_ms:.3f} ms, "
-        "target ≤ 1 ms) and decides more: ETA instead of distance, battery for the round "
-        "trip, telemetry age, and why each runner-up was passed over.\n\n"
+        "target ≤ 1 ms) and decides more: ETA instead of distance, battery for the flight "
+        "out and home to the drone's station (one drone in five is away from its own), "
+        "telemetry age, and why each runner-up was passed over.\n\n"
         "### POST /api/incidents end to end (test client, SQLite file)\n\n"
         f"{endpoint}\n\n"
         "Each request authenticates, inserts the incident, fetches the drones inside the "

@@ -12,7 +12,8 @@ class DispatchSettings:
     """Dispatching drones and ground units."""
 
     with group("Drone first response", """ETA = launch delay + distance / cruise speed; a drone
-            must carry the round trip, the time on scene and the reserve."""):
+            must carry the flight out, the time on scene, the flight home to its station and
+            the reserve."""):
         DISPATCH_LAUNCH_DELAY_S = setting("DISPATCH_LAUNCH_DELAY_S", 20.0, """Seconds from dispatch
             to a drone in the air (added to every ETA).""")
         DISPATCH_TIME_ON_SCENE_S = setting("DISPATCH_TIME_ON_SCENE_S", 300.0, """Time on scene a

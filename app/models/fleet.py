@@ -55,6 +55,8 @@ DRONE_SPEED_MPS = (1.0, 60.0)
 DRONE_RANGE_M = (500.0, 200_000.0)  # the longest route a flight plan may file
 UNIT_SPEED_MPS = (0.5, 60.0)  # a slow walk to a fast car
 BATTERY_PCT = (0.0, 100.0)
+# Longer than any drone stays up; a longer response flight comes from an impossible record.
+MAX_RESPONSE_FLIGHT_S = 24 * 3600.0
 STATION_MAX_DOCKS = 100
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
-from app.models import Drone, Incident, IncidentEvent
+from app.models import Drone, Incident, IncidentEvent, Station
 from app.models.fleet import DRONE_AVAILABLE, DRONE_DISPATCHED
 from app.models.incident import DISPATCHED, OPEN_STATUSES, QUEUED, SYSTEM_ACTOR, USER_ACTOR
 from app.models.types import UTCDateTime, utcnow
@@ -29,7 +29,6 @@ from app.services.geo import bounding_box
 from app.services.ground_dispatch import (  # noqa: F401 - part of the dispatch API
     SUITABLE_UNIT_KINDS,
     choose_ground_unit,
-    release_ground_unit,
 )
 from app.services.transactions import ITEM_FAILED, isolated
 
@@ -64,20 +63,23 @@ def _now_param(now):
     return bindparam("now", now, type_=UTCDateTime())
 
 
-def _drone_columns(now):
-    """The columns ``DroneFleet.from_rows`` takes, telemetry age computed in SQL."""
-    return (Drone.id, Drone.latitude, Drone.longitude, Drone.status, Drone.battery_pct,
-            Drone.cruise_speed_mps, Drone.max_range_m,
-            seconds_since(Drone.last_telemetry_at, _now_param(now)))
+def _fleet_select(now):
+    """A select of the columns ``DroneFleet.from_rows`` takes: telemetry age computed in
+    SQL, and the position of each drone's station."""
+    return select(Drone.id, Drone.latitude, Drone.longitude, Drone.status, Drone.battery_pct,
+                  Drone.cruise_speed_mps, Drone.max_range_m,
+                  seconds_since(Drone.last_telemetry_at, _now_param(now)),
+                  Station.latitude, Station.longitude).join(Station, Drone.station)
 
 
 def load_drone_fleet(latitude, longitude, rules, now, exclude_ids=()):
-    """Fetch, as arrays, the drones close enough that any could fly there and back."""
+    """Fetch, as arrays, the drones close enough that any could fly there and back (a drone
+    away from its station may still be out of range: ``rank_drones`` counts the way home)."""
     longest = db.session.scalar(select(func.max(Drone.max_range_m)))
     if longest is None:
         return DroneFleet.from_rows([])
     min_lat, max_lat, lon_ranges = bounding_box(latitude, longitude, rules.drone_reach_m(longest))
-    stmt = select(*_drone_columns(now)).where(
+    stmt = _fleet_select(now).where(
         Drone.latitude.between(min_lat, max_lat),
         or_(*(Drone.longitude.between(low, high) for low, high in lon_ranges)),
     )
@@ -100,17 +102,6 @@ def claim_drone(drone_id, incident_id, now):
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
-
-
-def release_drone(drone_id, incident_id, now):
-    """Hand back a drone claimed for ``incident_id`` that has not launched."""
-    db.session.execute(
-        update(Drone)
-        .where(Drone.id == drone_id, Drone.incident_id == incident_id,
-               Drone.status == DRONE_DISPATCHED)
-        .values(status=DRONE_AVAILABLE, incident_id=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _serials(model, label, ids):
@@ -174,6 +165,17 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
     each was passed over, and the response flight plan filed for the drone. It
     is also the timeline event's details.
     """
+    # The incident is claimed before anything is read, so the transaction holds it from here
+    # on (MySQL: its row lock; SQLite: the write lock, which a transaction that has read is
+    # refused at once if another connection wrote in between)
+    claimed = db.session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id, Incident.status == incident.status)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not claimed:
+        return None  # another request changed the incident meanwhile
     point = (incident.latitude, incident.longitude)
     drone, runners_up = choose_drone(incident.id, point, rules, now, exclude_drone_ids)
     unit, unit_runners_up, unit_note = None, [], None
@@ -185,19 +187,9 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
         changes["ground_unit_id"] = unit["id"]
     if drone is not None:
         changes.update(status=DISPATCHED, drone_id=drone["id"], dispatched_at=now)
-    claimed = db.session.execute(
-        update(Incident)
-        .where(Incident.id == incident.id, Incident.status == incident.status)
-        .values(**changes)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
-    if not claimed:
-        # Another request changed the incident meanwhile: hand back what was claimed.
-        if drone is not None:
-            release_drone(drone["id"], incident.id, now)
-        if unit is not None:
-            release_ground_unit(unit["id"], incident.id, now)
-        return None
+    db.session.execute(
+        update(Incident).where(Incident.id == incident.id).values(**changes)
+        .execution_options(synchronize_session=False))
     db.session.expire(incident)
     outcome, plan = OUTCOME_QUEUED, None
     if drone is not None:
@@ -316,7 +308,7 @@ def set_aside(incident_id, reason, now=None):
 
 def _reachable_by(drone_id, incidents, rules, now):
     """Keep the incidents (in order) that this one drone could fly to now."""
-    rows = _core_rows(select(*_drone_columns(now)).where(Drone.id == drone_id))
+    rows = _core_rows(_fleet_select(now).where(Drone.id == drone_id))
     if not rows:
         return []
     points = np.array([(incident.latitude, incident.longitude) for incident in incidents])

@@ -15,6 +15,7 @@ from app.models.fleet import (
     DRONE_AVAILABLE,
     DRONE_RANGE_M,
     DRONE_SPEED_MPS,
+    MAX_RESPONSE_FLIGHT_S,
     UNIT_AVAILABLE,
     UNIT_SPEED_MPS,
 )
@@ -77,22 +78,26 @@ class DroneFleet:
     cruise_speed_mps: np.ndarray
     max_range_m: np.ndarray
     telemetry_age_s: np.ndarray  # NaN: never reported
+    home_latitude: np.ndarray  # its station, where a response flight ends
+    home_longitude: np.ndarray
 
     @classmethod
     def from_rows(cls, rows):
-        """Build from ``(id, lat, lon, status, battery, speed, range, age_s)`` tuples."""
+        """Build from ``(id, lat, lon, status, battery, speed, range, age_s, station lat,
+        station lon)`` tuples."""
         if not rows:
             empty = np.empty(0)
             return cls(np.empty(0, dtype=np.int64), empty, empty, np.empty(0, dtype="U16"),
-                       empty, empty, empty, empty)
-        ids, lat, lon, status, battery, speed, reach, age = zip(*rows, strict=True)
+                       empty, empty, empty, empty, empty, empty)
+        ids, lat, lon, status, battery, speed, reach, age, home_lat, home_lon = zip(
+            *rows, strict=True)
 
         def as_float(values):
             return np.array(values, dtype=float)  # None (never reported) becomes NaN
 
         return cls(np.array(ids, dtype=np.int64), as_float(lat), as_float(lon),
                    np.array(status), as_float(battery), as_float(speed), as_float(reach),
-                   as_float(age))
+                   as_float(age), as_float(home_lat), as_float(home_lon))
 
     def __len__(self):
         return len(self.ids)
@@ -106,6 +111,7 @@ class Ranking:
     eta_s: np.ndarray
     reason: np.ndarray  # FEASIBLE or a key of REASONS
     battery_needed_pct: np.ndarray | None = None
+    flight_s: np.ndarray | None = None  # drones: out to the incident and home to the station
 
     def best_first(self, head=8):
         """Yield the indices of feasible candidates, lowest ETA first."""
@@ -134,32 +140,51 @@ def rank_drones(fleet, latitude, longitude, rules):
     """Rank drones for an incident at ``(latitude, longitude)`` (pure, vectorised).
 
     ETA = launch delay + great-circle distance / cruise speed. A drone can go if
-    it is available, its telemetry is fresh, and its charge covers the flight out,
-    the time on scene and the flight back, keeping the reserve. Arrays broadcast:
-    one drone and many incident points rank the points for that drone.
+    it is available, its telemetry is fresh, and its charge covers the route its
+    flight plan files (out to the incident, the time on scene, home to its station),
+    keeping the reserve, in a flight no longer than a response plan may last. Arrays
+    broadcast: one drone and many incident points rank the points for that drone.
     """
     distance = great_circle_m(fleet.latitude, fleet.longitude, latitude, longitude)
+    route = distance + _way_home_m(fleet, latitude, longitude, distance)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         eta = rules.launch_delay_s + distance / fleet.cruise_speed_mps
-        needed = ((2.0 * distance + rules.time_on_scene_s * fleet.cruise_speed_mps)
+        flight_s = route / fleet.cruise_speed_mps
+        needed = ((route + rules.time_on_scene_s * fleet.cruise_speed_mps)
                   / fleet.max_range_m * 100.0 + rules.battery_reserve_pct)
     eta = np.where(np.isfinite(eta), eta, np.inf)
+    flight_s = np.where(np.isfinite(flight_s), flight_s, np.inf)
     needed = np.where(np.isfinite(needed), needed, np.inf)
-    shape = distance.shape
+    shape = np.broadcast(distance, route).shape
     reason = np.full(shape, FEASIBLE, dtype=np.int8)
     plausible = (_within(fleet.cruise_speed_mps, DRONE_SPEED_MPS)
                  & _within(fleet.max_range_m, DRONE_RANGE_M)
-                 & _within(fleet.battery_pct, BATTERY_PCT) & np.isfinite(distance))
+                 & _within(fleet.battery_pct, BATTERY_PCT) & np.isfinite(route))
     # Least important first, so the most telling reason is the one left.
     for mask, code in (
         (needed > fleet.battery_pct, LOW_BATTERY),
         (needed > 100.0, OUT_OF_RANGE),
+        (flight_s > MAX_RESPONSE_FLIGHT_S, TOO_FAR),
         (~(fleet.telemetry_age_s <= rules.telemetry_max_age_s), STALE),
         (fleet.status != DRONE_AVAILABLE, BUSY),
         (~plausible, IMPLAUSIBLE),
     ):
         reason[np.broadcast_to(mask, shape)] = code
-    return Ranking(distance, eta, reason, needed)
+    return Ranking(np.broadcast_to(distance, shape), np.broadcast_to(eta, shape), reason,
+                   np.broadcast_to(needed, shape), np.broadcast_to(flight_s, shape))
+
+
+def _way_home_m(fleet, latitude, longitude, distance):
+    """Metres from the incident to each drone's station: ``distance`` for a drone at its
+    dock, and for one point computed only for the drones away from theirs."""
+    if np.ndim(latitude) or np.ndim(longitude):
+        return great_circle_m(latitude, longitude, fleet.home_latitude, fleet.home_longitude)
+    away = np.flatnonzero((fleet.home_latitude != fleet.latitude)
+                          | (fleet.home_longitude != fleet.longitude))
+    way = np.array(distance, dtype=float, copy=True)
+    way[away] = great_circle_m(latitude, longitude, fleet.home_latitude[away],
+                               fleet.home_longitude[away])
+    return way
 
 
 def rank_ground_units(unit_status, latitude, longitude, speed_mps, point, rules, kinds=None):
@@ -207,8 +232,13 @@ def explain_drone(ranking, fleet, index, rules, chosen_eta=None):
                                f"(limit {rules.telemetry_max_age_s:.0f} s)")
     needed = ranking.battery_needed_pct[index]
     if code == OUT_OF_RANGE:
-        return REASONS[code], (f"the round trip, {rules.time_on_scene_s:.0f} s on scene and "
-                               f"the reserve need {needed:.0f} % of a full battery")
+        return REASONS[code], (f"the flight out, {rules.time_on_scene_s:.0f} s on scene, the "
+                               f"flight home to its station and the reserve need {needed:.0f} "
+                               "% of a full battery")
+    if code == TOO_FAR:
+        return REASONS[code], (f"the flight out and home to its station takes "
+                               f"{ranking.flight_s[index] / 3600:.1f} h; a response plan lasts "
+                               f"at most {MAX_RESPONSE_FLIGHT_S / 3600:g} h")
     if code == LOW_BATTERY:
         return REASONS[code], (f"needs {needed:.0f} % battery, "
                                f"has {fleet.battery_pct[index]:.0f} %")

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Drone, FlightPlan, Incident
+from app.models.fleet import MAX_RESPONSE_FLIGHT_S
 from app.models.flight import (
     ACTIVE,
     APPROVED,
@@ -35,8 +36,6 @@ from app.services import airspace, departures
 from app.services.errors import Conflict, InvalidInput, NotFound
 
 MAX_ALTITUDE_M = 10_000.0  # catches feet-for-metres mistakes, not an aviation limit
-# Longer than any drone stays up; a longer response flight comes from an impossible record.
-MAX_RESPONSE_FLIGHT_S = 24 * 3600.0
 OPEN = (DRAFT, SUBMITTED, APPROVED)  # not flying yet: cancelled with the mission
 
 

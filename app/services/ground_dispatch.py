@@ -47,17 +47,6 @@ def claim_ground_unit(unit_id, incident_id, now):
     return result.rowcount == 1
 
 
-def release_ground_unit(unit_id, incident_id, now):
-    """Hand back a ground unit claimed for ``incident_id`` that has not set off."""
-    db.session.execute(
-        update(GroundUnit)
-        .where(GroundUnit.id == unit_id, GroundUnit.incident_id == incident_id,
-               GroundUnit.status == UNIT_DISPATCHED)
-        .values(status=UNIT_AVAILABLE, incident_id=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _kinds_in_words(kinds):
     return " or ".join(kind.replace("_", " ") for kind in kinds)
 

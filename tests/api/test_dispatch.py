@@ -68,8 +68,9 @@ def test_runners_up_count_follows_the_setting(auth, db, make_app):
 
 
 def test_out_of_range_drones_are_named_and_the_incident_queued(auth, db):
-    # 7.4 km out and back, 300 s on scene and a 20 % reserve exceed a 24 km battery.
-    edge = make_drone(db, **at(7400))
+    # 7.4 km out and back to its station, 300 s on scene and a 20 % reserve exceed a 24 km
+    # battery.
+    edge = make_drone(db, station=make_station(db, **at(7400)), **at(7400))
     body = report(auth)
     assert body["incident"]["status"] == "queued" and body["incident"]["drone_id"] is None
     assert body["dispatch"]["outcome"] == "queued" and body["dispatch"]["drone"] is None

@@ -255,6 +255,24 @@ def test_the_queued_dispatch_job_runs_past_an_impossible_drone(db):
     assert db.session.get(Drone, snail.id).status == "available"
 
 
+def test_a_slow_drone_too_far_for_a_flight_plan_is_passed_over_not_chosen(client, db, world):
+    """A plausible record (1.5 m/s, 200 km range) that cannot fly this response within the
+    24 h a plan may last, out 70 km and home to its station: a runner-up "too far", and the
+    incident waits in the queue. The outside fuzzer's drones at 2.00001 m/s were chosen, then
+    refused when the plan was filed: every incident they alone could reach was set aside."""
+    west = towards(SOWETO, 270, 70_000)
+    slow = make_drone(db, station=make_station(db, **at(west)), cruise_speed_mps=1.5,
+                      max_range_m=200_000.0, **at(west))
+    response = report(client, world)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    decision = response.get_json()["dispatch"]
+    assert decision["drone"] is None and decision["outcome"] == "queued"
+    passed_over = {r["drone_id"]: r for r in decision["runners_up"]}
+    assert passed_over[slow.id]["reason"] == "too far"
+    assert "at most 24 h" in passed_over[slow.id]["detail"]
+    assert response.get_json()["incident"]["status"] == "queued"
+
+
 def test_a_response_flight_time_is_finite_or_refused():
     assert response_flight_s(1500.0, 15.0) == 100.0
     for speed in (1e-300, 0.0, -3.0, float("nan"), float("inf")):

@@ -122,36 +122,70 @@ def test_a_process_without_the_lease_does_not_run_leader_jobs(db, schedulers):
     assert calls == [] and run_count() == 0
 
 
-def test_a_pass_another_connection_got_in_first_is_run_again_not_lost(app, db, schedulers,
-                                                                       monkeypatch):
-    """The queue job reads the fleet, another connection commits, then the job claims a
-    drone. SQLite refuses that write at once ("database is locked": the job's snapshot is
-    stale, the busy timeout does not apply); MariaDB would report a deadlock. The pass is
-    rolled back and run again, and the incident is dispatched in this slot."""
+def test_a_pass_another_connection_wrote_under_is_run_again_not_failed(db, schedulers):
+    """A job's pass reads, another connection commits, then the pass writes. SQLite refuses
+    that write at once ("database is locked": the pass's snapshot is stale, the busy timeout
+    does not apply), as MariaDB refuses a deadlock's loser: the pass is rolled back and run
+    again in the same slot."""
+    other_user = make_user(_db)
+    passes = []
+
+    def reads_then_writes():
+        passes.append(1)
+        with _db.session.begin_nested():
+            _db.session.scalar(select(func.count(User.id)))
+            if len(passes) == 1:
+                with _db.engine.connect() as other:
+                    other.execute(update(User).where(User.id == other_user.id)
+                                  .values(email="edited@x.org"))
+                    other.commit()
+            _db.session.add(User(username="written-by-the-job", email="w@x.org",
+                                 password_hash="x"))
+            _db.session.flush()
+
+    spec = JobSpec("test.reads-then-writes", reads_then_writes, every(seconds=5))
+    assert schedulers([spec]).run_slot(spec.id, T0) == "ran"
+    db.session.rollback()
+    assert len(passes) == (2 if db.engine.dialect.name == "sqlite" else 1)
+    assert db.session.scalar(select(User.id).where(User.username == "written-by-the-job"))
+    assert db.session.get(User, other_user.id).email == "edited@x.org"
+    assert db.session.scalars(select(JobRun)).one().outcome == SUCCEEDED
+
+
+def test_the_queue_job_claims_an_incident_before_reading_the_fleet(app, db, schedulers,
+                                                                    monkeypatch, caplog):
+    """So another connection's write while it ranks drones waits for the pass (SQLite) or
+    goes on beside it (MariaDB): the pass is not refused and never needs running again."""
     incident = make_incident(_db, status="queued")
     drone = make_drone(_db)
     other_row = make_incident(_db)
     real_rank = dispatch.rank_drones
-    raced = []
+    writers = []
 
-    def another_writer_first(*args, **kwargs):
-        if not raced:
-            raced.append(True)
-            with _db.engine.connect() as other:
-                other.execute(update(Incident).where(Incident.id == other_row.id)
-                              .values(description="edited meanwhile"))
-                other.commit()
+    def edit_other_row():
+        with app.app_context(), _db.engine.connect() as other:
+            other.execute(update(Incident).where(Incident.id == other_row.id)
+                          .values(description="edited meanwhile"))
+            other.commit()
+
+    def another_writer_meanwhile(*args, **kwargs):
+        if not writers:
+            writers.append(threading.Thread(target=edit_other_row))
+            writers[0].start()
+            writers[0].join(0.5)  # it has written, or waits for this pass's write lock
         return real_rank(*args, **kwargs)
 
-    monkeypatch.setattr(dispatch, "rank_drones", another_writer_first)
+    monkeypatch.setattr(dispatch, "rank_drones", another_writer_meanwhile)
     spec = next(spec for spec in scheduled_jobs(app.config)
                 if spec.id == "dispatch.queued-incidents")
-    assert schedulers([spec]).run_slot(spec.id, T0) == "ran"
+    with caplog.at_level("INFO", logger="app.services.transactions"):
+        assert schedulers([spec]).run_slot(spec.id, T0) == "ran"
+    writers[0].join()
+    assert "retrying after a database conflict" not in caplog.text
     db.session.rollback()
     dispatched = db.session.get(Incident, incident.id)
-    assert raced and dispatched.status == "dispatched" and dispatched.drone_id == drone.id
+    assert dispatched.status == "dispatched" and dispatched.drone_id == drone.id
     assert db.session.get(Incident, other_row.id).description == "edited meanwhile"
-    assert db.session.scalars(select(JobRun)).one().outcome == SUCCEEDED
 
 
 def test_a_failing_job_is_rolled_back_and_its_run_records_the_error(db, schedulers):

@@ -10,6 +10,7 @@ from app.services.dispatch_ranking import (
     OUT_OF_RANGE,
     REASONS,
     STALE,
+    TOO_FAR,
     DispatchRules,
     DroneFleet,
     explain_drone,
@@ -24,13 +25,17 @@ RULES = DispatchRules(launch_delay_s=20, time_on_scene_s=300, battery_reserve_pc
 
 
 def fleet(*drones):
-    """Drones as dicts: distance_m (east of the scene) plus any column overrides."""
+    """Drones as dicts: distance_m (east of the scene) plus any column overrides; each at
+    its station unless ``station_m`` puts that elsewhere (west of the scene)."""
     rows = []
     for n, drone in enumerate(drones, start=1):
         lat, lon = offset_point(*SCENE, 90.0, drone.get("distance_m", 1000.0))
+        home = ((lat, lon) if "station_m" not in drone
+                else offset_point(*SCENE, 270.0, drone["station_m"]))
         rows.append((n, float(lat), float(lon), drone.get("status", "available"),
                      drone.get("battery_pct", 100.0), drone.get("speed", 15.0),
-                     drone.get("range_m", 24_000.0), drone.get("age_s", 5.0)))
+                     drone.get("range_m", 24_000.0), drone.get("age_s", 5.0),
+                     float(home[0]), float(home[1])))
     return DroneFleet.from_rows(rows)
 
 
@@ -67,6 +72,30 @@ def test_out_of_range_when_even_a_full_battery_would_not_do():
                                                                 "battery_pct": 90})
     assert list(rank_drones(drones, *SCENE, RULES).reason) == [FEASIBLE, OUT_OF_RANGE,
                                                                 LOW_BATTERY]
+
+
+def test_the_flight_home_is_to_the_drones_station_not_back_to_where_it_was():
+    # 1 km out, then 7 km home to a station on the far side of the scene: (8 + 4.5) km of
+    # 24 km = 52.08 %, + 20 % = 72.08 %. Counted as 1 km back, it would be 35 %.
+    drones = fleet({"distance_m": 1000, "station_m": 7000, "battery_pct": 80.0},
+                   {"distance_m": 1000, "station_m": 7000, "battery_pct": 70.0},
+                   {"distance_m": 1000, "station_m": 17_000})
+    ranking = rank_drones(drones, *SCENE, RULES)
+    assert ranking.battery_needed_pct[0] == pytest.approx(72.08, abs=0.01)
+    assert list(ranking.reason) == [FEASIBLE, LOW_BATTERY, OUT_OF_RANGE]
+    reason, detail = explain_drone(ranking, drones, 2, RULES)
+    assert reason == "out of range" and "home to its station" in detail
+
+
+def test_a_drone_whose_response_flight_would_outlast_a_flight_plan_is_too_far():
+    # 1.5 m/s (a plausible record) over 70 km out and 70 km home: 26 h in the air, longer
+    # than a response plan may last; at 2 m/s it is 19.4 h.
+    drones = fleet({"distance_m": 70_000, "speed": 1.5, "range_m": 200_000},
+                   {"distance_m": 70_000, "speed": 2.0, "range_m": 200_000})
+    ranking = rank_drones(drones, *SCENE, DispatchRules(time_on_scene_s=0))
+    assert list(ranking.reason) == [TOO_FAR, FEASIBLE]
+    reason, detail = explain_drone(ranking, drones, 0, RULES)
+    assert reason == "too far" and "25.9 h" in detail and "at most 24 h" in detail
 
 
 def test_reserve_and_time_on_scene_are_configurable():

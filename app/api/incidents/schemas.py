@@ -144,7 +144,8 @@ class DroneChoiceSchema(ma.Schema):
     eta_s = ma.fields.Float(metadata={"description": "Launch delay + distance / speed"})
     battery_pct = ma.fields.Float()
     battery_needed_pct = ma.fields.Float(
-        metadata={"description": "Round trip, time on scene and reserve"})
+        metadata={"description": "Flight out, time on scene, flight home to its station and "
+                  "reserve"})
 
 
 class DroneRunnerUpSchema(ma.Schema):

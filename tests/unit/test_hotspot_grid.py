@@ -12,6 +12,7 @@ from app.services.hotspots.grid import (
     cells_of_points,
     decay_weights,
     disk_size,
+    hull_ring,
     neighbour_matrix,
     parent_cells,
     parent_mask_value,
@@ -108,6 +109,18 @@ def test_study_area_with_bbox_covers_the_box_without_margin():
     expected = {as_int(c) for c in h3.h3shape_to_cells(
         h3.LatLngPoly([(51.50, -0.13), (51.50, -0.11), (51.51, -0.11), (51.51, -0.13)]), 9)}
     assert set(area.tolist()) == expected | set(occupied.tolist())
+
+
+def test_a_study_area_along_a_meridian_holds_the_cells_h3s_classic_fill_gives():
+    # an outside fuzzer's incidents from the equator to 80° S along 27.9° E: a sliver
+    # 8,900 km long whose fill took polygon_to_cells 4.5 s
+    occupied = cells_of_points([-0.0003, -79.9986, -26.2476], [27.8542, 27.8984, 27.8532], 9)
+    area = study_area(occupied, 9, margin=0)
+    lat, lon = (np.array(values) for values in zip(
+        *(h3.cell_to_latlng(h3.int_to_str(c)) for c in occupied.tolist()), strict=True))
+    classic = {as_int(c) for c in h3.polygon_to_cells(h3.LatLngPoly(hull_ring(lat, lon)), 9)}
+    assert 50_000 < area.size < 60_000
+    assert set(area.tolist()) == classic | set(occupied.tolist())
 
 
 def test_study_area_refuses_more_cells_than_allowed():

@@ -271,6 +271,8 @@ def test_a_slow_drone_too_far_for_a_flight_plan_is_passed_over_not_chosen(client
     assert passed_over[slow.id]["reason"] == "too far"
     assert "at most 24 h" in passed_over[slow.id]["detail"]
     assert response.get_json()["incident"]["status"] == "queued"
+    spec = client.get("/apispec.json").get_json()["components"]["schemas"]
+    assert "too far" in spec["DroneRunnerUp"]["properties"]["reason"]["enum"]
 
 
 def test_a_response_flight_time_is_finite_or_refused():

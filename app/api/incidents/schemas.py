@@ -156,7 +156,8 @@ class DroneRunnerUpSchema(ma.Schema):
     distance_m = ma.fields.Float()
     eta_s = ma.fields.Float()
     reason = ma.fields.String(metadata={"enum": [
-        *(REASONS[code] for code in (BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, IMPLAUSIBLE)),
+        *(REASONS[code] for code in (BUSY, STALE, OUT_OF_RANGE, LOW_BATTERY, TOO_FAR,
+                                     IMPLAUSIBLE)),
         SLOWER, TAKEN]})
     detail = ma.fields.String()
 

@@ -249,10 +249,18 @@ def drive(base, user_class, users, token, workdir):
 
 
 def server_env(database_url, secret):
+    """A production environment: no demo, so a real ATC client (at a loopback port where
+    nothing listens: with the scheduler off nothing is submitted) and an empty folder of
+    tiles (nothing is captured under load)."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("CPS_", "JWT_", "DATABASE_", "SCHEDULER_"))}
+           if not key.startswith(("CPS_", "JWT_", "DATABASE_", "SCHEDULER_", "ATC_",
+                                  "IMAGERY_", "LOCAL_TILES_"))}
+    no_tiles = Path(tempfile.gettempdir()) / "cps-load-no-tiles"
+    no_tiles.mkdir(exist_ok=True)
     env.update({"CPS_ENV": "production", "CPS_DOTENV": os.devnull, "DATABASE_URL": database_url,
-                "JWT_SECRET_KEY": secret, "LOG_LEVEL": "INFO", "SCHEDULER_ENABLED": "0"})
+                "JWT_SECRET_KEY": secret, "LOG_LEVEL": "INFO", "SCHEDULER_ENABLED": "0",
+                "ATC_PROVIDER": "http", "ATC_BASE_URL": f"http://127.0.0.1:{free_port()}",
+                "IMAGERY_DEFAULT_PROVIDER": "local", "LOCAL_TILES_DIR": str(no_tiles)})
     return env
 
 

@@ -28,7 +28,7 @@ class DispatchSettings:
             listed with their reasons.""")
         DISPATCH_QUEUE_BATCH = setting("DISPATCH_QUEUE_BATCH", 100, """Queued incidents considered
             per queue pass.""")
-        DISPATCH_DEADLOCK_RETRIES = setting("DISPATCH_DEADLOCK_RETRIES", 3, """Attempts at a
+        DISPATCH_DEADLOCK_RETRIES = setting("DISPATCH_DEADLOCK_RETRIES", 5, """Attempts at a
             dispatching request, a scheduled job's pass or a job's checkpoint when the database
             refuses it for a conflict with another connection (a MySQL deadlock, SQLite's
             "database is locked").""")

@@ -19,7 +19,11 @@ in the top layer, as before: ATC decides, and a denial sends the next best drone
 Departures from one station choose one at a time: the station's row is locked and
 the open plans are read with a locking read, so the second of two simultaneous
 launches sees the first one's plan (MySQL/MariaDB would otherwise show it an older
-snapshot; SQLite runs one writer at a time anyway).
+snapshot; SQLite runs one writer at a time anyway). That read takes exclusive locks
+(``FOR UPDATE``): with shared ones, two dispatches from different stations both read
+the area's plans and then both inserted theirs, each waiting on the other's read lock,
+and under 8 to 32 concurrent reports MariaDB rolled one back as a deadlock hundreds of
+times (``bench_load``); the second now waits for the first to commit.
 """
 
 from datetime import timedelta
@@ -75,7 +79,7 @@ def open_volumes_near(volume, drone_id, until=None):
                plan.starts_at < (until or volume.ends_at), plan.ends_at > volume.starts_at,
                plan.min_latitude <= max_lat, plan.max_latitude >= min_lat,
                plan.min_longitude <= max_lon, plan.max_longitude >= min_lon)
-        .with_for_update(read=True)).all()
+        .with_for_update()).all()
     return [airspace.Volume(route=tuple((p["latitude"], p["longitude"]) for p in row.route),
                             margin_m=row.margin_m, min_altitude_m=row.min_altitude_m,
                             max_altitude_m=row.max_altitude_m, starts_at=row.starts_at,

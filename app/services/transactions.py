@@ -9,6 +9,8 @@ logged with the item's id and marked on the item, and the job goes on with the n
 """
 
 import logging
+import random
+import time
 
 from sqlalchemy.exc import OperationalError
 
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 # deadlock, and "record has changed" under MariaDB's snapshot isolation.
 RETRYABLE_MYSQL_ERRORS = {1213, 1020}
 SQLITE_BUSY = 5  # the primary result code; SQLITE_BUSY_SNAPSHOT (517) is one of its family
+RETRY_BACKOFF_S = 0.02
 REASON_MAX = 500
 ITEM_FAILED = object()  # what ``isolated`` returns for an item whose work raised
 
@@ -39,6 +42,8 @@ def commit_with_retry(work, attempts=3):
 
     ``work`` must do the whole unit of work, lookups included, because a
     deadlock rolls everything back. For views and jobs, which own the commit.
+    Before each rerun it waits a random time up to RETRY_BACKOFF_S × 2^(attempt − 1):
+    transactions that collided and ran again at once would mostly collide again.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -50,6 +55,7 @@ def commit_with_retry(work, attempts=3):
             if attempt == attempts or not is_retryable(error):
                 raise
             log.info("retrying after a database conflict (attempt %d): %s", attempt, error.orig)
+            time.sleep(random.uniform(0.0, RETRY_BACKOFF_S * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")
 
 

@@ -167,13 +167,11 @@ def dispatch_incident(incident, rules, now, *, actor_id=None, exclude_drone_ids=
     """
     # The incident is claimed before anything is read, so the transaction holds it from here
     # on (MySQL: its row lock; SQLite: the write lock, which a transaction that has read is
-    # refused at once if another connection wrote in between). The claim changes nothing:
-    # moving updated_at here too would touch its index while drones are claimed, and
-    # concurrent dispatches would deadlock on it (MySQL counts matched rows).
+    # refused at once if another connection wrote in between).
     claimed = db.session.execute(
         update(Incident)
         .where(Incident.id == incident.id, Incident.status == incident.status)
-        .values(status=Incident.status)
+        .values(updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     if not claimed:

@@ -55,13 +55,10 @@ def coarser(pairs):
     """Rows of F1 / kappa per method, and nuisance alerts, on ``pairs`` made coarser."""
     rows = []
     for factor in COARSER:
-        scores = real_change.score_group([real_change.reduced(p, factor) for p in pairs])[0]
+        reduced = [real_change.reduced(p, factor) for p in pairs]
+        scores = real_change.score_group(reduced)[0]
         made_fine = [pair for _, pair in real_change.reduced_nuisance_pairs(pairs, factor)]
-        made_coarse = [real_change.RealPair(pair.group, label, image, disturbed, pair.truth,
-                                            pair.metres_per_pixel)
-                       for label, pair, image, disturbed in real_change.nuisance_pairs(
-                           [real_change.reduced(p, factor) for p in pairs])]
-        alerts = [_alerts(made) for made in (made_fine, made_coarse)]
+        alerts = [_alerts(made_fine), sum(nuisance_alerts(reduced)[0].values())]
         side = pairs[0].before.shape[0] // factor
         rows.append([f"×{factor}: {pairs[0].metres_per_pixel * factor:g} m/px, {side}² px"]
                     + [f"{scores[m]['f1']:.3f} / {scores[m]['kappa']:.3f}"
@@ -77,7 +74,6 @@ def _alerts(pairs):
         result = real_change.ours(pair.before, pair.after, pair.metres_per_pixel)[1]
         count += len(result.changes) + bool(result.skipped)
     return count
-
 
 
 def run():

@@ -11,7 +11,7 @@ import h3
 import numpy as np
 
 from app.services.hotspots import Incidents, analyse
-from app.services.hotspots.grid import cells_of_points, hull_ring
+from app.services.hotspots.grid import cell_centres, cells_of_points, hull_ring
 from bench.common import md_table, ratio, summary_ms, time_calls
 
 SLIVER = (np.array([-0.0003, -79.9986, -26.2476]), np.array([27.8542, 27.8984, 27.8532]))
@@ -27,10 +27,7 @@ def rings():
     cases = []
     for label, lat, lon in (("city, 30 × 27 km", city_lat, city_lon),
                             ("sliver, 0° to 80° S along 27.9° E", sliver_lat, sliver_lon)):
-        centres = [h3.cell_to_latlng(h3.int_to_str(c))
-                   for c in cells_of_points(lat, lon, 9).tolist()]
-        cell_lat, cell_lon = (np.array(v) for v in zip(*centres, strict=True))
-        cases.append((label, 9, hull_ring(cell_lat, cell_lon)))
+        cases.append((label, 9, hull_ring(*cell_centres(cells_of_points(lat, lon, 9)))))
     return cases
 
 

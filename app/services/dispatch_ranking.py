@@ -155,7 +155,7 @@ def rank_drones(fleet, latitude, longitude, rules):
     eta = np.where(np.isfinite(eta), eta, np.inf)
     flight_s = np.where(np.isfinite(flight_s), flight_s, np.inf)
     needed = np.where(np.isfinite(needed), needed, np.inf)
-    shape = np.broadcast(distance, route).shape
+    shape = route.shape
     reason = np.full(shape, FEASIBLE, dtype=np.int8)
     plausible = (_within(fleet.cruise_speed_mps, DRONE_SPEED_MPS)
                  & _within(fleet.max_range_m, DRONE_RANGE_M)
@@ -170,8 +170,7 @@ def rank_drones(fleet, latitude, longitude, rules):
         (~plausible, IMPLAUSIBLE),
     ):
         reason[np.broadcast_to(mask, shape)] = code
-    return Ranking(np.broadcast_to(distance, shape), np.broadcast_to(eta, shape), reason,
-                   np.broadcast_to(needed, shape), np.broadcast_to(flight_s, shape))
+    return Ranking(distance, eta, reason, needed, flight_s)
 
 
 def _way_home_m(fleet, latitude, longitude, distance):

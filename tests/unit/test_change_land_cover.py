@@ -77,14 +77,13 @@ def test_light_alone_leaves_the_land_cover_score_under_its_seed(alpha, gamma):
     assert score.max() < grow
 
 
-
-
 def _veiled(land, where, opacity=0.3):
     """``land`` with thin cloud (a light grey at ``opacity``) over ``where``."""
     out = land.copy()
     cloud = np.float32((228, 226, 224))
     out[where] = (land[where] * (1 - opacity) + cloud * opacity).clip(0, 255).astype(np.uint8)
     return out
+
 
 def test_haze_explains_a_veil_over_the_ground_not_a_new_surface():
     land = _fields(seed=4)
